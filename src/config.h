@@ -1,0 +1,119 @@
+/*
+ * config.h - lodger's configuration: defaults, -readconfig files, command line.
+ *
+ * One struct config describes a VM. It is built in three layers, each overriding the
+ * one before: built-in defaults, then -readconfig files in the order given, then the
+ * other command-line options (whatever their position). docs/cli.md and docs/config.md
+ * are the reference for every option, group and key.
+ */
+#ifndef LODGER_CONFIG_H
+#define LODGER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum vm_mode { MODE_DIRECT, MODE_SHADOW };
+enum serial_backend { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
+
+struct config {
+	char *kernel;	      /* ELF64 image path; NULL until given */
+	char *append;	      /* /chosen bootargs; "" when not given */
+	char *initrd;	      /* optional initrd path */
+	uint64_t mem_size;    /* bytes, a multiple of LODGER_RAM_ALIGN */
+	unsigned smp;	      /* vCPUs; only 1 exists for now */
+	enum vm_mode mode;    /* -machine mode= */
+	enum serial_backend serial;
+	char *serial_path;    /* for SERIAL_FILE */
+	bool nographic;	      /* accepted for QEMU compatibility: lodger has no display */
+	bool no_reboot;	      /* lodger never reboots; kept so QEMU command lines work */
+	unsigned debug_mask;  /* -d categories (log.h) */
+	char *debug_file;     /* -D */
+};
+
+/* What config_from_args asks the caller to do next. */
+enum config_action {
+	CONFIG_RUN,	  /* boot the VM described */
+	CONFIG_EXIT_OK,	  /* --help, --version, -d help, --print-config: printed, exit 0 */
+	CONFIG_EXIT_FAIL, /* a problem was reported on stderr (one line): exit EXIT_USAGE */
+};
+
+void config_init_defaults(struct config *cfg);
+void config_free(struct config *cfg);
+
+/*
+ * Parses argv (QEMU-style options, then an optional kernel path), reads the -readconfig
+ * files and merges the layers. Messages (help, errors) go to `out` / `err`. cfg is
+ * initialised here; config_free it whatever the result.
+ */
+enum config_action config_from_args(struct config *cfg, int argc, char **argv, FILE *out,
+				    FILE *err);
+
+/* Reads one -readconfig file into cfg; on error writes "FILE:LINE: problem" to err. */
+int config_read_file(struct config *cfg, const char *path, FILE *err);
+
+/* Writes cfg in -readconfig format; reading it back gives the same config. */
+void config_print(const struct config *cfg, FILE *out);
+
+/*
+ * Parses a memory size as -m takes it: a number with an optional suffix K, M, G or T
+ * (binary units; no suffix means MiB, as in QEMU; B means bytes). Returns 0, or -1 if
+ * garbled or overflowing. Range checks are the caller's.
+ */
+int parse_size(const char *s, uint64_t *bytes);
+
+/* Checks ranges (memory size, smp, mode); on error writes one line to err, returns -1. */
+int config_validate(const struct config *cfg, FILE *err);
+
+/* Guest RAM when neither -m nor [memory] size is given (QEMU's default). */
+#define CONFIG_DEFAULT_MEM_SIZE (128ULL << 20)
+
+/*
+ * The command line is a layer over the -readconfig files: `set` says which fields it
+ * gives (CONFIG_SET_*), and config_merge moves just those into the config below.
+ */
+enum config_set {
+	CONFIG_SET_KERNEL = 1u << 0,
+	CONFIG_SET_APPEND = 1u << 1,
+	CONFIG_SET_INITRD = 1u << 2,
+	CONFIG_SET_MEM_SIZE = 1u << 3,
+	CONFIG_SET_SMP = 1u << 4,
+	CONFIG_SET_MODE = 1u << 5,
+	CONFIG_SET_SERIAL = 1u << 6, /* serial and serial_path together */
+	CONFIG_SET_NOGRAPHIC = 1u << 7,
+	CONFIG_SET_NO_REBOOT = 1u << 8,
+	CONFIG_SET_DEBUG = 1u << 9,
+	CONFIG_SET_DEBUG_FILE = 1u << 10,
+};
+
+struct config_layer {
+	struct config cfg; /* initialised with config_init_defaults, freed with config_free */
+	unsigned set;	   /* CONFIG_SET_* */
+};
+
+/* Moves the fields layer->set names from layer->cfg into dst (layer keeps the rest). */
+void config_merge(struct config *dst, struct config_layer *layer);
+
+/*
+ * Value setters shared by -readconfig and the command line. Each returns 0, or -1 with
+ * `why` (CONFIG_WHY_MAX bytes) holding what is wrong, as a phrase for an error line
+ * ("not a size (...)"); the caller adds where the value came from.
+ */
+#define CONFIG_WHY_MAX 160
+int config_set_mem_size(struct config *cfg, const char *s, char *why); /* parse, round, range */
+int config_set_smp(struct config *cfg, const char *s, char *why);
+int config_set_mode(struct config *cfg, const char *s, char *why);    /* direct | shadow */
+int config_set_debug(struct config *cfg, const char *s, char *why);   /* -d list */
+int config_set_path(char **field, const char *s, char *why);	      /* non-empty copy */
+int config_set_string(char **field, const char *s, char *why);	      /* copy, may be "" */
+int config_check_machine_type(const char *s, char *why);	      /* only "lodger" */
+int config_check_accel(const char *s, char *why);		      /* only "kvm" */
+
+/*
+ * Writes "lodger: " and the message as one line to err; control characters in it
+ * (from a user's value) become '?' so that it stays one line.
+ */
+void config_error(FILE *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * kvm.h - thin, named wrappers around /dev/kvm ioctls.
+ *
+ * Every failing ioctl is reported with its name and errno, so no caller prints a bare
+ * "Invalid argument".
+ */
+#ifndef LODGER_KVM_H
+#define LODGER_KVM_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+
+/* ioctl(fd, req, arg), and on failure one line "KVM_NAME: strerror" on stderr. */
+#define kvm_ioctl(fd, req, arg) kvm_ioctl_named(fd, req, (void *)(uintptr_t)(arg), #req)
+int kvm_ioctl_named(int fd, unsigned long req, void *arg, const char *name);
+
+/* Opens /dev/kvm and checks the API version; -errno with a message printed on failure. */
+int kvm_open(const char *path);
+
+/* Name of a KVM_EXIT_* reason, for messages and statistics. */
+const char *kvm_exit_name(unsigned reason);
+
+/* True when /dev/kvm is the kvm_pvm software backend (docs/platform.md). */
+bool kvm_backend_is_pvm(void);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * log.h - messages and -d debug categories.
+ *
+ * Errors always print; debug messages print only for categories enabled with -d,
+ * to stderr or to the -D file.
+ */
+#ifndef LODGER_LOG_H
+#define LODGER_LOG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum log_category {
+	LOG_EXIT = 1u << 0,  /* every KVM exit */
+	LOG_IO = 1u << 1,    /* port and MMIO accesses nobody claims */
+	LOG_BOOT = 1u << 2,  /* loader, memory layout, device tree */
+	LOG_SERIAL = 1u << 3, /* UART register accesses */
+	LOG_CPU = 1u << 4,   /* vCPU setup and register dumps */
+	LOG_EMUL = 1u << 5,  /* instructions lodger completes for KVM */
+};
+
+struct log_category_name {
+	const char *name;
+	unsigned mask;
+	const char *help;
+};
+
+/* The table `-d help` prints, terminated by a NULL name. */
+extern const struct log_category_name log_categories[];
+
+/* Parses "a,b,c" (or "all"); returns 0, or -1 naming the bad word in `bad`. */
+int log_parse_categories(const char *list, unsigned *mask, const char **bad, size_t *bad_len);
+
+void log_set_mask(unsigned mask);
+bool log_enabled(unsigned category);
+/* Sends debug output to `path` (-D); returns 0 or -errno. */
+int log_open_file(const char *path);
+void log_close(void);
+FILE *log_stream(void);
+
+void pr_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pr_debug_cat(unsigned category, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define pr_debug(cat, ...)                                                                         \
+	do {                                                                                       \
+		if (log_enabled(cat))                                                              \
+			pr_debug_cat(cat, __VA_ARGS__);                                            \
+	} while (0)
+
+#endif

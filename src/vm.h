@@ -1,0 +1,50 @@
+/*
+ * vm.h - one virtual machine: KVM handles, memory, buses, devices, its vCPU.
+ *
+ * One process runs one VM (DESIGN.md section 3). vm_create builds it from a config,
+ * vm_load puts the boot protocol in place, vm_run runs it to an exit status,
+ * vm_destroy undoes vm_create in reverse.
+ */
+#ifndef LODGER_VM_H
+#define LODGER_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bootmap.h"
+#include "config.h"
+#include "io.h"
+#include "loader.h"
+#include "mem.h"
+
+struct vcpu;
+
+struct vm {
+	const struct config *cfg;
+	int kvm_fd;
+	int vm_fd;
+	struct guest_mem mem;
+	struct io_bus pio;	     /* port I/O */
+	struct io_bus mmio;	     /* MMIO nobody in KVM claims */
+	struct vcpu *vcpu;	     /* the boot vCPU (only one for now) */
+	struct boot_layout layout;   /* reserved RAM */
+	struct boot_image image;     /* the loaded kernel */
+	uint64_t initrd_gpa, initrd_size;
+	unsigned devices_up;	     /* how many entries of devices[] are initialised */
+	volatile bool stop;	     /* a device asked lodger to exit */
+	int exit_status;	     /* ... with this status */
+};
+
+/* Each returns 0, or the lodger exit status (exitcode.h) after printing one line. */
+int vm_create(struct vm *vm, const struct config *cfg);
+int vm_load(struct vm *vm);
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/* Ends the run after the current exit; the first request wins. */
+void vm_request_exit(struct vm *vm, int status);
+
+/* Drives a line of the in-kernel interrupt controllers (ISA IRQ numbering). */
+int vm_set_irq_line(struct vm *vm, unsigned irq, bool level);
+
+#endif
