@@ -41,6 +41,11 @@ int kvm_open(const char *path)
 		return -e;
 	}
 	version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (version < 0) {
+		pr_err("%s: not a KVM device (KVM_GET_API_VERSION: %s)", path, strerror(errno));
+		close(fd);
+		return -ENOTTY;
+	}
 	if (version != KVM_API_VERSION) {
 		pr_err("%s: KVM API version %d, lodger needs %d", path, version, KVM_API_VERSION);
 		close(fd);

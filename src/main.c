@@ -35,9 +35,9 @@ static int run(const struct config *cfg)
 		       "(use mode=direct)");
 		return EXIT_USAGE;
 	}
-	status = vm_create(&vm, cfg);
+	status = vm_prepare(&vm, cfg);
 	if (!status)
-		status = vm_load(&vm);
+		status = vm_start(&vm);
 	if (!status)
 		status = vm_run(&vm);
 	vm_destroy(&vm);

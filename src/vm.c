@@ -1,9 +1,11 @@
 /*
  * vm.c - building, loading, running and tearing down the VM.
  *
- * Order matters and teardown mirrors it: KVM VM, guest RAM (memslot 0), devices
- * (the irqchip before any vCPU), the vCPU; then the boot protocol: reserved RAM, kernel,
- * initrd, page tables and descriptor tables, device tree, entry registers.
+ * vm_prepare needs no KVM: guest RAM and the boot protocol in it (reserved RAM, kernel,
+ * initrd, page tables and descriptor tables, device tree), so a bad image or option is
+ * reported the same with or without /dev/kvm. vm_start then creates the KVM VM, registers
+ * RAM as memslot 0, starts the devices (the irqchip before any vCPU) and the vCPU in its
+ * entry state. vm_destroy undoes both in reverse.
  */
 #include "vm.h"
 
@@ -71,38 +73,6 @@ static int init_devices(struct vm *vm)
 			return r;
 		}
 	}
-	return 0;
-}
-
-int vm_create(struct vm *vm, const struct config *cfg)
-{
-	int r;
-
-	memset(vm, 0, sizeof(*vm));
-	vm->cfg = cfg;
-	vm->vm_fd = -1;
-	vm->pio.name = "port";
-	vm->mmio.name = "mmio";
-	vm->kvm_fd = kvm_open("/dev/kvm");
-	if (vm->kvm_fd < 0)
-		return EXIT_NO_KVM;
-	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0) {
-		pr_err("/dev/kvm lacks an in-kernel irqchip (KVM_CAP_IRQCHIP)");
-		return EXIT_NO_KVM;
-	}
-	vm->vm_fd = kvm_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-	if (vm->vm_fd < 0)
-		return EXIT_NO_KVM;
-	r = mem_alloc_ram(&vm->mem, cfg->mem_size);
-	if (r) {
-		pr_err("cannot allocate %llu MiB of guest RAM: %s",
-		       (unsigned long long)(cfg->mem_size >> 20), strerror(-r));
-		return EXIT_HOST_ERROR;
-	}
-	if (add_ram_slot(vm) || init_devices(vm))
-		return EXIT_HOST_ERROR;
-	if (vcpu_create(vm, 0, &vm->vcpu))
-		return EXIT_HOST_ERROR;
 	return 0;
 }
 
@@ -180,7 +150,7 @@ static int build_device_tree(struct vm *vm, const struct mem_range *reserved, un
 	return 0;
 }
 
-int vm_load(struct vm *vm)
+static int load_boot_image(struct vm *vm)
 {
 	struct mem_range reserved[2];
 	int r;
@@ -198,12 +168,47 @@ int vm_load(struct vm *vm)
 	reserved[1] = (struct mem_range){ vm->initrd_gpa, vm->initrd_size };
 	bootmap_build(&vm->mem, &vm->layout);
 	r = build_device_tree(vm, reserved, vm->initrd_size ? 2 : 1);
-	if (r)
-		return r;
-	if (cpu_set_boot_state(vm->vcpu, &vm->layout, vm->image.entry, vm->layout.fdt))
+	return r;
+}
+
+int vm_prepare(struct vm *vm, const struct config *cfg)
+{
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->pio.name = "port";
+	vm->mmio.name = "mmio";
+	r = mem_alloc_ram(&vm->mem, cfg->mem_size);
+	if (r) {
+		pr_err("cannot allocate %llu MiB of guest RAM: %s",
+		       (unsigned long long)(cfg->mem_size >> 20), strerror(-r));
+		return EXIT_HOST_ERROR;
+	}
+	return load_boot_image(vm);
+}
+
+int vm_start(struct vm *vm)
+{
+	const char *device = getenv("LODGER_KVM_DEVICE");
+
+	vm->kvm_fd = kvm_open(device ? device : "/dev/kvm");
+	if (vm->kvm_fd < 0)
+		return EXIT_NO_KVM;
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0) {
+		pr_err("KVM lacks an in-kernel irqchip (KVM_CAP_IRQCHIP)");
+		return EXIT_NO_KVM;
+	}
+	vm->vm_fd = kvm_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return EXIT_NO_KVM;
+	if (add_ram_slot(vm) || init_devices(vm) || vcpu_create(vm, 0, &vm->vcpu) ||
+	    cpu_set_boot_state(vm->vcpu, &vm->layout, vm->image.entry, vm->layout.fdt))
 		return EXIT_HOST_ERROR;
 	return 0;
 }
+
 
 int vm_run(struct vm *vm)
 {

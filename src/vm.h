@@ -1,9 +1,9 @@
 /*
  * vm.h - one virtual machine: KVM handles, memory, buses, devices, its vCPU.
  *
- * One process runs one VM (DESIGN.md section 3). vm_create builds it from a config,
- * vm_load puts the boot protocol in place, vm_run runs it to an exit status,
- * vm_destroy undoes vm_create in reverse.
+ * One process runs one VM (DESIGN.md section 3). vm_prepare lays out RAM and the boot
+ * protocol (no KVM needed, so bad input is reported first), vm_start brings up KVM, the
+ * devices and the vCPU, vm_run runs it to an exit status, vm_destroy undoes all of it.
  */
 #ifndef LODGER_VM_H
 #define LODGER_VM_H
@@ -36,8 +36,8 @@ struct vm {
 };
 
 /* Each returns 0, or the lodger exit status (exitcode.h) after printing one line. */
-int vm_create(struct vm *vm, const struct config *cfg);
-int vm_load(struct vm *vm);
+int vm_prepare(struct vm *vm, const struct config *cfg); /* RAM and boot image, no KVM */
+int vm_start(struct vm *vm);				 /* KVM VM, devices, vCPU */
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
