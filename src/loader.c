@@ -34,15 +34,16 @@ int load_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t er
 
 	if (fd < 0)
 		return fail(err, errlen, "%s", strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAX_IMAGE_SIZE) {
+	if (fstat(fd, &st) < 0) {
 		int e = errno;
 
 		close(fd);
-		if (!S_ISREG(st.st_mode))
-			return fail(err, errlen, "not a regular file");
-		if ((uint64_t)st.st_size > MAX_IMAGE_SIZE)
-			return fail(err, errlen, "larger than any guest RAM");
 		return fail(err, errlen, "%s", strerror(e));
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAX_IMAGE_SIZE) {
+		close(fd);
+		return fail(err, errlen, "%s",
+			    S_ISREG(st.st_mode) ? "larger than any guest RAM" : "not a regular file");
 	}
 	p = malloc(st.st_size ? st.st_size : 1);
 	if (!p) {

@@ -25,7 +25,7 @@ int load_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t er
 /*
  * Checks and loads an ELF64 x86-64 executable. Segments must lie inside RAM and outside
  * each of `reserved`. On failure fills err with the reason (without the file name) and
- * returns -1; guest RAM may then hold part of the image.
+ * returns -1; every check precedes the first copy, so guest RAM is then untouched.
  */
 int elf_load(const uint8_t *buf, size_t len, struct guest_mem *mem,
 	     const struct mem_range *reserved, unsigned nreserved, struct boot_image *out,

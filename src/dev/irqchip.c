@@ -62,6 +62,9 @@ static int irqchip_fdt(struct vm *vm, void *fdt, int isa)
 	    fdt_setprop_u32(fdt, ioapic, "phandle", 1);
 	if (r)
 		return r;
+	isa = fdt_path_offset(fdt, "/isa"); /* adding nodes above moved it */
+	if (isa < 0)
+		return isa;
 	r = fdt_setprop_u32(fdt, isa, "interrupt-parent", 1);
 	if (r)
 		return r;

@@ -230,6 +230,8 @@ unsigned uart_receive(struct uart *u, const uint8_t *bytes, unsigned n)
 	pthread_mutex_lock(&u->lock);
 	while (taken < n && u->rx_count < UART_RX_FIFO)
 		rx_push(u, bytes[taken++]);
+	if (taken < n)
+		u->lsr |= LSR_OE; /* the rest is lost, as on a UART whose FIFO is full */
 	update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 	return taken;

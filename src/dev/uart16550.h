@@ -35,7 +35,8 @@ void uart_model_destroy(struct uart *u);
 /* One guest access at `offset` (0..7) from the base port. */
 void uart_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write);
 
-/* Queues received bytes (from the terminal); returns how many fitted. */
+/* Queues received bytes (from the terminal); returns how many fitted, and flags an
+ * overrun (LSR.OE) when some did not. */
 unsigned uart_receive(struct uart *u, const uint8_t *bytes, unsigned n);
 
 #endif
