@@ -18,18 +18,18 @@ enum vm_mode { MODE_DIRECT, MODE_SHADOW };
 enum serial_backend { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 
 struct config {
-	char *kernel;	      /* ELF64 image path; NULL until given */
-	char *append;	      /* /chosen bootargs; "" when not given */
-	char *initrd;	      /* optional initrd path */
-	uint64_t mem_size;    /* bytes, a multiple of LODGER_RAM_ALIGN */
-	unsigned smp;	      /* vCPUs; only 1 exists for now */
-	enum vm_mode mode;    /* -machine mode= */
+	char *kernel;	   /* ELF64 image path; NULL until given */
+	char *append;	   /* /chosen bootargs; "" when not given */
+	char *initrd;	   /* optional initrd path */
+	uint64_t mem_size; /* bytes, a multiple of LODGER_RAM_ALIGN */
+	unsigned smp;	   /* vCPUs; only 1 exists for now */
+	enum vm_mode mode; /* -machine mode= */
 	enum serial_backend serial;
-	char *serial_path;    /* for SERIAL_FILE */
-	bool nographic;	      /* accepted for QEMU compatibility: lodger has no display */
-	bool no_reboot;	      /* lodger never reboots; kept so QEMU command lines work */
-	unsigned debug_mask;  /* -d categories (log.h) */
-	char *debug_file;     /* -D */
+	char *serial_path;   /* for SERIAL_FILE */
+	bool nographic;	     /* accepted for QEMU compatibility: lodger has no display */
+	bool no_reboot;	     /* lodger never reboots; kept so QEMU command lines work */
+	unsigned debug_mask; /* -d categories (log.h) */
+	char *debug_file;    /* -D */
 };
 
 /* What config_from_args asks the caller to do next. */
@@ -103,12 +103,12 @@ void config_merge(struct config *dst, struct config_layer *layer);
 #define CONFIG_WHY_MAX 160
 int config_set_mem_size(struct config *cfg, const char *s, char *why); /* parse, round, range */
 int config_set_smp(struct config *cfg, const char *s, char *why);
-int config_set_mode(struct config *cfg, const char *s, char *why);    /* direct | shadow */
-int config_set_debug(struct config *cfg, const char *s, char *why);   /* -d list */
-int config_set_path(char **field, const char *s, char *why);	      /* non-empty copy */
-int config_set_string(char **field, const char *s, char *why);	      /* copy, may be "" */
-int config_check_machine_type(const char *s, char *why);	      /* only "lodger" */
-int config_check_accel(const char *s, char *why);		      /* only "kvm" */
+int config_set_mode(struct config *cfg, const char *s, char *why);  /* direct | shadow */
+int config_set_debug(struct config *cfg, const char *s, char *why); /* -d list */
+int config_set_path(char **field, const char *s, char *why);	    /* non-empty copy */
+int config_set_string(char **field, const char *s, char *why);	    /* copy, may be "" */
+int config_check_machine_type(const char *s, char *why);	    /* only "lodger" */
+int config_check_accel(const char *s, char *why);		    /* only "kvm" */
 
 /*
  * Writes "lodger: " and the message as one line to err; control characters in it

@@ -1,0 +1,725 @@
+/*
+ * test_cli.c - config_from_args: every option, errors as one line, -readconfig layering.
+ *
+ * RUN(&r, args...) calls config_from_args with argv = { "lodger", args... } and keeps
+ * what it wrote on out and err (open_memstream) and the resulting config.
+ */
+#include <criterion/criterion.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "lodger/boot.h"
+
+#define MiB (1ULL << 20)
+
+struct run {
+	enum config_action action;
+	struct config cfg;
+	char *out;
+	char *err;
+};
+
+static void run_args(struct run *r, int argc, const char **argv)
+{
+	size_t out_len, err_len;
+	FILE *out, *err;
+
+	r->out = r->err = NULL;
+	out = open_memstream(&r->out, &out_len);
+	err = open_memstream(&r->err, &err_len);
+	cr_assert(out && err, "open_memstream failed");
+	r->action = config_from_args(&r->cfg, argc, (char **)argv, out, err);
+	fclose(out);
+	fclose(err);
+}
+
+#define RUN(r, ...)                                                                                \
+	do {                                                                                       \
+		const char *argv_[] = {"lodger", __VA_ARGS__};                                     \
+		run_args(r, (int)(sizeof(argv_) / sizeof(argv_[0])), argv_);                       \
+	} while (0)
+
+static void run_done(struct run *r)
+{
+	config_free(&r->cfg);
+	free(r->out);
+	free(r->err);
+}
+
+static void assert_runs(const struct run *r)
+{
+	cr_assert(r->action == CONFIG_RUN, "expected CONFIG_RUN, seen %d with err '%s'", r->action,
+		  r->err);
+	cr_assert(!*r->err && !*r->out, "expected no output, seen out '%s' err '%s'", r->out,
+		  r->err);
+}
+
+/* Failed with exactly one line "lodger: ..." on err containing `what`, nothing on out. */
+static void assert_fails(const struct run *r, const char *what)
+{
+	size_t len = strlen(r->err);
+
+	cr_assert(r->action == CONFIG_EXIT_FAIL, "expected CONFIG_EXIT_FAIL, seen %d", r->action);
+	cr_assert(strncmp(r->err, "lodger: ", 8) == 0, "expected 'lodger: ...', seen '%s'", r->err);
+	cr_assert(len && strchr(r->err, '\n') == r->err + len - 1,
+		  "expected exactly one line, seen '%s'", r->err);
+	cr_assert(strstr(r->err, what), "expected err to mention '%s', seen '%s'", what, r->err);
+	cr_assert(!*r->out, "expected nothing on out, seen '%s'", r->out);
+}
+
+static void assert_err_is(const struct run *r, const char *line)
+{
+	cr_assert(r->action == CONFIG_EXIT_FAIL, "expected CONFIG_EXIT_FAIL, seen %d", r->action);
+	cr_assert_str_eq(r->err, line, "expected '%s', seen '%s'", line, r->err);
+}
+
+static char *temp_file(const char *text)
+{
+	char *path = strdup("/tmp/lodger-cli-XXXXXX");
+	int fd = mkstemp(path);
+	size_t len = strlen(text);
+
+	cr_assert(fd >= 0, "mkstemp failed");
+	cr_assert(write(fd, text, len) == (ssize_t)len, "short write to %s", path);
+	close(fd);
+	return path;
+}
+
+static void remove_temp(char *path)
+{
+	unlink(path);
+	free(path);
+}
+
+/* ---- kernel ---- */
+
+Test(kernel, is_taken_from_the_kernel_option)
+{
+	struct run r;
+
+	RUN(&r, "-kernel", "guests/hello.elf");
+	assert_runs(&r);
+	cr_assert_str_eq(r.cfg.kernel, "guests/hello.elf", "seen '%s'", r.cfg.kernel);
+	run_done(&r);
+}
+
+Test(kernel, is_taken_from_the_last_plain_argument)
+{
+	struct run r;
+
+	RUN(&r, "-m", "64M", "guests/hello.elf");
+	assert_runs(&r);
+	cr_assert_str_eq(r.cfg.kernel, "guests/hello.elf", "seen '%s'", r.cfg.kernel);
+	run_done(&r);
+}
+
+Test(kernel, given_both_ways_is_refused)
+{
+	struct run r;
+
+	RUN(&r, "-kernel", "a.elf", "b.elf");
+	assert_fails(&r, "two kernels given: -kernel 'a.elf' and 'b.elf'");
+	run_done(&r);
+}
+
+Test(kernel, two_plain_arguments_are_refused)
+{
+	struct run r;
+
+	RUN(&r, "a.elf", "b.elf");
+	assert_fails(&r, "unexpected argument 'b.elf'");
+	run_done(&r);
+}
+
+Test(kernel, missing_is_refused)
+{
+	struct run r;
+
+	RUN(&r, "-m", "64M");
+	assert_fails(&r, "no kernel given");
+	run_done(&r);
+}
+
+Test(kernel, empty_path_is_refused)
+{
+	struct run r;
+
+	RUN(&r, "-kernel", "");
+	assert_fails(&r, "empty path");
+	run_done(&r);
+}
+
+Test(kernel, after_a_double_dash_may_start_with_a_dash)
+{
+	struct run r;
+
+	RUN(&r, "--", "-odd.elf");
+	assert_runs(&r);
+	cr_assert_str_eq(r.cfg.kernel, "-odd.elf", "seen '%s'", r.cfg.kernel);
+	run_done(&r);
+}
+
+/* ---- append, initrd ---- */
+
+Test(append, sets_the_command_line_even_if_it_starts_with_a_dash)
+{
+	struct run r;
+
+	RUN(&r, "-append", "-v console=ttyS0", "k");
+	assert_runs(&r);
+	cr_assert_str_eq(r.cfg.append, "-v console=ttyS0", "seen '%s'", r.cfg.append);
+	run_done(&r);
+}
+
+Test(append, defaults_to_empty)
+{
+	struct run r;
+
+	RUN(&r, "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.append && !*r.cfg.append, "expected \"\", seen '%s'", r.cfg.append);
+	run_done(&r);
+}
+
+Test(initrd, sets_the_initrd)
+{
+	struct run r;
+
+	RUN(&r, "-initrd", "rd.img", "k");
+	assert_runs(&r);
+	cr_assert_str_eq(r.cfg.initrd, "rd.img", "seen '%s'", r.cfg.initrd);
+	run_done(&r);
+}
+
+/* ---- -m ---- */
+
+Test(m, takes_suffixes_bare_mib_and_size_key)
+{
+	static const struct {
+		const char *arg;
+		uint64_t bytes;
+	} cases[] = {
+		{"64M", 64 * MiB},  {"64", 64 * MiB},	{"size=512M", 512 * MiB},
+		{"1g", 1ULL << 30}, {"8192k", 8 * MiB}, {"4097K", 5 * MiB},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run r;
+
+		RUN(&r, "-m", cases[i].arg, "k");
+		assert_runs(&r);
+		cr_assert(r.cfg.mem_size == cases[i].bytes, "-m %s: expected %llu, seen %llu",
+			  cases[i].arg, (unsigned long long)cases[i].bytes,
+			  (unsigned long long)r.cfg.mem_size);
+		run_done(&r);
+	}
+}
+
+Test(m, too_small_is_refused)
+{
+	struct run r;
+
+	RUN(&r, "-m", "2M", "k");
+	assert_err_is(&r, "lodger: -m 2M: less than the minimum of 4 MiB\n");
+	run_done(&r);
+}
+
+Test(m, too_large_is_refused)
+{
+	struct run r;
+
+	RUN(&r, "-m", "4G", "k");
+	assert_err_is(&r, "lodger: -m 4G: more than the maximum of 3072 MiB\n");
+	run_done(&r);
+}
+
+Test(m, garbled_sizes_are_refused)
+{
+	static const char *const bad[] = {"12X", "", "-5", "size=", "1.5G", "0x10"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct run r;
+
+		RUN(&r, "-m", bad[i], "k");
+		assert_fails(&r, "not a size");
+		run_done(&r);
+	}
+}
+
+Test(m, overflowing_size_is_too_large)
+{
+	struct run r;
+
+	RUN(&r, "-m", "99999999999999999999G", "k");
+	assert_fails(&r, "more than the maximum of 3072 MiB");
+	run_done(&r);
+}
+
+Test(m, unknown_property_is_refused)
+{
+	struct run r;
+
+	RUN(&r, "-m", "64M,slots=2", "k");
+	assert_fails(&r, "unknown property 'slots'");
+	run_done(&r);
+}
+
+Test(m, the_last_one_wins)
+{
+	struct run r;
+
+	RUN(&r, "-m", "64M", "-m", "32M", "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.mem_size == 32 * MiB, "expected 32 MiB, seen %llu",
+		  (unsigned long long)r.cfg.mem_size);
+	run_done(&r);
+}
+
+/* ---- -smp ---- */
+
+Test(smp, one_is_accepted_bare_or_as_cpus)
+{
+	struct run r;
+
+	RUN(&r, "-smp", "1", "-smp", "cpus=1", "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.smp == 1, "expected 1, seen %u", r.cfg.smp);
+	run_done(&r);
+}
+
+Test(smp, two_is_refused_for_now)
+{
+	struct run r;
+
+	RUN(&r, "-smp", "2", "k");
+	assert_err_is(&r, "lodger: -smp 2: only 1 vCPU is supported for now\n");
+	run_done(&r);
+}
+
+Test(smp, zero_and_garbage_are_refused)
+{
+	struct run r;
+
+	RUN(&r, "-smp", "0", "k");
+	assert_fails(&r, "-smp 0: need at least 1 vCPU");
+	run_done(&r);
+	RUN(&r, "-smp", "two", "k");
+	assert_fails(&r, "-smp two: not a number");
+	run_done(&r);
+	RUN(&r, "-smp", "1,sockets=1", "k");
+	assert_fails(&r, "unknown property 'sockets'");
+	run_done(&r);
+}
+
+/* ---- -serial ---- */
+
+Test(serial, takes_stdio_file_none_and_null)
+{
+	static const struct {
+		const char *arg;
+		enum serial_backend serial;
+	} cases[] = {
+		{"stdio", SERIAL_STDIO},
+		{"file:out.txt", SERIAL_FILE},
+		{"none", SERIAL_NONE},
+		{"null", SERIAL_NONE},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run r;
+
+		RUN(&r, "-serial", cases[i].arg, "k");
+		assert_runs(&r);
+		cr_assert(r.cfg.serial == cases[i].serial, "-serial %s: expected %d, seen %d",
+			  cases[i].arg, cases[i].serial, r.cfg.serial);
+		if (cases[i].serial == SERIAL_FILE)
+			cr_assert_str_eq(r.cfg.serial_path, "out.txt", "seen '%s'",
+					 r.cfg.serial_path);
+		run_done(&r);
+	}
+}
+
+Test(serial, other_backends_and_an_empty_file_are_refused)
+{
+	struct run r;
+
+	RUN(&r, "-serial", "pty", "k");
+	assert_fails(&r, "-serial pty: unsupported");
+	run_done(&r);
+	RUN(&r, "-serial", "file:", "k");
+	assert_fails(&r, "empty path");
+	run_done(&r);
+}
+
+/* ---- flags ---- */
+
+Test(flags, nographic_no_reboot_and_enable_kvm_are_accepted)
+{
+	struct run r;
+
+	RUN(&r, "-nographic", "-no-reboot", "-enable-kvm", "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.nographic && r.cfg.no_reboot, "expected both set, seen %d/%d",
+		  r.cfg.nographic, r.cfg.no_reboot);
+	run_done(&r);
+}
+
+Test(flags, double_dash_spellings_are_accepted)
+{
+	struct run r;
+
+	RUN(&r, "--m", "16M", "--kernel", "k", "--no-reboot");
+	assert_runs(&r);
+	cr_assert(r.cfg.mem_size == 16 * MiB && r.cfg.no_reboot, "expected --m and --no-reboot");
+	run_done(&r);
+}
+
+/* ---- -machine, -accel ---- */
+
+Test(machine, mode_shadow_is_parsed)
+{
+	struct run r;
+
+	RUN(&r, "-machine", "mode=shadow", "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.mode == MODE_SHADOW, "expected shadow, seen %d", r.cfg.mode);
+	run_done(&r);
+}
+
+Test(machine, type_mode_and_accel_are_parsed)
+{
+	struct run r;
+
+	RUN(&r, "-M", "lodger,mode=direct,accel=kvm", "-machine", "type=lodger", "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.mode == MODE_DIRECT, "expected direct, seen %d", r.cfg.mode);
+	run_done(&r);
+}
+
+Test(machine, bogus_property_is_refused)
+{
+	struct run r;
+
+	RUN(&r, "-machine", "lodger,bogus=1", "k");
+	assert_fails(&r, "-machine lodger,bogus=1: unknown property 'bogus'");
+	run_done(&r);
+}
+
+Test(machine, unknown_type_mode_or_accel_is_refused)
+{
+	struct run r;
+
+	RUN(&r, "-machine", "pc", "k");
+	assert_fails(&r, "unknown machine type 'pc'");
+	run_done(&r);
+	RUN(&r, "-machine", "mode=fast", "k");
+	assert_fails(&r, "unknown mode 'fast'");
+	run_done(&r);
+	RUN(&r, "-machine", "accel=tcg", "k");
+	assert_fails(&r, "unknown accelerator 'tcg'");
+	run_done(&r);
+	RUN(&r, "-machine", "lodger,shadow", "k");
+	assert_fails(&r, "'shadow' is not key=value");
+	run_done(&r);
+}
+
+Test(accel, kvm_with_a_mode_is_accepted)
+{
+	struct run r;
+
+	RUN(&r, "-accel", "kvm,mode=shadow", "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.mode == MODE_SHADOW, "expected shadow, seen %d", r.cfg.mode);
+	run_done(&r);
+}
+
+Test(accel, tcg_is_refused)
+{
+	struct run r;
+
+	RUN(&r, "-accel", "tcg", "k");
+	assert_err_is(&r,
+		      "lodger: -accel tcg: unknown accelerator 'tcg' (lodger has only 'kvm')\n");
+	run_done(&r);
+}
+
+Test(accel, type_is_not_an_accel_property)
+{
+	struct run r;
+
+	RUN(&r, "-accel", "kvm,type=lodger", "k");
+	assert_fails(&r, "unknown property 'type'");
+	run_done(&r);
+}
+
+/* ---- -d, -D ---- */
+
+Test(debug, sets_categories_and_all)
+{
+	struct run r;
+	unsigned all = 0;
+
+	RUN(&r, "-d", "io,boot", "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.debug_mask == (LOG_IO | LOG_BOOT), "expected io|boot, seen %#x",
+		  r.cfg.debug_mask);
+	run_done(&r);
+	for (const struct log_category_name *c = log_categories; c->name; c++)
+		all |= c->mask;
+	RUN(&r, "-d", "all", "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.debug_mask == all, "expected %#x, seen %#x", all, r.cfg.debug_mask);
+	run_done(&r);
+}
+
+Test(debug, help_lists_every_category_and_exits_ok)
+{
+	struct run r;
+
+	RUN(&r, "-d", "help");
+	cr_assert(r.action == CONFIG_EXIT_OK, "expected CONFIG_EXIT_OK, seen %d", r.action);
+	for (const struct log_category_name *c = log_categories; c->name; c++)
+		cr_assert(strstr(r.out, c->name) && strstr(r.out, c->help),
+			  "expected '%s' and its help in:\n%s", c->name, r.out);
+	cr_assert(!*r.err, "expected nothing on err, seen '%s'", r.err);
+	run_done(&r);
+}
+
+Test(debug, bogus_category_is_refused)
+{
+	struct run r;
+
+	RUN(&r, "-d", "io,bogus", "k");
+	assert_err_is(&r, "lodger: -d io,bogus: unknown debug category 'bogus' (see -d help)\n");
+	run_done(&r);
+}
+
+Test(debug, logfile_is_set)
+{
+	struct run r;
+
+	RUN(&r, "-D", "dbg.log", "k");
+	assert_runs(&r);
+	cr_assert_str_eq(r.cfg.debug_file, "dbg.log", "seen '%s'", r.cfg.debug_file);
+	run_done(&r);
+}
+
+/* ---- errors ---- */
+
+Test(errors, unknown_option_is_named)
+{
+	struct run r;
+
+	RUN(&r, "-foo", "k");
+	assert_err_is(&r, "lodger: unknown option '-foo' (see --help)\n");
+	run_done(&r);
+	RUN(&r, "-");
+	assert_err_is(&r, "lodger: unknown option '-' (see --help)\n");
+	run_done(&r);
+}
+
+Test(errors, missing_argument_names_the_option)
+{
+	struct run r;
+
+	RUN(&r, "k", "-m");
+	assert_err_is(&r, "lodger: option -m needs an argument (see --help)\n");
+	run_done(&r);
+	RUN(&r, "--readconfig");
+	assert_fails(&r, "option -readconfig needs an argument");
+	run_done(&r);
+}
+
+Test(errors, a_newline_in_an_argument_stays_one_line)
+{
+	struct run r;
+
+	RUN(&r, "-m", "1\n2", "k");
+	assert_fails(&r, "-m 1?2: not a size");
+	run_done(&r);
+}
+
+Test(errors, no_arguments_at_all_asks_for_a_kernel)
+{
+	struct run r;
+
+	RUN(&r);
+	assert_fails(&r, "no kernel given");
+	run_done(&r);
+}
+
+/* ---- -readconfig ---- */
+
+Test(readconfig, command_line_wins_over_the_file_wherever_it_stands)
+{
+	char *file = temp_file("[memory]\n  size = \"64M\"\n[machine]\n  kernel = \"file.elf\"\n");
+	struct run r;
+
+	RUN(&r, "-m", "128M", "-readconfig", file);
+	assert_runs(&r);
+	cr_assert(r.cfg.mem_size == 128 * MiB, "-m before: expected 128 MiB, seen %llu",
+		  (unsigned long long)r.cfg.mem_size);
+	cr_assert_str_eq(r.cfg.kernel, "file.elf", "expected the file's kernel, seen '%s'",
+			 r.cfg.kernel);
+	run_done(&r);
+	RUN(&r, "-readconfig", file, "-m", "128M");
+	assert_runs(&r);
+	cr_assert(r.cfg.mem_size == 128 * MiB, "-m after: expected 128 MiB, seen %llu",
+		  (unsigned long long)r.cfg.mem_size);
+	run_done(&r);
+	RUN(&r, "-readconfig", file, "other.elf");
+	assert_runs(&r);
+	cr_assert_str_eq(r.cfg.kernel, "other.elf", "expected the command line's kernel, seen '%s'",
+			 r.cfg.kernel);
+	run_done(&r);
+	remove_temp(file);
+}
+
+Test(readconfig, files_apply_in_order)
+{
+	char *a = temp_file("[memory]\nsize = 64M\n[machine]\nkernel = a.elf\n");
+	char *b = temp_file("[memory]\nsize = 32M\n");
+	struct run r;
+
+	RUN(&r, "-readconfig", a, "-readconfig", b);
+	assert_runs(&r);
+	cr_assert(r.cfg.mem_size == 32 * MiB, "expected the second file's 32 MiB, seen %llu",
+		  (unsigned long long)r.cfg.mem_size);
+	run_done(&r);
+	RUN(&r, "-readconfig", b, "-readconfig", a);
+	assert_runs(&r);
+	cr_assert(r.cfg.mem_size == 64 * MiB, "expected the second file's 64 MiB, seen %llu",
+		  (unsigned long long)r.cfg.mem_size);
+	run_done(&r);
+	remove_temp(a);
+	remove_temp(b);
+}
+
+Test(readconfig, an_error_in_the_file_is_reported_with_its_line)
+{
+	char *file = temp_file("[memory]\n  sise = \"64M\"\n");
+	char *want;
+	struct run r;
+
+	cr_assert(asprintf(&want, "lodger: %s:2: unknown key 'sise' in group [memory]\n", file) >
+		  0);
+	RUN(&r, "-readconfig", file, "k");
+	assert_err_is(&r, want);
+	run_done(&r);
+	free(want);
+	remove_temp(file);
+}
+
+Test(readconfig, a_missing_file_is_refused)
+{
+	struct run r;
+
+	RUN(&r, "-readconfig", "/nonexistent.cfg", "k");
+	assert_fails(&r, "'/nonexistent.cfg': No such file or directory");
+	run_done(&r);
+}
+
+/* ---- --print-config ---- */
+
+Test(print_config, prints_the_merged_config_and_exits_ok)
+{
+	char *file = temp_file("[memory]\nsize = 64M\n[lodger]\ndebug = exit\n");
+	struct run r;
+
+	RUN(&r, "--print-config", "-readconfig", file, "-append", "console=ttyS0", "-machine",
+	    "mode=shadow", "k.elf");
+	cr_assert(r.action == CONFIG_EXIT_OK, "expected CONFIG_EXIT_OK, seen %d (err '%s')",
+		  r.action, r.err);
+	cr_assert(!*r.err, "expected nothing on err, seen '%s'", r.err);
+	cr_assert(strstr(r.out, "kernel = \"k.elf\"") && strstr(r.out, "mode = \"shadow\"") &&
+			  strstr(r.out, "append = \"console=ttyS0\"") &&
+			  strstr(r.out, "size = \"64M\"") && strstr(r.out, "debug = \"exit\""),
+		  "expected kernel, mode, append, size and debug, seen:\n%s", r.out);
+	run_done(&r);
+	remove_temp(file);
+}
+
+Test(print_config, output_read_back_gives_the_same_config)
+{
+	struct run first, second;
+	char *file;
+	char *printed;
+
+	RUN(&first, "--print-config", "-m", "3G", "-serial", "file:out.txt", "-d", "io,cpu", "-D",
+	    "d.log", "-append", "a \"b\" c", "-initrd", "rd", "-nographic", "-no-reboot", "-accel",
+	    "kvm,mode=shadow", "k.elf");
+	cr_assert(first.action == CONFIG_EXIT_OK, "expected CONFIG_EXIT_OK, seen %d ('%s')",
+		  first.action, first.err);
+	file = temp_file(first.out);
+	RUN(&second, "--print-config", "-readconfig", file);
+	cr_assert(second.action == CONFIG_EXIT_OK, "expected the printout to read back, err '%s'",
+		  second.err);
+	cr_assert_str_eq(first.out, second.out, "expected the same printout:\n%s\n---\n%s",
+			 first.out, second.out);
+	printed = first.out;
+	cr_assert(strstr(printed, "size = \"3072M\"") && strstr(printed, "path = \"out.txt\""),
+		  "expected size and path, seen:\n%s", printed);
+	run_done(&first);
+	run_done(&second);
+	remove_temp(file);
+}
+
+Test(print_config, works_without_a_kernel)
+{
+	struct run r;
+
+	RUN(&r, "--print-config");
+	cr_assert(r.action == CONFIG_EXIT_OK, "expected CONFIG_EXIT_OK, seen %d", r.action);
+	cr_assert(strstr(r.out, "[machine]") && !strstr(r.out, "kernel"),
+		  "expected a config without kernel, seen:\n%s", r.out);
+	run_done(&r);
+}
+
+/* ---- help, version ---- */
+
+Test(info, every_help_spelling_prints_usage_and_exits_ok)
+{
+	static const char *const spellings[] = {"-h", "-help", "--help"};
+
+	for (size_t i = 0; i < 3; i++) {
+		struct run r;
+
+		RUN(&r, spellings[i]);
+		cr_assert(r.action == CONFIG_EXIT_OK, "%s: expected CONFIG_EXIT_OK, seen %d",
+			  spellings[i], r.action);
+		cr_assert(strncmp(r.out, "Usage: lodger", 13) == 0, "%s: seen '%s'", spellings[i],
+			  r.out);
+		cr_assert(!*r.err, "%s: expected nothing on err, seen '%s'", spellings[i], r.err);
+		run_done(&r);
+	}
+}
+
+Test(info, version_prints_one_line_and_exits_ok)
+{
+	static const char *const spellings[] = {"-version", "--version"};
+
+	for (size_t i = 0; i < 2; i++) {
+		struct run r;
+
+		RUN(&r, spellings[i]);
+		cr_assert(r.action == CONFIG_EXIT_OK, "%s: expected CONFIG_EXIT_OK, seen %d",
+			  spellings[i], r.action);
+		cr_assert(strncmp(r.out, "lodger ", 7) == 0 &&
+				  strchr(r.out, '\n') == r.out + strlen(r.out) - 1,
+			  "%s: expected one line 'lodger VERSION', seen '%s'", spellings[i], r.out);
+		run_done(&r);
+	}
+}
+
+Test(info, help_acts_where_it_stands)
+{
+	struct run r;
+
+	RUN(&r, "-m", "64M", "--help", "-bogus");
+	cr_assert(r.action == CONFIG_EXIT_OK, "expected --help to win over a later bad option");
+	run_done(&r);
+}
