@@ -1,0 +1,175 @@
+/*
+ * rt.c - the runtime's C entry, the report helpers and the few libc functions GCC may
+ * call on its own (memset, memcpy, memmove, memcmp: -ffreestanding does not stop it).
+ */
+#include "rt.h"
+
+struct rt_boot rt_boot;
+
+static bool limitation_noted;
+
+void rt_trap_init(void);
+void rt_cpu_init(void);
+void rt_serial_init(void);
+
+static uint16_t lodger_selector(int node, const char *name)
+{
+	uint32_t v;
+
+	if (!rt_fdt_getprop_u32(rt_boot.fdt, node, name, &v) || v == 0 || v > 0xffff)
+		rt_fail("/lodger has no usable \"%s\"", name);
+	return (uint16_t)v;
+}
+
+/* Called by _start with the registers lodger left: RDI = device tree, RSI = magic. */
+_Noreturn void rt_main(uint64_t fdt, uint64_t magic);
+_Noreturn void rt_main(uint64_t fdt, uint64_t magic)
+{
+	int node;
+	const void *reg;
+	uint32_t len;
+
+	rt_trap_init();
+	rt_serial_init();
+	rt_boot.magic = magic;
+	rt_boot.fdt = (const void *)fdt;
+	/* Without the magic, RDI means nothing: stop before reading through it. */
+	if (magic != LODGER_BOOT_MAGIC)
+		rt_fail("boot magic is 0x%lx, not 0x%x", magic, LODGER_BOOT_MAGIC);
+	if (!rt_fdt_valid(rt_boot.fdt))
+		rt_fail("no valid device tree at RDI");
+
+	node = rt_fdt_path_offset(rt_boot.fdt, LODGER_FDT_NODE);
+	if (node < 0)
+		rt_fail("device tree has no %s node", LODGER_FDT_NODE);
+	rt_boot.kernel_cs = lodger_selector(node, LODGER_FDT_PROP_KERNEL_CS);
+	rt_boot.kernel_ds = lodger_selector(node, LODGER_FDT_PROP_KERNEL_DS);
+	rt_boot.user_cs = lodger_selector(node, LODGER_FDT_PROP_USER_CS);
+	rt_boot.user_ds = lodger_selector(node, LODGER_FDT_PROP_USER_DS);
+	rt_boot.user32_cs = lodger_selector(node, LODGER_FDT_PROP_USER32_CS);
+
+	node = rt_fdt_path_offset(rt_boot.fdt, "/memory");
+	reg = node < 0 ? NULL : rt_fdt_getprop(rt_boot.fdt, node, "reg", &len);
+	if (!reg || len < 16)
+		rt_fail("device tree has no /memory reg");
+	rt_boot.ram_size = rt_be64((const uint8_t *)reg + 8);
+
+	rt_cpu_init();
+	rt_mem_init();
+	guest_main();
+	rt_fail("guest_main returned without DONE()");
+}
+
+/* ---- leaving ------------------------------------------------------------------------- */
+
+_Noreturn void rt_debug_exit(uint8_t v)
+{
+	outb(LODGER_DEBUG_EXIT_PORT, v);
+	/* Only reached if the device is missing: stop without a result. */
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+_Noreturn void rt_poweroff(void)
+{
+	outw(LODGER_POWEROFF_PORT, LODGER_POWEROFF_VALUE);
+	rt_printf("%s: FAIL power-off did not stop the machine\n", rt_guest_name);
+	rt_debug_exit(RT_EXIT_FAIL);
+}
+
+/* ---- the story ------------------------------------------------------------------------ */
+
+void rt_step(const char *what)
+{
+	rt_printf("%s: STEP %s\n", rt_guest_name, what);
+}
+
+_Noreturn void rt_check_failed(const char *file, int line, const char *expr, bool values,
+			       uint64_t a, uint64_t b)
+{
+	if (values)
+		rt_printf("%s: FAIL %s:%d: %s (a=0x%lx b=0x%lx)\n", rt_guest_name, file, line, expr,
+			  a, b);
+	else
+		rt_printf("%s: FAIL %s:%d: %s\n", rt_guest_name, file, line, expr);
+	rt_debug_exit(RT_EXIT_FAIL);
+}
+
+_Noreturn void rt_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	rt_printf("%s: FAIL ", rt_guest_name);
+	va_start(ap, fmt);
+	rt_vprintf(fmt, ap);
+	va_end(ap);
+	rt_putc('\n');
+	rt_debug_exit(RT_EXIT_FAIL);
+}
+
+void rt_note_limitation(const char *reason)
+{
+	rt_printf("%s: LIMITATION: %s\n", rt_guest_name, reason);
+	limitation_noted = true;
+}
+
+_Noreturn void rt_limitation(const char *reason)
+{
+	rt_note_limitation(reason);
+	rt_debug_exit(RT_EXIT_LIMITATION);
+}
+
+_Noreturn void rt_done(void)
+{
+	/* Every check ran, but some could not run as the architecture says: not a pass. */
+	if (limitation_noted)
+		rt_debug_exit(RT_EXIT_LIMITATION);
+	rt_printf("%s: PASS\n", rt_guest_name);
+	rt_poweroff();
+}
+
+/* ---- what GCC may call ------------------------------------------------------------------ */
+
+/* String instructions: KVM's emulator runs a rep-prefixed one in a single exit. */
+void *memset(void *d, int c, size_t n)
+{
+	void *r = d;
+
+	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	return r;
+}
+
+void *rt_memset(void *d, int c, size_t n)
+{
+	return memset(d, c, n);
+}
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+	void *r = d;
+
+	__asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
+	return r;
+}
+
+void *memmove(void *d, const void *s, size_t n)
+{
+	unsigned char *dp = d;
+	const unsigned char *sp = s;
+
+	if (dp <= sp || dp >= sp + n)
+		return memcpy(d, s, n);
+	while (n--)
+		dp[n] = sp[n];
+	return d;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+	const unsigned char *x = a, *y = b;
+
+	for (size_t i = 0; i < n; i++)
+		if (x[i] != y[i])
+			return x[i] < y[i] ? -1 : 1;
+	return 0;
+}

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Boot one test guest under lodger and judge the run (meson suite `guest`).
+
+For each mode given (--modes direct[,shadow]) it runs
+
+    lodger -machine mode=MODE -m MEM -nographic [-append ARGS] GUEST.elf
+
+with a timeout (the whole process group is killed when it expires), and classifies the
+run from lodger's exit status and the serial transcript (lodger's stdout):
+
+  pass        exit 0 (the guest powered off) and "<name>: PASS" and every --expect line
+  limitation  exit RT_EXIT_LIMITATION (guests/rt/rt.h) and a "<name>: LIMITATION: ..." line:
+              the guest detected a known departure of kvm_pvm in direct mode from the
+              architecture (PLATFORM.md). A skip on kvm_pvm, a failure on any other backend.
+  fail        anything else; the whole transcript is printed.
+
+With several modes that all pass, the transcripts and exit statuses must be identical:
+a guest behaves the same in direct and shadow mode (DESIGN.md section 2). A run that ends
+in a limitation is not compared (its transcript stops short by design).
+
+Exit status: 0 pass, 77 skip (no usable /dev/kvm, or a limitation on kvm_pvm), 1 fail.
+"""
+
+import argparse
+import difflib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+SKIP = 77
+RT_EXIT_FAIL = 0x01  # guests/rt/rt.h: what the guest writes to isa-debug-exit
+RT_EXIT_LIMITATION = 0x3E
+LIMITATION_STATUS = (RT_EXIT_LIMITATION << 1) | 1
+
+# src/exitcode.h: lodger's own statuses are even; odd ones come from isa-debug-exit.
+LODGER_STATUS = {
+    0: "guest powered off",
+    2: "lodger: bad usage",
+    4: "lodger: bad image",
+    6: "lodger: KVM unavailable",
+    8: "guest triple fault",
+    10: "lodger: KVM internal error or unhandled exit",
+    12: "lodger: host error",
+}
+
+
+def describe_status(rc):
+    if rc is None:
+        return "timed out (killed)"
+    if rc < 0:
+        try:
+            return f"killed by {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"killed by signal {-rc}"
+    if rc in LODGER_STATUS:
+        return f"{rc} ({LODGER_STATUS[rc]})"
+    if rc & 1:
+        what = {RT_EXIT_FAIL: ": FAIL", RT_EXIT_LIMITATION: ": LIMITATION"}.get(rc >> 1, "")
+        return f"{rc} (isa-debug-exit 0x{rc >> 1:x}{what})"
+    return f"{rc} (unknown)"
+
+
+def kvm_unavailable():
+    """None if /dev/kvm can be opened read-write, else why not."""
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError as e:
+        return e.strerror if e.errno != 2 else "no /dev/kvm"
+    os.close(fd)
+    return None
+
+
+def backend_is_kvm_pvm():
+    return os.path.exists("/sys/module/kvm_pvm")
+
+
+class Run:
+    def __init__(self, mode, cmd, rc, out, err, seconds):
+        self.mode, self.cmd, self.rc = mode, cmd, rc
+        self.out, self.err, self.seconds = out, err, seconds
+        self.verdict, self.why = None, ""
+
+    def transcript(self):
+        lines = [f"--- {self.mode} mode: {' '.join(self.cmd)}",
+                 f"--- exit status: {describe_status(self.rc)} after {self.seconds:.1f} s",
+                 "--- serial output (stdout):", self.out.rstrip("\n"),
+                 "--- lodger stderr:", self.err.rstrip("\n"), "--- end"]
+        return "\n".join(lines)
+
+
+def run_once(args, mode):
+    cmd = [args.lodger, "-machine", f"mode={mode}", "-m", args.mem, "-nographic"]
+    if args.append is not None:
+        cmd += ["-append", args.append]
+    cmd += args.lodger_arg + [args.elf]
+    start = time.monotonic()
+    # A session of its own, so that a timeout kills lodger and anything it started.
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=args.timeout)
+        rc = proc.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        rc = None
+    seconds = time.monotonic() - start
+    decode = lambda b: b.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    return Run(mode, cmd, rc, decode(out), decode(err), seconds)
+
+
+def classify(args, run):
+    lines = run.out.splitlines()
+    pass_line = f"{args.name}: PASS"
+    limitations = [l for l in lines if l.startswith(f"{args.name}: LIMITATION: ")]
+    if run.rc == 0:
+        missing = [e for e in [pass_line] + args.expect if e not in lines]
+        if missing:
+            run.verdict = "fail"
+            run.why = "powered off, but the transcript lacks: " + "; ".join(
+                repr(m) for m in missing)
+        else:
+            run.verdict = "pass"
+    elif run.rc == LIMITATION_STATUS and limitations:
+        run.verdict = "limitation"
+        run.why = "; ".join(l.split("LIMITATION: ", 1)[1] for l in limitations)
+    else:
+        run.verdict = "fail"
+        fails = [l for l in lines if l.startswith(f"{args.name}: FAIL")]
+        run.why = ("timed out" if run.rc is None else f"exit status {describe_status(run.rc)}")
+        if fails:
+            run.why += ": " + fails[0]
+
+
+def compare(runs):
+    """Differences between the runs' transcripts and statuses (empty if none)."""
+    problems = []
+    first = runs[0]
+    for other in runs[1:]:
+        if other.rc != first.rc:
+            problems.append(f"exit status differs: {first.mode} {describe_status(first.rc)}, "
+                            f"{other.mode} {describe_status(other.rc)}")
+        if other.out != first.out:
+            diff = difflib.unified_diff(first.out.splitlines(), other.out.splitlines(),
+                                        f"{first.mode}", f"{other.mode}", lineterm="")
+            problems.append("serial transcripts differ:\n" + "\n".join(diff))
+    return problems
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lodger", required=True, help="the lodger executable")
+    ap.add_argument("--elf", required=True, help="the guest image")
+    ap.add_argument("--name", required=True, help="the guest's name, as it prints it")
+    ap.add_argument("--modes", default="direct", help="comma-separated: direct,shadow")
+    ap.add_argument("--mem", default="32M")
+    ap.add_argument("--append", help="kernel command line (/chosen bootargs)")
+    ap.add_argument("--expect", action="append", default=[],
+                    help="a line the transcript must contain (repeatable)")
+    ap.add_argument("--lodger-arg", action="append", default=[],
+                    help="an extra lodger argument (repeatable)")
+    ap.add_argument("--timeout", type=float, default=100.0, help="seconds per run")
+    args = ap.parse_args()
+
+    why = kvm_unavailable()
+    if why:
+        print(f"SKIP: /dev/kvm not available ({why})")
+        return SKIP
+
+    modes = [m for m in args.modes.split(",") if m]
+    runs = []
+    for mode in modes:
+        run = run_once(args, mode)
+        classify(args, run)
+        runs.append(run)
+        print(f"{run.verdict}: {args.name} in {mode} mode, "
+              f"{describe_status(run.rc)}, {run.seconds:.1f} s")
+
+    failed = [r for r in runs if r.verdict == "fail"]
+    limited = [r for r in runs if r.verdict == "limitation"]
+    if limited and not backend_is_kvm_pvm():
+        for r in limited:
+            r.why = "LIMITATION reported, but the backend is not kvm_pvm: " + r.why
+        failed += limited
+    if failed:
+        for r in failed:
+            print(f"FAIL: {args.name} in {r.mode} mode: {r.why}")
+            print(r.transcript())
+        return 1
+    if limited:
+        for r in limited:
+            print(f"SKIP: {args.name} in {r.mode} mode hit a known kvm_pvm limitation: {r.why}")
+            print(r.transcript())
+        return SKIP
+
+    problems = compare(runs) if len(runs) > 1 else []
+    if problems:
+        print(f"FAIL: {args.name} does not behave the same in {', '.join(modes)} mode:")
+        for p in problems:
+            print(p)
+        for r in runs:
+            print(r.transcript())
+        return 1
+    print(f"PASS: {args.name} in {', '.join(modes)} mode")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
