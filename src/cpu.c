@@ -13,22 +13,22 @@
 #include "vcpu.h"
 #include "vm.h"
 
-#define CR0_PE (1ULL << 0)
-#define CR0_MP (1ULL << 1)
-#define CR0_ET (1ULL << 4)
-#define CR0_NE (1ULL << 5)
-#define CR0_WP (1ULL << 16)
-#define CR0_PG (1ULL << 31)
-#define CR4_PAE (1ULL << 5)
-#define CR4_OSFXSR (1ULL << 9)
+#define CR0_PE	       (1ULL << 0)
+#define CR0_MP	       (1ULL << 1)
+#define CR0_ET	       (1ULL << 4)
+#define CR0_NE	       (1ULL << 5)
+#define CR0_WP	       (1ULL << 16)
+#define CR0_PG	       (1ULL << 31)
+#define CR4_PAE	       (1ULL << 5)
+#define CR4_OSFXSR     (1ULL << 9)
 #define CR4_OSXMMEXCPT (1ULL << 10)
-#define EFER_SCE (1ULL << 0)
-#define EFER_LME (1ULL << 8)
-#define EFER_LMA (1ULL << 10)
-#define EFER_NXE (1ULL << 11)
+#define EFER_SCE       (1ULL << 0)
+#define EFER_LME       (1ULL << 8)
+#define EFER_LMA       (1ULL << 10)
+#define EFER_NXE       (1ULL << 11)
 
 /* Gives the vCPU everything KVM supports, so the guest sees what the backend can do. */
-static int set_cpuid(struct vcpu *vcpu)
+int cpu_set_cpuid(struct vcpu *vcpu)
 {
 	struct kvm_cpuid2 *c = NULL;
 	int r = -1;
@@ -57,7 +57,7 @@ static int set_cpuid(struct vcpu *vcpu)
 	return r;
 }
 
-static struct kvm_segment flat_segment(uint16_t selector, bool code)
+struct kvm_segment cpu_flat_segment(uint16_t selector, bool code, bool long_mode)
 {
 	return (struct kvm_segment){
 		.base = 0,
@@ -67,8 +67,8 @@ static struct kvm_segment flat_segment(uint16_t selector, bool code)
 		.present = 1,
 		.dpl = selector & 3,
 		.s = 1,
-		.l = code,
-		.db = !code,
+		.l = code && long_mode,
+		.db = !(code && long_mode),
 		.g = 1,
 	};
 }
@@ -83,18 +83,21 @@ int cpu_set_boot_state(struct vcpu *vcpu, const struct boot_layout *layout, uint
 		.rsi = LODGER_BOOT_MAGIC,
 		.rflags = 0x2, /* interrupts off, DF clear */
 	};
-	int r = set_cpuid(vcpu);
+	int r = cpu_set_cpuid(vcpu);
 
 	if (r)
 		return r;
 	if (kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
 		return -errno;
-	s.cs = flat_segment(LODGER_SEL_KERNEL_CS, true);
-	s.ds = flat_segment(LODGER_SEL_KERNEL_DS, false);
+	s.cs = cpu_flat_segment(LODGER_SEL_KERNEL_CS, true, true);
+	s.ds = cpu_flat_segment(LODGER_SEL_KERNEL_DS, false, false);
 	s.es = s.fs = s.gs = s.ss = s.ds;
-	s.tr = (struct kvm_segment){ .base = layout->tss, .limit = BOOT_TSS_LIMIT,
-				     .selector = LODGER_SEL_BOOT_TSS, .type = 0xb, .present = 1 };
-	s.ldt = (struct kvm_segment){ .type = 0x2, .present = 1, .unusable = 1 };
+	s.tr = (struct kvm_segment){.base = layout->tss,
+				    .limit = BOOT_TSS_LIMIT,
+				    .selector = LODGER_SEL_BOOT_TSS,
+				    .type = 0xb,
+				    .present = 1};
+	s.ldt = (struct kvm_segment){.type = 0x2, .present = 1, .unusable = 1};
 	s.gdt.base = layout->gdt;
 	s.gdt.limit = BOOT_GDT_ENTRIES * 8 - 1;
 	s.idt.base = 0;
@@ -103,11 +106,11 @@ int cpu_set_boot_state(struct vcpu *vcpu, const struct boot_layout *layout, uint
 	s.cr3 = layout->pml4;
 	s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
 	s.efer = EFER_LME | EFER_LMA | EFER_NXE | EFER_SCE;
-	if (kvm_ioctl(vcpu->fd, KVM_SET_SREGS, &s) < 0 || kvm_ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
+	if (kvm_ioctl(vcpu->fd, KVM_SET_SREGS, &s) < 0 ||
+	    kvm_ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
 		return -errno;
 	pr_debug(LOG_CPU, "vcpu%u: entry %#llx, device tree %#llx, cr3 %#llx", vcpu->id,
-		 (unsigned long long)entry, (unsigned long long)fdt_gpa,
-		 (unsigned long long)s.cr3);
+		 (unsigned long long)entry, (unsigned long long)fdt_gpa, (unsigned long long)s.cr3);
 	return 0;
 }
 

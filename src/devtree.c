@@ -79,17 +79,18 @@ static int add_cpus(void *fdt, const struct fdt_params *p, char *err, size_t err
 static int add_lodger(void *fdt, const struct fdt_params *p, char *err, size_t errlen)
 {
 	int node = add_node(fdt, 0, LODGER_FDT_NODE + 1, err, errlen);
+	const struct selectors *sel = p->selectors ? p->selectors : &direct_selectors;
 
 	if (node < 0)
 		return -1;
 	TRY(fdt_setprop_string(fdt, node, "compatible", LODGER_FDT_COMPATIBLE));
 	TRY(fdt_setprop_string(fdt, node, LODGER_FDT_PROP_MODE,
 			       p->mode == MODE_SHADOW ? "shadow" : "direct"));
-	TRY(fdt_setprop_u32(fdt, node, LODGER_FDT_PROP_KERNEL_CS, LODGER_SEL_KERNEL_CS));
-	TRY(fdt_setprop_u32(fdt, node, LODGER_FDT_PROP_KERNEL_DS, LODGER_SEL_KERNEL_DS));
-	TRY(fdt_setprop_u32(fdt, node, LODGER_FDT_PROP_USER_CS, LODGER_SEL_USER_CS));
-	TRY(fdt_setprop_u32(fdt, node, LODGER_FDT_PROP_USER_DS, LODGER_SEL_USER_DS));
-	TRY(fdt_setprop_u32(fdt, node, LODGER_FDT_PROP_USER32_CS, LODGER_SEL_USER32_CS));
+	TRY(fdt_setprop_u32(fdt, node, LODGER_FDT_PROP_KERNEL_CS, sel->kernel_cs));
+	TRY(fdt_setprop_u32(fdt, node, LODGER_FDT_PROP_KERNEL_DS, sel->kernel_ds));
+	TRY(fdt_setprop_u32(fdt, node, LODGER_FDT_PROP_USER_CS, sel->user_cs));
+	TRY(fdt_setprop_u32(fdt, node, LODGER_FDT_PROP_USER_DS, sel->user_ds));
+	TRY(fdt_setprop_u32(fdt, node, LODGER_FDT_PROP_USER32_CS, sel->user32_cs));
 	return 0;
 }
 

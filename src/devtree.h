@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bootmap.h"
 #include "config.h"
 #include "mem.h"
 
@@ -26,6 +27,7 @@ struct fdt_params {
 	const struct mem_range *reserved; /* listed in the reservation block */
 	unsigned nr_reserved;
 	uint64_t initrd_start, initrd_size; /* size 0: no initrd */
+	const struct selectors *selectors;  /* NULL: direct mode's */
 };
 
 /*

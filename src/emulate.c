@@ -22,12 +22,13 @@
 #include "pagewalk.h"
 #include "vcpu.h"
 #include "vm.h"
+#include "x86dec.h"
 
-#define VEC_UD 6
-#define VEC_BP 3
-#define VEC_GP 13
-#define VEC_PF 14
-#define RFLAGS_ZF (1ULL << 6)
+#define VEC_UD		   6
+#define VEC_BP		   3
+#define VEC_GP		   13
+#define VEC_PF		   14
+#define RFLAGS_ZF	   (1ULL << 6)
 #define CPUID7_EBX_INVPCID (1u << 10)
 
 struct emu {
@@ -71,7 +72,7 @@ static bool cpuid_has_invpcid(struct vcpu *vcpu)
 	struct {
 		struct kvm_cpuid2 h;
 		struct kvm_cpuid_entry2 e[256];
-	} c = { .h.nent = 256 };
+	} c = {.h.nent = 256};
 
 	if (ioctl(vcpu->fd, KVM_GET_CPUID2, &c) < 0)
 		return false;
@@ -95,53 +96,6 @@ static bool complete_invpcid(struct emu *e)
 	return inject_exception(e, VEC_UD, false, 0);
 }
 
-static bool register_value(const struct kvm_regs *r, ZydisRegister reg, uint64_t *v)
-{
-	static const ZydisRegister names[] = {
-		ZYDIS_REGISTER_RAX, ZYDIS_REGISTER_RCX, ZYDIS_REGISTER_RDX, ZYDIS_REGISTER_RBX,
-		ZYDIS_REGISTER_RSP, ZYDIS_REGISTER_RBP, ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_RDI,
-		ZYDIS_REGISTER_R8,  ZYDIS_REGISTER_R9,	ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R11,
-		ZYDIS_REGISTER_R12, ZYDIS_REGISTER_R13, ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R15,
-	};
-	const uint64_t values[] = { r->rax, r->rcx, r->rdx, r->rbx, r->rsp, r->rbp,
-				    r->rsi, r->rdi, r->r8,  r->r9,  r->r10, r->r11,
-				    r->r12, r->r13, r->r14, r->r15 };
-
-	if (reg == ZYDIS_REGISTER_NONE) {
-		*v = 0;
-		return true;
-	}
-	if (reg == ZYDIS_REGISTER_RIP) {
-		*v = r->rip;
-		return true;
-	}
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (names[i] == reg) {
-			*v = values[i];
-			return true;
-		}
-	}
-	return false;
-}
-
-/* Linear address of a memory operand: segment base (FS/GS only, in 64-bit mode) + EA. */
-static bool operand_address(const struct emu *e, const ZydisDecodedOperand *op, uint64_t *la)
-{
-	uint64_t base, index, seg = 0;
-
-	if (!register_value(&e->regs, op->mem.base, &base) ||
-	    !register_value(&e->regs, op->mem.index, &index))
-		return false;
-	if (op->mem.base == ZYDIS_REGISTER_RIP)
-		base += e->insn.length;
-	if (op->mem.segment == ZYDIS_REGISTER_FS)
-		seg = e->sregs.fs.base;
-	else if (op->mem.segment == ZYDIS_REGISTER_GS)
-		seg = e->sregs.gs.base;
-	*la = seg + base + index * op->mem.scale + (uint64_t)op->mem.disp.value;
-	return true;
-}
-
 static bool complete_cmpxchg16b(struct emu *e)
 {
 	const ZydisDecodedOperand *op = &e->ops[0];
@@ -149,7 +103,7 @@ static bool complete_cmpxchg16b(struct emu *e)
 	struct walk w;
 	enum walk_status ws;
 
-	if (op->type != ZYDIS_OPERAND_TYPE_MEMORY || !operand_address(e, op, &la))
+	if (!x86_operand_address(&e->regs, &e->sregs, &e->insn, op, &la))
 		return false;
 	if (la & 15)
 		return inject_exception(e, VEC_GP, true, 0);
@@ -181,7 +135,6 @@ static bool complete_cmpxchg16b(struct emu *e)
 static bool fetch_and_decode(struct emu *e)
 {
 	struct guest_mem *mem = &e->vcpu->vm->mem;
-	ZydisDecoder dec;
 
 	if (ioctl(e->vcpu->fd, KVM_GET_REGS, &e->regs) < 0 ||
 	    ioctl(e->vcpu->fd, KVM_GET_SREGS, &e->sregs) < 0)
@@ -190,9 +143,7 @@ static bool fetch_and_decode(struct emu *e)
 	for (e->nbytes = sizeof(e->bytes); e->nbytes > 0; e->nbytes--)
 		if (read_linear(mem, e->sregs.cr3, e->regs.rip, e->bytes, e->nbytes))
 			break;
-	ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-	return e->nbytes &&
-	       ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, e->bytes, e->nbytes, &e->insn, e->ops));
+	return x86_decode(e->bytes, e->nbytes, false, &e->insn, e->ops);
 }
 
 static void report_failure(const struct emu *e)
@@ -208,7 +159,7 @@ static void report_failure(const struct emu *e)
 
 bool emulate_after_failure(struct vcpu *vcpu)
 {
-	struct emu e = { .vcpu = vcpu };
+	struct emu e = {.vcpu = vcpu};
 	bool done = false;
 
 	if (!fetch_and_decode(&e)) {

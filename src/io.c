@@ -17,19 +17,33 @@ int io_register(struct io_bus *bus, uint64_t base, uint64_t len, io_handler_fn h
 			return -EINVAL;
 	if (bus->count == IO_BUS_MAX_RANGES)
 		return -ENOSPC;
-	bus->ranges[bus->count++] = (struct io_range){ base, len, handler, opaque, name };
+	bus->ranges[bus->count++] = (struct io_range){base, len, handler, opaque, name};
 	return 0;
+}
+
+static const struct io_range *find_range(const struct io_bus *bus, uint64_t addr, unsigned len)
+{
+	for (unsigned i = 0; i < bus->count; i++) {
+		const struct io_range *r = &bus->ranges[i];
+
+		if (addr >= r->base && range_within(addr - r->base, len, r->len))
+			return r;
+	}
+	return NULL;
+}
+
+bool io_claimed(const struct io_bus *bus, uint64_t addr, unsigned len)
+{
+	return find_range(bus, addr, len) != NULL;
 }
 
 bool io_dispatch(struct io_bus *bus, uint64_t addr, uint8_t *data, unsigned len, bool is_write)
 {
-	for (unsigned i = 0; i < bus->count; i++) {
-		struct io_range *r = &bus->ranges[i];
+	const struct io_range *r = find_range(bus, addr, len);
 
-		if (addr >= r->base && range_within(addr - r->base, len, r->len)) {
-			r->handler(r->opaque, addr - r->base, data, len, is_write);
-			return true;
-		}
+	if (r) {
+		r->handler(r->opaque, addr - r->base, data, len, is_write);
+		return true;
 	}
 	if (is_write) {
 		uint64_t v = 0;

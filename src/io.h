@@ -35,6 +35,9 @@ struct io_bus {
 int io_register(struct io_bus *bus, uint64_t base, uint64_t len, io_handler_fn handler,
 		void *opaque, const char *name);
 
+/* True when a device owns all of [addr, addr + len). */
+bool io_claimed(const struct io_bus *bus, uint64_t addr, unsigned len);
+
 /*
  * Routes one access of `len` bytes at `addr`; returns true when a device claimed it.
  * An access only part of which lies in a range is not claimed.

@@ -35,7 +35,7 @@ int kvm_open(const char *path)
 		int e = errno;
 
 		pr_err("cannot open %s: %s%s", path, strerror(e),
-		       e == ENOENT ? " (is the kvm module loaded?)"
+		       e == ENOENT   ? " (is the kvm module loaded?)"
 		       : e == EACCES ? " (are you in the kvm group?)"
 				     : "");
 		return -e;

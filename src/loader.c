@@ -43,7 +43,8 @@ int load_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t er
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAX_IMAGE_SIZE) {
 		close(fd);
 		return fail(err, errlen, "%s",
-			    S_ISREG(st.st_mode) ? "larger than any guest RAM" : "not a regular file");
+			    S_ISREG(st.st_mode) ? "larger than any guest RAM"
+						: "not a regular file");
 	}
 	p = malloc(st.st_size ? st.st_size : 1);
 	if (!p) {
@@ -148,7 +149,8 @@ int elf_load(const uint8_t *buf, size_t len, struct guest_mem *mem,
 						  errlen))
 					return -1;
 				loads++;
-				if (eh.e_entry >= ph.p_paddr && eh.e_entry - ph.p_paddr < ph.p_memsz)
+				if (eh.e_entry >= ph.p_paddr &&
+				    eh.e_entry - ph.p_paddr < ph.p_memsz)
 					entry_loaded = true;
 				continue;
 			}

@@ -14,9 +14,9 @@
 #include "mem.h"
 
 struct boot_image {
-	uint64_t entry;	  /* guest-physical entry point */
-	uint64_t low;	  /* lowest loaded guest-physical address */
-	uint64_t high;	  /* one past the highest */
+	uint64_t entry; /* guest-physical entry point */
+	uint64_t low;	/* lowest loaded guest-physical address */
+	uint64_t high;	/* one past the highest */
 };
 
 /* Reads a whole file into a malloc'd buffer; on failure fills err and returns -1. */

@@ -6,13 +6,16 @@
 #include <string.h>
 
 const struct log_category_name log_categories[] = {
-	{ "exit", LOG_EXIT, "every KVM exit, with its reason" },
-	{ "io", LOG_IO, "port and MMIO accesses no device claims (read as open bus)" },
-	{ "boot", LOG_BOOT, "loader, memory layout and device tree" },
-	{ "serial", LOG_SERIAL, "16550A register accesses" },
-	{ "cpu", LOG_CPU, "vCPU setup and register dumps" },
-	{ "emul", LOG_EMUL, "instructions lodger completes that KVM could not" },
-	{ NULL, 0, NULL },
+	{"exit", LOG_EXIT, "every KVM exit, with its reason"},
+	{"io", LOG_IO, "port and MMIO accesses no device claims (read as open bus)"},
+	{"boot", LOG_BOOT, "loader, memory layout and device tree"},
+	{"serial", LOG_SERIAL, "16550A register accesses"},
+	{"cpu", LOG_CPU, "vCPU setup and register dumps"},
+	{"emul", LOG_EMUL, "instructions lodger completes that KVM could not"},
+	{"trap", LOG_TRAP, "shadow mode: every trap from the guest and how it was handled"},
+	{"shadow", LOG_SHADOW, "shadow mode: shadow page-table fills and flushes"},
+	{"stub", LOG_STUB, "shadow mode: where the monitor stub is placed"},
+	{NULL, 0, NULL},
 };
 
 static unsigned enabled_mask;

@@ -30,11 +30,6 @@ static int run(const struct config *cfg)
 	struct vm vm;
 	int status;
 
-	if (cfg->mode == MODE_SHADOW) {
-		pr_err("-machine mode=shadow: shadow mode is not available in this build of lodger "
-		       "(use mode=direct)");
-		return EXIT_USAGE;
-	}
 	status = vm_prepare(&vm, cfg);
 	if (!status)
 		status = vm_start(&vm);

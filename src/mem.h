@@ -21,10 +21,10 @@ struct mem_range {
 };
 
 struct guest_mem {
-	uint8_t *ram;	       /* host mapping of guest RAM */
-	uint64_t ram_size;     /* bytes at guest-physical 0 */
-	uint8_t *monitor;      /* host mapping of monitor memory, NULL when absent */
-	uint64_t monitor_gpa;  /* where KVM sees it */
+	uint8_t *ram;	      /* host mapping of guest RAM */
+	uint64_t ram_size;    /* bytes at guest-physical 0 */
+	uint8_t *monitor;     /* host mapping of monitor memory, NULL when absent */
+	uint64_t monitor_gpa; /* where KVM sees it */
 	uint64_t monitor_size;
 };
 

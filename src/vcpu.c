@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "exitcode.h"
+#include "guestcpu.h"
+#include "lodger/stub_abi.h"
 #include "kvm.h"
 #include "log.h"
 #include "vm.h"
@@ -29,7 +31,7 @@ static void kick_handler(int sig)
 int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out)
 {
 	struct vcpu *vcpu = calloc(1, sizeof(*vcpu));
-	struct sigaction sa = { .sa_handler = kick_handler };
+	struct sigaction sa = {.sa_handler = kick_handler};
 	int mmap_size, r;
 
 	if (!vcpu)
@@ -77,15 +79,20 @@ void vcpu_kick(struct vcpu *vcpu)
 		pthread_kill(vcpu->thread, KICK_SIGNAL);
 }
 
-/* KVM_EXIT_IO: `count` accesses of `size` bytes each (rep ins/outs), in kvm_run. */
-static void exit_io(struct vcpu *vcpu)
+/* KVM_EXIT_IO: `count` accesses of `size` bytes each (rep ins/outs), in kvm_run; or, in
+ * shadow mode, the stub handing over a trap. Returns 0 or an exit status. */
+static int exit_io(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	int status = 0;
 
+	if (run->io.port == STUB_EXIT_PORT && vcpu->guest && trap_handle(vcpu, &status))
+		return status;
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
 		io_dispatch(&vcpu->vm->pio, run->io.port, data, run->io.size,
 			    run->io.direction == KVM_EXIT_IO_OUT);
+	return 0;
 }
 
 static void exit_mmio(struct vcpu *vcpu)
@@ -145,8 +152,7 @@ static int dispatch_exit(struct vcpu *vcpu)
 	pr_debug(LOG_EXIT, "vcpu%u: exit %s", vcpu->id, kvm_exit_name(reason));
 	switch (reason) {
 	case KVM_EXIT_IO:
-		exit_io(vcpu);
-		return 0;
+		return exit_io(vcpu);
 	case KVM_EXIT_MMIO:
 		exit_mmio(vcpu);
 		return 0;
@@ -154,7 +160,8 @@ static int dispatch_exit(struct vcpu *vcpu)
 	case KVM_EXIT_INTR:
 		return 0;
 	case KVM_EXIT_SHUTDOWN:
-		return fatal_exit(vcpu, EXIT_TRIPLE_FAULT, "guest triple fault (KVM_EXIT_SHUTDOWN)");
+		return fatal_exit(vcpu, EXIT_TRIPLE_FAULT,
+				  "guest triple fault (KVM_EXIT_SHUTDOWN)");
 	case KVM_EXIT_INTERNAL_ERROR:
 		return exit_internal_error(vcpu);
 	case KVM_EXIT_SYSTEM_EVENT:

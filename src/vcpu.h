@@ -18,6 +18,7 @@
 #include "bootmap.h"
 
 struct vm;
+struct guestcpu;
 
 #define VCPU_EXIT_REASONS 64 /* KVM_EXIT_* fit below this */
 
@@ -25,11 +26,12 @@ struct vcpu {
 	struct vm *vm;
 	unsigned id;
 	int fd;
-	struct kvm_run *run;	/* shared with KVM, mmapped */
+	struct kvm_run *run; /* shared with KVM, mmapped */
 	size_t run_size;
-	pthread_t thread;	/* the thread in KVM_RUN, for vcpu_kick */
+	pthread_t thread;		   /* the thread in KVM_RUN, for vcpu_kick */
 	uint64_t exits[VCPU_EXIT_REASONS]; /* exits by KVM_EXIT_* reason */
-	uint64_t completed;	/* instructions lodger completed for KVM (emulate.c) */
+	uint64_t completed;		   /* instructions lodger completed for KVM (emulate.c) */
+	struct guestcpu *guest; /* shadow mode: the virtual CPU (guestcpu.h); NULL in direct */
 };
 
 int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out);
@@ -44,6 +46,10 @@ void vcpu_kick(struct vcpu *vcpu);
 /* cpu.c: CPUID, long-mode state of the boot protocol, entry registers. */
 int cpu_set_boot_state(struct vcpu *vcpu, const struct boot_layout *layout, uint64_t entry,
 		       uint64_t fdt_gpa);
+/* The vCPU's CPUID: everything KVM supports, with this vCPU's APIC id. */
+int cpu_set_cpuid(struct vcpu *vcpu);
+/* A flat 4 GiB code or data segment register for `selector`, DPL = its RPL. */
+struct kvm_segment cpu_flat_segment(uint16_t selector, bool code, bool long_mode);
 /* Writes general, segment and control registers to f. */
 void cpu_dump(struct vcpu *vcpu, FILE *f);
 

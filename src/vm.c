@@ -17,6 +17,7 @@
 
 #include "dev/devices.h"
 #include "exitcode.h"
+#include "guestcpu.h"
 #include "devtree.h"
 #include "kvm.h"
 #include "log.h"
@@ -33,6 +34,13 @@ const unsigned nr_devices = sizeof(devices) / sizeof(devices[0]);
 
 #define PAGE_SIZE 0x1000ULL
 
+/* Shadow mode: monitor memory sits just above the device window, outside everything the
+ * guest is told about; the stub starts high in the canonical upper half, where the test
+ * guests map nothing (stub placement policy comes with relocation). */
+#define MONITOR_GPA	  (4ULL << 30)
+#define MONITOR_SIZE	  (16ULL << 20)
+#define DEFAULT_STUB_BASE 0xfffffe0000000000ULL
+
 void vm_request_exit(struct vm *vm, int status)
 {
 	if (vm->stop)
@@ -45,21 +53,46 @@ void vm_request_exit(struct vm *vm, int status)
 
 int vm_set_irq_line(struct vm *vm, unsigned irq, bool level)
 {
-	struct kvm_irq_level line = { .irq = irq, .level = level };
+	struct kvm_irq_level line = {.irq = irq, .level = level};
 
 	return kvm_ioctl(vm->vm_fd, KVM_IRQ_LINE, &line) < 0 ? -errno : 0;
 }
 
-static int add_ram_slot(struct vm *vm)
+static int add_slot(struct vm *vm, unsigned id, uint64_t gpa, uint64_t size, void *host)
 {
 	struct kvm_userspace_memory_region slot = {
-		.slot = 0,
-		.guest_phys_addr = LODGER_RAM_BASE,
-		.memory_size = vm->mem.ram_size,
-		.userspace_addr = (uintptr_t)vm->mem.ram,
+		.slot = id,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)host,
 	};
 
 	return kvm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0 ? -errno : 0;
+}
+
+int vm_flush_monitor(struct vm *vm)
+{
+	if (add_slot(vm, 1, MONITOR_GPA, 0, vm->mem.monitor) ||
+	    add_slot(vm, 1, MONITOR_GPA, MONITOR_SIZE, vm->mem.monitor))
+		return EXIT_HOST_ERROR;
+	return 0;
+}
+
+/* Shadow mode: monitor memory in its own memslot, then the guest's virtual CPU. */
+static int start_shadow_mode(struct vm *vm)
+{
+	int r = mem_alloc_monitor(&vm->mem, MONITOR_GPA, MONITOR_SIZE);
+
+	if (r) {
+		pr_err("cannot allocate monitor memory: %s", strerror(-r));
+		return EXIT_HOST_ERROR;
+	}
+	if (add_slot(vm, 1, MONITOR_GPA, MONITOR_SIZE, vm->mem.monitor))
+		return EXIT_HOST_ERROR;
+	pr_debug(LOG_STUB, "stub at %#llx, monitor memory at guest-physical %#llx",
+		 (unsigned long long)DEFAULT_STUB_BASE, (unsigned long long)MONITOR_GPA);
+	return guestcpu_init(vm->vcpu, DEFAULT_STUB_BASE, vm->image.entry, vm->layout.fdt,
+			     &vm->layout);
 }
 
 static int init_devices(struct vm *vm)
@@ -127,6 +160,11 @@ static int load_kernel(struct vm *vm, const struct mem_range *reserved)
 	return 0;
 }
 
+static const struct selectors *mode_selectors(const struct vm *vm)
+{
+	return vm->cfg->mode == MODE_SHADOW ? &shadow_selectors : &direct_selectors;
+}
+
 static int build_device_tree(struct vm *vm, const struct mem_range *reserved, unsigned n)
 {
 	struct fdt_params p = {
@@ -138,6 +176,7 @@ static int build_device_tree(struct vm *vm, const struct mem_range *reserved, un
 		.nr_reserved = n,
 		.initrd_start = vm->initrd_gpa,
 		.initrd_size = vm->initrd_size,
+		.selectors = mode_selectors(vm),
 	};
 	char err[256];
 	void *fdt = GPA_PTR(&vm->mem, vm->layout.fdt, LODGER_FDT_MAX_SIZE);
@@ -156,17 +195,18 @@ static int load_boot_image(struct vm *vm)
 	int r;
 
 	boot_layout_init(&vm->layout, vm->mem.ram_size);
-	reserved[0] = (struct mem_range){ vm->layout.reserved, LODGER_RESERVED_SIZE };
+	reserved[0] = (struct mem_range){vm->layout.reserved, LODGER_RESERVED_SIZE};
 	pr_debug(LOG_BOOT, "RAM %llu MiB, reserved [%#llx, %#llx)",
-		 (unsigned long long)(vm->mem.ram_size >> 20), (unsigned long long)reserved[0].start,
+		 (unsigned long long)(vm->mem.ram_size >> 20),
+		 (unsigned long long)reserved[0].start,
 		 (unsigned long long)(reserved[0].start + reserved[0].size));
 	r = load_kernel(vm, reserved);
 	if (!r && vm->cfg->initrd)
 		r = load_initrd(vm);
 	if (r)
 		return r;
-	reserved[1] = (struct mem_range){ vm->initrd_gpa, vm->initrd_size };
-	bootmap_build(&vm->mem, &vm->layout);
+	reserved[1] = (struct mem_range){vm->initrd_gpa, vm->initrd_size};
+	bootmap_build(&vm->mem, &vm->layout, mode_selectors(vm));
 	r = build_device_tree(vm, reserved, vm->initrd_size ? 2 : 1);
 	return r;
 }
@@ -203,12 +243,15 @@ int vm_start(struct vm *vm)
 	vm->vm_fd = kvm_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		return EXIT_NO_KVM;
-	if (add_ram_slot(vm) || init_devices(vm) || vcpu_create(vm, 0, &vm->vcpu) ||
-	    cpu_set_boot_state(vm->vcpu, &vm->layout, vm->image.entry, vm->layout.fdt))
+	if (add_slot(vm, 0, LODGER_RAM_BASE, vm->mem.ram_size, vm->mem.ram) || init_devices(vm) ||
+	    vcpu_create(vm, 0, &vm->vcpu))
+		return EXIT_HOST_ERROR;
+	if (vm->cfg->mode == MODE_SHADOW)
+		return start_shadow_mode(vm);
+	if (cpu_set_boot_state(vm->vcpu, &vm->layout, vm->image.entry, vm->layout.fdt))
 		return EXIT_HOST_ERROR;
 	return 0;
 }
-
 
 int vm_run(struct vm *vm)
 {
@@ -217,6 +260,8 @@ int vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	if (vm->vcpu)
+		guestcpu_destroy(vm->vcpu);
 	vcpu_destroy(vm->vcpu);
 	vm->vcpu = NULL;
 	while (vm->devices_up > 0) {

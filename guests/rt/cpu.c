@@ -92,6 +92,25 @@ void rt_set_handler(uint8_t vector, rt_handler_t h)
 	handlers[vector] = h;
 }
 
+static struct rt_segments frame_segments;
+struct rt_segments rt_user_exit_segments;
+
+static void record_segments(struct rt_frame *f)
+{
+	frame_segments.cs = f->cs;
+	frame_segments.ss = f->ss;
+}
+
+struct rt_segments rt_frame_segments(void)
+{
+	rt_handler_t old = handlers[VEC_BP];
+
+	handlers[VEC_BP] = record_segments;
+	__asm__ volatile("int3" : : : "memory");
+	handlers[VEC_BP] = old;
+	return frame_segments;
+}
+
 void rt_set_gate_dpl(uint8_t vector, unsigned dpl)
 {
 	idt[vector].type_attr = (uint8_t)(0x8e | ((dpl & 3) << 5));
@@ -202,8 +221,11 @@ void rt_trap(struct rt_frame *f)
 	rt_handler_t h = handlers[f->vector & 0xff];
 
 	/* CPL3 code that is finished jumps to rt_user_exit (a ud2): back to rt_user_call. */
-	if (f->vector == VEC_UD && f->rip == (uint64_t)rt_user_exit)
+	if (f->vector == VEC_UD && f->rip == (uint64_t)rt_user_exit) {
+		rt_user_exit_segments.cs = f->cs;
+		rt_user_exit_segments.ss = f->ss;
 		rt_user_return(f->rax);
+	}
 	if (!h)
 		rt_unexpected(f);
 	h(f);

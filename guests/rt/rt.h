@@ -268,6 +268,19 @@ typedef void (*rt_handler_t)(struct rt_frame *f);
 #define PF_I	(1u << 4) /* an instruction fetch */
 
 void rt_set_handler(uint8_t vector, rt_handler_t h);
+
+/*
+ * CS and SS as an exception frame shows them (an int3 and a #BP handler). This is the view
+ * of the current selectors a guest can rely on in both modes: in shadow mode a direct
+ * `mov %cs` may show the backend's own selector (on kvm_pvm, the host's user CS), see
+ * docs/guest-contract.md.
+ */
+struct rt_segments {
+	uint16_t cs, ss;
+};
+struct rt_segments rt_frame_segments(void);
+/* CS and SS of the user code at its last rt_user_exit, from the #UD frame. */
+extern struct rt_segments rt_user_exit_segments;
 void rt_set_gate_dpl(uint8_t vector, unsigned dpl);
 const char *rt_vector_name(unsigned vector);
 _Noreturn void rt_unexpected(struct rt_frame *f);

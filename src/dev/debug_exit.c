@@ -11,8 +11,7 @@
 #include "lodger/boot.h"
 #include "vm.h"
 
-static void debug_exit_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
-			  bool is_write)
+static void debug_exit_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write)
 {
 	uint32_t v = 0;
 
@@ -39,15 +38,14 @@ static int debug_exit_init(struct vm *vm)
 
 static int debug_exit_fdt(struct vm *vm, void *fdt, int isa)
 {
-	uint32_t reg[] = { cpu_to_fdt32(1), cpu_to_fdt32(LODGER_DEBUG_EXIT_PORT),
-			   cpu_to_fdt32(4) };
+	uint32_t reg[] = {cpu_to_fdt32(1), cpu_to_fdt32(LODGER_DEBUG_EXIT_PORT), cpu_to_fdt32(4)};
 	int node = fdt_add_subnode(fdt, isa, "debug-exit@if4");
 
 	(void)vm;
 	if (node < 0)
 		return node;
-	return fdt_setprop_string(fdt, node, "compatible", "qemu,isa-debug-exit") ?:
-	       fdt_setprop(fdt, node, "reg", reg, sizeof(reg));
+	return fdt_setprop_string(fdt, node, "compatible", "qemu,isa-debug-exit")
+		       ?: fdt_setprop(fdt, node, "reg", reg, sizeof(reg));
 }
 
 const struct device debug_exit_device = {

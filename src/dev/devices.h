@@ -12,7 +12,7 @@ struct vm;
 
 struct device {
 	const char *name;
-	int (*init)(struct vm *vm);		/* 0 or -errno, after printing one line */
+	int (*init)(struct vm *vm); /* 0 or -errno, after printing one line */
 	int (*fdt_node)(struct vm *vm, void *fdt, int isa_node); /* libfdt error code */
 	void (*exit)(struct vm *vm);
 };

@@ -22,7 +22,7 @@
 
 static int irqchip_init(struct vm *vm)
 {
-	struct kvm_pit_config pit = { .flags = 0 };
+	struct kvm_pit_config pit = {.flags = 0};
 
 	if (ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) > 0 &&
 	    ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
@@ -37,7 +37,7 @@ static int irqchip_init(struct vm *vm)
 static int irqchip_fdt(struct vm *vm, void *fdt, int isa)
 {
 	int root = fdt_path_offset(fdt, "/"), lapic, ioapic, pit;
-	uint32_t pit_reg[] = { cpu_to_fdt32(1), cpu_to_fdt32(0x40), cpu_to_fdt32(4) };
+	uint32_t pit_reg[] = {cpu_to_fdt32(1), cpu_to_fdt32(0x40), cpu_to_fdt32(4)};
 	int r;
 
 	(void)vm;

@@ -12,8 +12,7 @@
 #include "lodger/boot.h"
 #include "vm.h"
 
-static void poweroff_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
-			bool is_write)
+static void poweroff_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write)
 {
 	uint16_t v;
 
@@ -45,7 +44,7 @@ static int poweroff_init(struct vm *vm)
 
 static int poweroff_fdt(struct vm *vm, void *fdt, int isa)
 {
-	uint32_t reg[] = { cpu_to_fdt32(1), cpu_to_fdt32(LODGER_POWEROFF_PORT), cpu_to_fdt32(2) };
+	uint32_t reg[] = {cpu_to_fdt32(1), cpu_to_fdt32(LODGER_POWEROFF_PORT), cpu_to_fdt32(2)};
 	int node = fdt_add_subnode(fdt, isa, "poweroff@i604");
 
 	(void)vm;

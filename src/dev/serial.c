@@ -61,8 +61,8 @@ static bool console_key(uint8_t key)
 
 static void *reader_main(void *arg)
 {
-	struct pollfd fds[2] = { { .fd = STDIN_FILENO, .events = POLLIN },
-				 { .fd = serial.wake_pipe[0], .events = POLLIN } };
+	struct pollfd fds[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
+				{.fd = serial.wake_pipe[0], .events = POLLIN}};
 
 	(void)arg;
 	for (;;) {
@@ -115,8 +115,8 @@ static int serial_init(struct vm *vm)
 	if (cfg->serial == SERIAL_STDIO) {
 		serial.out_fd = STDOUT_FILENO;
 	} else if (cfg->serial == SERIAL_FILE) {
-		serial.out_fd = open(cfg->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-				     0644);
+		serial.out_fd =
+			open(cfg->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (serial.out_fd < 0) {
 			r = -errno;
 			pr_err("-serial file:%s: %s", cfg->serial_path, strerror(errno));
@@ -145,7 +145,7 @@ err_model:
 
 static int serial_fdt(struct vm *vm, void *fdt, int isa)
 {
-	uint32_t reg[] = { cpu_to_fdt32(1), cpu_to_fdt32(LODGER_UART_PORT), cpu_to_fdt32(8) };
+	uint32_t reg[] = {cpu_to_fdt32(1), cpu_to_fdt32(LODGER_UART_PORT), cpu_to_fdt32(8)};
 	int node = fdt_add_subnode(fdt, isa, "serial@i3f8");
 
 	(void)vm;

@@ -29,26 +29,26 @@ enum {
 	UART_SCR = 7,
 };
 
-#define IER_RDI 0x01  /* received data available */
+#define IER_RDI	 0x01 /* received data available */
 #define IER_THRI 0x02 /* transmitter holding register empty */
 #define IER_RLSI 0x04 /* receiver line status */
 #define IER_MASK 0x0f
 
-#define IIR_NO_INT 0x01
-#define IIR_RLSI 0x06
-#define IIR_RDI 0x04
-#define IIR_THRI 0x02
+#define IIR_NO_INT	 0x01
+#define IIR_RLSI	 0x06
+#define IIR_RDI		 0x04
+#define IIR_THRI	 0x02
 #define IIR_FIFO_ENABLED 0xc0
 
-#define FCR_ENABLE 0x01
+#define FCR_ENABLE   0x01
 #define FCR_CLEAR_RX 0x02
 
 #define LCR_DLAB 0x80
 #define MCR_LOOP 0x10
 #define MCR_MASK 0x1f
 
-#define LSR_DR 0x01
-#define LSR_OE 0x02
+#define LSR_DR	 0x01
+#define LSR_OE	 0x02
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 

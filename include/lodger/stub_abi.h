@@ -1,0 +1,72 @@
+/*
+ * stub_abi.h - the monitor stub's layout, shared by stub/ (assembly) and src/.
+ *
+ * The stub is the "first portion" of the VMM (the patent's claims 2-4): what x86 needs in
+ * the guest's linear space to take traps from a guest running at CPL3 - IDT, GDT, TSS,
+ * trap entry code and stacks. It lives in monitor memory and is mapped, supervisor-only,
+ * at a 2 MiB-aligned linear base that can move (relocation). Nothing in it holds an
+ * absolute address except what src/stub.c writes when it places the stub at a base.
+ *
+ * Only plain #defines: stub/entry.S includes this file.
+ */
+#ifndef LODGER_STUB_ABI_H
+#define LODGER_STUB_ABI_H
+
+#define STUB_ABI_VERSION 1
+
+#define STUB_REGION_SIZE 0x200000 /* the stub owns a 2 MiB-aligned 2 MiB region */
+
+/* Page offsets inside the stub (the same in monitor memory and in the linear region). */
+#define STUB_CODE	  0x0000 /* entry code (stub/entry.S), at most one page */
+#define STUB_IDT	  0x1000 /* 256 gates */
+#define STUB_GDT	  0x2000
+#define STUB_TSS	  0x3000
+#define STUB_AREA	  0x4000 /* the per-vCPU stub<->VMM area */
+#define STUB_STACK_BOTTOM 0x5000 /* trap stack: TSS.RSP0 = STUB_STACK_TOP */
+#define STUB_STACK_TOP	  0x7000
+#define STUB_IST_TOP	  0x8000 /* IST1: NMI, #DF, #MC get a known-good stack */
+#define STUB_PAGES	  8
+#define STUB_SIZE	  (STUB_PAGES * 0x1000)
+
+/* Entry code layout (offsets from STUB_CODE); each entry is one 2-byte `out`. */
+#define STUB_ENTRY_SIZE	    2
+#define STUB_VECTOR_ENTRIES 0x000 /* 256 entries: vector v at v * STUB_ENTRY_SIZE */
+#define STUB_SYSCALL_ENTRY  0x200 /* LSTAR */
+#define STUB_IDLE	    0x210 /* hlt loop: a halted guest waits here for an interrupt */
+#define STUB_PIO	    0x220 /* port I/O trampolines, STUB_PIO_SIZE apart */
+#define STUB_PIO_SIZE	    8
+#define STUB_PIO_IN8	    0
+#define STUB_PIO_IN16	    1
+#define STUB_PIO_IN32	    2
+#define STUB_PIO_OUT8	    3
+#define STUB_PIO_OUT16	    4
+#define STUB_PIO_OUT32	    5
+#define STUB_CODE_END	    0x300
+
+/* Every stub entry ends in `out %al, $STUB_EXIT_PORT`: a KVM_EXIT_IO to lodger. */
+#define STUB_EXIT_PORT 0xe5
+
+/*
+ * The real GDT. The stub runs on STUB_CS/STUB_DS (DPL 0); the guest's selectors are DPL 3
+ * and their descriptors are kept *not present*, so every segment load the guest makes
+ * (iretq, lret, mov to a segment register) traps to lodger, which emulates it; lodger
+ * loads the guest's segment registers itself, through KVM_SET_SREGS. That is what keeps
+ * a guest kernel's iretq to user mode from reaching user mode without lodger switching
+ * to the user root.
+ * The guest's selectors start at index 16: on kvm_pvm, CPL3 code runs on the *host's*
+ * GDT, where Linux's user selectors (0x23, 0x2b, 0x33) are present, so a guest using them
+ * could load them without a trap; the host GDT ends at index 15, so these always fault.
+ * The layout satisfies STAR: kernel-ds = kernel-cs + 8, user-ds = user32-cs + 8,
+ * user-cs = user32-cs + 16.
+ */
+#define STUB_CS		     0x08
+#define STUB_DS		     0x10
+#define STUB_TSS_SEL	     0x48
+#define STUB_GUEST_USER32_CS 0x83
+#define STUB_GUEST_USER_DS   0x8b
+#define STUB_GUEST_USER_CS   0x93
+#define STUB_GUEST_KERNEL_CS 0x9b
+#define STUB_GUEST_KERNEL_DS 0xa3
+#define STUB_GDT_ENTRIES     21
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * guestcpu.h - the virtual CPU a shadow-mode guest sees, and the trap path that keeps it.
+ *
+ * In shadow mode the guest kernel runs at real CPL3, so everything privileged is virtual
+ * and lives here: control registers, descriptor-table registers, the syscall MSRs, the
+ * interrupt flag, and whether the guest is in kernel or user mode. Each trap from the
+ * guest reaches lodger through the stub (stub/entry.S) as a KVM_EXIT_IO on
+ * STUB_EXIT_PORT; trap_handle() reads the hardware frame, does what the guest's CPU
+ * would have done (fill a shadow entry, emulate a privileged instruction, or deliver the
+ * event through the guest's own IDT) and resumes the guest.
+ *
+ * Files: trap.c (entry, dispatch, resume), reflect.c (event delivery to the guest's
+ * IDT), privop.c (privileged-instruction emulation), gmem.c (guest linear memory).
+ */
+#ifndef LODGER_GUESTCPU_H
+#define LODGER_GUESTCPU_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bootmap.h"
+#include "gmem.h"
+#include "shadow.h"
+#include "stub.h"
+
+struct vcpu;
+
+/* Where each trap was handled, for the statistics (claims 7/19 vs 8/20). */
+enum trap_place { TRAP_IN_STUB, TRAP_IN_VMM, TRAP_PLACES };
+
+enum trap_kind {
+	TK_SHADOW_FILL, /* a shadow miss, hidden from the guest */
+	TK_REFLECTED,	/* an exception or interrupt delivered to the guest's IDT */
+	TK_EMULATED,	/* a privileged instruction emulated */
+	TK_SYSCALL,	/* syscall from the guest */
+	TK_HALT_WAKE,	/* an interrupt ended a guest hlt */
+	TK_PIO,		/* port I/O done through the stub's trampoline */
+	TK_KINDS,
+};
+
+struct guestcpu_stats {
+	uint64_t by_vector[256];
+	uint64_t by_kind[TK_KINDS];
+	uint64_t by_place[TRAP_PLACES];
+	uint64_t emulated_by_mnemonic[16]; /* see privop.c: EMU_* */
+};
+
+struct guestcpu {
+	struct stub stub;
+	struct shadow shadow;
+
+	bool user;   /* the guest is in user mode (virtual CPL3) */
+	bool vif;    /* the guest's RFLAGS.IF */
+	bool halted; /* parked in the stub's idle loop */
+	bool pio_pending;
+	struct kvm_regs saved; /* guest registers while halted or in a PIO trampoline */
+	struct kvm_sregs saved_sregs;
+	unsigned pio_size;
+	bool pio_in;
+
+	uint64_t cr0, cr2, cr3, cr4, efer, cr8;
+	uint64_t star, lstar, cstar, fmask, kernel_gs_base, pat;
+	uint64_t gdtr_base, idtr_base;
+	uint16_t gdtr_limit, idtr_limit;
+	uint16_t ldtr, tr;
+	uint64_t tr_base;
+	uint32_t tr_limit;
+	uint64_t dr[8];
+
+	struct guestcpu_stats stats;
+};
+
+/* The context of one trap: the guest's registers as they were when it trapped. */
+struct trap {
+	struct vcpu *vcpu;
+	struct guestcpu *g;
+	struct kvm_regs regs;	/* guest GPRs, RIP, RSP, RFLAGS */
+	struct kvm_sregs sregs; /* real segment and control state */
+	unsigned vector;
+	bool has_error;
+	uint32_t error;
+	bool parked;	 /* the vCPU was sent into the stub (hlt, port I/O): no resume */
+	bool sti_shadow; /* the guest executed sti: block interrupts for one instruction */
+};
+
+int guestcpu_init(struct vcpu *vcpu, uint64_t stub_base, uint64_t entry, uint64_t fdt_gpa,
+		  const struct boot_layout *layout);
+void guestcpu_destroy(struct vcpu *vcpu);
+
+/* A KVM_EXIT_IO on STUB_EXIT_PORT: true if it came from the stub (and was handled; the
+ * lodger exit status, 0 to go on, is in *status). */
+bool trap_handle(struct vcpu *vcpu, int *status);
+
+/* trap.c helpers for reflect.c and privop.c */
+struct gview trap_view(const struct trap *t, bool user);
+void trap_set_mode(struct trap *t, bool user);
+
+/* Parks the vCPU in the stub's idle loop until an interrupt (a guest hlt); t->regs.rip
+ * is where the guest resumes. Returns 0 or an exit status. */
+int trap_halt(struct trap *t);
+/* Has the stub perform a port access the guest asked for (KVM's in-kernel devices are
+ * only reachable from inside the VM); the guest resumes at t->regs.rip afterwards. */
+int trap_port_io(struct trap *t, uint16_t port, unsigned size, bool in);
+
+enum event_kind {
+	EV_EXCEPTION, /* raised by the CPU */
+	EV_EXTERNAL,  /* an interrupt (or NMI) from outside */
+	EV_SOFTWARE,  /* int n / int3: the gate's DPL is checked against the guest's CPL */
+};
+
+/* reflect.c: deliver `vector` to the guest; RIP in t->regs is the return address.
+ * Returns 0, or EXIT_TRIPLE_FAULT when delivery fails beyond a double fault. */
+int reflect_event(struct trap *t, unsigned vector, bool has_error, uint32_t error,
+		  enum event_kind kind);
+/* Delivers a fault lodger found while acting for the guest. */
+int reflect_fault(struct trap *t, const struct gfault *f);
+
+/* privop.c: emulate the instruction at RIP that raised t->vector.
+ * Returns 1 when done (state updated), 0 when the original exception must be reflected,
+ * or a negative value carrying an exit status (-EXIT_*). */
+int privop_emulate(struct trap *t);
+/* Skips the instruction at RIP (a write to the open-bus page); 0 or a fault reflected. */
+int privop_skip(struct trap *t);
+
+/* Emulated syscall/sysret, used by the syscall entry. */
+int trap_syscall(struct trap *t);
+
+#endif

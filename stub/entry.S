@@ -1,0 +1,63 @@
+/*
+ * entry.S - the monitor stub's code: the first portion of the VMM.
+ *
+ * Where it runs: at CPL0, in the guest's linear space, at a base unknown at build time
+ * and changed by relocation; so it holds no absolute address and uses no memory at all.
+ * What it does: nothing but leave. Each entry is a single `out %al, $STUB_EXIT_PORT`,
+ * a KVM_EXIT_IO that hands the trap to lodger; lodger tells which entry ran from RIP,
+ * reads the hardware frame from the stub's stack through its own mapping, does the work,
+ * and resumes the guest by setting its registers. On kvm_pvm every CPL0 instruction is
+ * interpreted (~1 us) and a trap already costs ~13 us, so the shortest stub is the
+ * fastest one there (docs/shadow-mode.md has the figures).
+ * How it leaves: always through the exit port; it never returns with iretq.
+ */
+#include "lodger/stub_abi.h"
+
+	.code64
+	.section .rodata.lodger_stub, "a"  /* data to the host: copied, never run here */
+	.globl stub_code_start
+stub_code_start:
+
+	/* Vector v enters at v * STUB_ENTRY_SIZE. %al is the guest's: lodger ignores it. */
+	.rept 256
+	out %al, $STUB_EXIT_PORT
+	.endr
+
+	/* LSTAR. On hardware KVM, syscall arrives here at CPL0 with the guest's RSP, RCX
+	 * and R11; on kvm_pvm it arrives at CPL3 and faults on this supervisor page, which
+	 * lodger recognises by the address. */
+	.org stub_code_start + STUB_SYSCALL_ENTRY
+	out %al, $STUB_EXIT_PORT
+
+	/* A guest hlt: lodger parks the vCPU here with IF=1; the interrupt that wakes it
+	 * enters through its vector like any other. */
+	.org stub_code_start + STUB_IDLE
+1:	hlt
+	jmp 1b
+
+	/* Port I/O a guest kernel asked for (it runs at CPL3 and cannot): lodger sets %dx
+	 * (and %eax for out), points RIP here, and reads %eax back at the exit. KVM routes
+	 * the access to its in-kernel devices or to lodger's. */
+	.org stub_code_start + STUB_PIO + STUB_PIO_IN8 * STUB_PIO_SIZE
+	inb %dx, %al
+	out %al, $STUB_EXIT_PORT
+	.org stub_code_start + STUB_PIO + STUB_PIO_IN16 * STUB_PIO_SIZE
+	inw %dx, %ax
+	out %al, $STUB_EXIT_PORT
+	.org stub_code_start + STUB_PIO + STUB_PIO_IN32 * STUB_PIO_SIZE
+	inl %dx, %eax
+	out %al, $STUB_EXIT_PORT
+	.org stub_code_start + STUB_PIO + STUB_PIO_OUT8 * STUB_PIO_SIZE
+	outb %al, %dx
+	out %al, $STUB_EXIT_PORT
+	.org stub_code_start + STUB_PIO + STUB_PIO_OUT16 * STUB_PIO_SIZE
+	outw %ax, %dx
+	out %al, $STUB_EXIT_PORT
+	.org stub_code_start + STUB_PIO + STUB_PIO_OUT32 * STUB_PIO_SIZE
+	outl %eax, %dx
+	out %al, $STUB_EXIT_PORT
+
+	.org stub_code_start + STUB_CODE_END
+	.globl stub_code_end
+stub_code_end:
+	.section .note.GNU-stack, "", @progbits

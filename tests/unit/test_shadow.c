@@ -1,0 +1,1143 @@
+/*
+ * test_shadow.c - shadow page tables (src/shadow.c), built from hand-made guest tables in
+ * a calloc'd guest RAM into a calloc'd monitor memory, and read back through MON_PTR.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pagewalk.h"
+#include "shadow.h"
+
+#define RAM_SIZE (8ULL << 20)
+#define MON_GPA	 (4ULL << 30)
+#define MON_SIZE (1ULL << 20)
+
+/* Monitor memory: the stub's page table, the open-bus page, then the pool. */
+#define STUB_PT_GPA  MON_GPA
+#define OPEN_BUS_GPA (MON_GPA + 0x1000)
+#define POOL_OFF     0x2000ULL
+#define POOL_PAGES   128ULL
+
+#define STUB_BASE 0x40000000ULL		/* PML4[0], PDPT[1], PD[0] */
+#define NEW_STUB  0xffffc00000000000ULL /* PML4[384] */
+#define STUB_SIZE (2ULL << 20)
+
+/* Guest tables are taken from here up; data frames lie below. */
+#define GUEST_TABLES (4ULL << 20)
+
+#define FRAME_A 0x200000ULL
+#define FRAME_B 0x300000ULL
+#define LA_U	0x00007f0000001000ULL	/* a user address */
+#define LA_K	0xffff800000200000ULL	/* a kernel address */
+#define UPPER	(PTE_P | PTE_W | PTE_U) /* guest non-leaf flags */
+#define USER_RW (PTE_P | PTE_W | PTE_U)
+
+#define SPTE_PWT (1ULL << 3)
+#define SPTE_PCD (1ULL << 4)
+#define SPTE_PAT (1ULL << 7)
+
+static struct guest_mem mem;
+static struct shadow sh;
+static uint64_t gnext; /* next free guest table page */
+static uint64_t gcr3;  /* the guest CR3 most tests use */
+
+static const struct shadow_guest_mode WP_NXE = {.wp = true, .nxe = true};
+
+/* Guest side */
+
+static uint64_t galloc(void)
+{
+	uint64_t page = gnext;
+
+	cr_assert_lt(gnext, RAM_SIZE, "the test ran out of guest table pages");
+	gnext += 0x1000;
+	memset(mem.ram + page, 0, 0x1000);
+	return page;
+}
+
+static unsigned idx(uint64_t la, int level)
+{
+	return (la >> (12 + 9 * (level - 1))) & 511;
+}
+
+static uint64_t *gtable_entry(uint64_t table, uint64_t la, int level)
+{
+	return (uint64_t *)(mem.ram + table + idx(la, level) * 8);
+}
+
+/*
+ * Maps `la` in the guest tables at `cr3` with a level-`level` leaf (1: 4 KiB, 2: 2 MiB,
+ * 3: 1 GiB) to `frame` with `leaf` flags (PS added); the entries above get `upper`.
+ */
+static uint64_t *gmap(uint64_t cr3, uint64_t la, int level, uint64_t frame, uint64_t leaf,
+		      uint64_t upper)
+{
+	uint64_t t = cr3;
+
+	for (int l = 4; l > level; l--) {
+		uint64_t *e = gtable_entry(t, la, l);
+
+		if (!(*e & PTE_ADDR_MASK) || (*e & PTE_PS))
+			*e = galloc();
+		*e = (*e & PTE_ADDR_MASK) | upper;
+		t = *e & PTE_ADDR_MASK;
+	}
+	uint64_t *e = gtable_entry(t, la, level);
+
+	*e = frame | leaf | (level > 1 ? PTE_PS : 0);
+	return e;
+}
+
+/* The guest's entry for `la` at `level`, following the addresses whatever the flags. */
+static uint64_t *gentry(uint64_t cr3, uint64_t la, int level)
+{
+	uint64_t t = cr3;
+
+	for (int l = 4; l > level; l--)
+		t = *gtable_entry(t, la, l) & PTE_ADDR_MASK;
+	return gtable_entry(t, la, level);
+}
+
+/* Shadow side */
+
+static uint64_t *mon_table(uint64_t gpa)
+{
+	return MON_PTR(&mem, gpa - MON_GPA, 0x1000);
+}
+
+/* The shadow entry for `la` at `level` in the root at `root`; 0 when a table is missing. */
+static uint64_t sentry(uint64_t root, uint64_t la, int level)
+{
+	uint64_t t = root;
+
+	for (int l = 4;; l--) {
+		uint64_t e = mon_table(t)[idx(la, l)];
+
+		if (l == level || !(e & PTE_P))
+			return l == level ? e : 0;
+		if (l == 2 && (e & PTE_ADDR_MASK) == STUB_PT_GPA)
+			return 0;
+		t = e & PTE_ADDR_MASK;
+	}
+}
+
+static uint64_t root(bool user)
+{
+	uint64_t r = shadow_root(&sh, gcr3, user, false);
+
+	cr_assert_neq(r, 0, "expected a root");
+	return r;
+}
+
+static const char *result_name(enum shadow_fill_result r)
+{
+	static const char *names[] = {"FILLED",		"GUEST_FAULT",	"STUB_CONFLICT",
+				      "OPEN_BUS_WRITE", "NONCANONICAL", "NO_MEMORY"};
+
+	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
+}
+
+#define assert_result(got, want)                                                                   \
+	cr_assert_eq((got), (want), "expected SHADOW_%s, got SHADOW_%s", result_name(want),        \
+		     result_name(got))
+
+static enum shadow_fill_result fill_mode(bool user_root, uint64_t la, uint32_t access,
+					 const struct shadow_guest_mode *mode, uint32_t *pfec)
+{
+	root(user_root);
+	return shadow_fill(&sh, gcr3, user_root, la, access, mode, pfec);
+}
+
+static enum shadow_fill_result fill(bool user_root, uint64_t la, uint32_t access)
+{
+	uint32_t pfec;
+
+	return fill_mode(user_root, la, access, &WP_NXE, &pfec);
+}
+
+static void assert_fault(bool user_root, uint64_t la, uint32_t access,
+			 const struct shadow_guest_mode *mode, uint32_t want_pfec)
+{
+	uint32_t pfec = 0xdead;
+
+	assert_result(fill_mode(user_root, la, access, mode, &pfec), SHADOW_GUEST_FAULT);
+	cr_assert_eq(pfec, want_pfec, "la %#llx access %#x: expected pfec %#x, got %#x",
+		     (unsigned long long)la, access, want_pfec, pfec);
+}
+
+/*
+ * Every invariant the shadow must keep, over all cached roots: tables are pool pages used
+ * once each and all accounted for; every root maps the stub, supervisor-only, at
+ * stub_base and nowhere else; no leaf reaches monitor memory but the open-bus page,
+ * read-only; every leaf is U=1.
+ */
+static void check_tables(void)
+{
+	static bool seen[4096];
+	uint64_t used = 0, pool = MON_GPA + POOL_OFF;
+
+	cr_assert_leq(sh.pool_pages, sizeof(seen));
+	memset(seen, 0, sizeof(seen));
+#define SEE(gpa)                                                                                   \
+	do {                                                                                       \
+		cr_assert(((gpa) >= pool && (gpa) < pool + sh.pool_pages * 0x1000),                \
+			  "table %#llx outside the pool", (unsigned long long)(gpa));              \
+		cr_assert_not(seen[((gpa)-pool) >> 12], "table %#llx used twice",                  \
+			      (unsigned long long)(gpa));                                          \
+		seen[((gpa)-pool) >> 12] = true;                                                   \
+		used++;                                                                            \
+	} while (0)
+	for (unsigned r = 0; r < SHADOW_MAX_ROOTS; r++) {
+		const struct shadow_root *rt = &sh.roots[r];
+		unsigned stubs = 0;
+
+		if (!rt->in_use)
+			continue;
+		SEE(rt->pml4_gpa);
+		for (unsigned i4 = 0; i4 < 512; i4++) {
+			uint64_t e4 = mon_table(rt->pml4_gpa)[i4];
+
+			if (!(e4 & PTE_P))
+				continue;
+			cr_assert_eq(e4 & UPPER, UPPER, "PML4E %#llx not P|W|U",
+				     (unsigned long long)e4);
+			SEE(e4 & PTE_ADDR_MASK);
+			for (unsigned i3 = 0; i3 < 512; i3++) {
+				uint64_t e3 = mon_table(e4 & PTE_ADDR_MASK)[i3];
+
+				if (!(e3 & PTE_P))
+					continue;
+				cr_assert_eq(e3 & UPPER, UPPER, "PDPTE %#llx not P|W|U",
+					     (unsigned long long)e3);
+				SEE(e3 & PTE_ADDR_MASK);
+				for (unsigned i2 = 0; i2 < 512; i2++) {
+					uint64_t e2 = mon_table(e3 & PTE_ADDR_MASK)[i2];
+					uint64_t la = ((uint64_t)i4 << 39) | ((uint64_t)i3 << 30) |
+						      ((uint64_t)i2 << 21);
+
+					if (!(e2 & PTE_P))
+						continue;
+					if (i4 >= 256)
+						la |= 0xffff000000000000ULL;
+					cr_assert_eq(e2 & PTE_PS, 0, "a large shadow PDE");
+					if ((e2 & PTE_ADDR_MASK) == STUB_PT_GPA) {
+						cr_assert_eq(la, sh.stub_base,
+							     "stub PDE at %#llx, stub at %#llx",
+							     (unsigned long long)la,
+							     (unsigned long long)sh.stub_base);
+						cr_assert_eq(e2, STUB_PT_GPA | PTE_P | PTE_W,
+							     "stub PDE %#llx not P|W, U=0",
+							     (unsigned long long)e2);
+						stubs++;
+						continue;
+					}
+					cr_assert_eq(e2 & UPPER, UPPER, "PDE %#llx not P|W|U",
+						     (unsigned long long)e2);
+					SEE(e2 & PTE_ADDR_MASK);
+					for (unsigned i1 = 0; i1 < 512; i1++) {
+						uint64_t e1 = mon_table(e2 & PTE_ADDR_MASK)[i1];
+						uint64_t f = e1 & PTE_ADDR_MASK;
+
+						if (!(e1 & PTE_P))
+							continue;
+						cr_assert(e1 & PTE_U, "leaf %#llx with U=0",
+							  (unsigned long long)e1);
+						if (f == OPEN_BUS_GPA) {
+							cr_assert_eq(e1 & PTE_W, 0,
+								     "open bus mapped writable");
+							continue;
+						}
+						cr_assert(f + 0x1000 <= MON_GPA ||
+								  f >= MON_GPA + MON_SIZE,
+							  "leaf %#llx reaches monitor memory",
+							  (unsigned long long)e1);
+					}
+				}
+			}
+		}
+		cr_assert_eq(stubs, 1, "root %u maps the stub %u times", r, stubs);
+	}
+	cr_assert_eq(used, sh.pool_pages - sh.nr_free, "%llu tables reachable, %llu allocated",
+		     (unsigned long long)used, (unsigned long long)(sh.pool_pages - sh.nr_free));
+#undef SEE
+}
+
+static void setup_pool(uint64_t pool_pages)
+{
+	memset(&mem, 0, sizeof(mem));
+	mem.ram = calloc(1, RAM_SIZE);
+	mem.monitor = calloc(1, MON_SIZE);
+	cr_assert(mem.ram && mem.monitor, "calloc failed");
+	mem.ram_size = RAM_SIZE;
+	mem.monitor_gpa = MON_GPA;
+	mem.monitor_size = MON_SIZE;
+	memset(mem.monitor + (OPEN_BUS_GPA - MON_GPA), 0xff, 0x1000);
+	gnext = GUEST_TABLES;
+	gcr3 = galloc();
+	cr_assert_eq(
+		shadow_init(&sh, &mem, POOL_OFF, pool_pages, STUB_BASE, STUB_PT_GPA, OPEN_BUS_GPA),
+		0, "shadow_init failed");
+}
+
+static void setup(void)
+{
+	setup_pool(POOL_PAGES);
+}
+
+static void teardown(void)
+{
+	shadow_destroy(&sh);
+	free(mem.ram);
+	free(mem.monitor);
+}
+
+TestSuite(shadow_init, .init = setup, .fini = teardown);
+TestSuite(shadow_fill, .init = setup, .fini = teardown);
+TestSuite(shadow_frames, .init = setup, .fini = teardown);
+TestSuite(shadow_stub, .init = setup, .fini = teardown);
+TestSuite(shadow_invlpg, .init = setup, .fini = teardown);
+TestSuite(shadow_roots, .init = setup, .fini = teardown);
+TestSuite(shadow_pool, .fini = teardown);
+TestSuite(shadow_random, .init = setup, .fini = teardown);
+
+/* Setup */
+
+Test(shadow_init, refuses_a_bad_pool_or_stub_base)
+{
+	struct shadow t;
+
+	cr_assert_eq(shadow_init(&t, &mem, POOL_OFF, MON_SIZE / 0x1000, STUB_BASE, STUB_PT_GPA,
+				 OPEN_BUS_GPA),
+		     -EINVAL, "expected a pool past monitor memory refused");
+	cr_assert_eq(shadow_init(&t, &mem, POOL_OFF + 8, 4, STUB_BASE, STUB_PT_GPA, OPEN_BUS_GPA),
+		     -EINVAL, "expected an unaligned pool refused");
+	cr_assert_eq(shadow_init(&t, &mem, POOL_OFF, 0, STUB_BASE, STUB_PT_GPA, OPEN_BUS_GPA),
+		     -EINVAL, "expected an empty pool refused");
+	cr_assert_eq(
+		shadow_init(&t, &mem, POOL_OFF, 4, STUB_BASE + 0x1000, STUB_PT_GPA, OPEN_BUS_GPA),
+		-EINVAL, "expected an unaligned stub base refused");
+	cr_assert_eq(shadow_init(&t, &mem, POOL_OFF, 4, 0x0000800000000000ULL, STUB_PT_GPA,
+				 OPEN_BUS_GPA),
+		     -EINVAL, "expected a non-canonical stub base refused");
+	cr_assert_eq(shadow_init(&t, &mem, 0, 4, STUB_BASE, STUB_PT_GPA, OPEN_BUS_GPA), -EINVAL,
+		     "expected a stub page table inside the pool refused");
+}
+
+Test(shadow_init, a_new_root_maps_only_the_stub_supervisor_only)
+{
+	uint64_t r = root(false);
+
+	cr_assert_eq(sentry(r, STUB_BASE, 4), (sentry(r, STUB_BASE, 4) & PTE_ADDR_MASK) | UPPER,
+		     "expected the PML4E above the stub P|W|U");
+	cr_assert_eq(sentry(r, STUB_BASE, 3), (sentry(r, STUB_BASE, 3) & PTE_ADDR_MASK) | UPPER,
+		     "expected the PDPTE above the stub P|W|U");
+	cr_assert_eq(sentry(r, STUB_BASE, 2), STUB_PT_GPA | PTE_P | PTE_W,
+		     "expected the stub PDE P|W with U=0, got %#llx",
+		     (unsigned long long)sentry(r, STUB_BASE, 2));
+	cr_assert_eq(sh.pool_pages - sh.nr_free, 3, "expected PML4, PDPT, PD in use");
+	check_tables();
+}
+
+/* Fills: permissions, A/D, write protection */
+
+Test(shadow_fill, a_read_maps_the_frame_with_u_and_write_protects_a_clean_page)
+{
+	uint64_t r = root(false), e;
+
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	assert_result(fill(false, LA_U + 0x123, 0), SHADOW_FILLED);
+	e = sentry(r, LA_U, 1);
+	cr_assert_eq(e, FRAME_A | PTE_P | PTE_U, "expected FRAME_A|P|U (no W: D clear), got %#llx",
+		     (unsigned long long)e);
+	cr_assert_eq(sh.stats.fills, 1);
+	check_tables();
+}
+
+Test(shadow_fill, a_read_sets_accessed_at_every_level_and_no_dirty)
+{
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	for (int l = 1; l <= 4; l++)
+		cr_assert(*gentry(gcr3, LA_U, l) & PTE_A, "expected A at level %d", l);
+	for (int l = 1; l <= 4; l++)
+		cr_assert_eq(*gentry(gcr3, LA_U, l) & PTE_D, 0, "expected no D at level %d", l);
+}
+
+Test(shadow_fill, a_write_sets_dirty_on_the_leaf_and_upgrades_the_entry)
+{
+	uint64_t r = root(false);
+
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_U, 1) & PTE_W, 0, "expected write-protected while clean");
+	assert_result(fill(false, LA_U, PFEC_W), SHADOW_FILLED);
+	cr_assert(*gentry(gcr3, LA_U, 1) & PTE_D, "expected D in the guest leaf");
+	for (int l = 2; l <= 4; l++)
+		cr_assert_eq(*gentry(gcr3, LA_U, l) & PTE_D, 0, "expected no D at level %d", l);
+	cr_assert_eq(sentry(r, LA_U, 1), FRAME_A | PTE_P | PTE_U | PTE_W,
+		     "expected the entry upgraded to writable, got %#llx",
+		     (unsigned long long)sentry(r, LA_U, 1));
+	check_tables();
+}
+
+Test(shadow_fill, a_read_of_a_dirty_writable_page_maps_it_writable)
+{
+	uint64_t r = root(false);
+
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW | PTE_D, UPPER);
+	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	cr_assert(sentry(r, LA_U, 1) & PTE_W, "expected W with D already set");
+}
+
+Test(shadow_fill, a_read_only_page_stays_read_only_after_a_dirty_bit)
+{
+	uint64_t r = root(false);
+
+	gmap(gcr3, LA_U, 1, FRAME_A, PTE_P | PTE_U | PTE_D, UPPER);
+	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_U, 1) & PTE_W, 0, "expected a read-only guest page read-only");
+}
+
+Test(shadow_fill, the_user_root_refuses_a_supervisor_page)
+{
+	gmap(gcr3, LA_K, 1, FRAME_A, PTE_P | PTE_W, PTE_P | PTE_W);
+	assert_fault(true, LA_K, PFEC_U, &WP_NXE, PFEC_P | PFEC_U);
+	assert_fault(true, LA_K, PFEC_U | PFEC_W, &WP_NXE, PFEC_P | PFEC_U | PFEC_W);
+	/* A kernel-mode access in the user root is still checked as a user one. */
+	assert_fault(true, LA_K, 0, &WP_NXE, PFEC_P);
+	cr_assert_eq(sh.stats.guest_faults, 3);
+	cr_assert_eq(sentry(root(true), LA_K, 1), 0, "expected nothing shadowed");
+	cr_assert_eq(*gentry(gcr3, LA_K, 1) & PTE_A, 0, "expected no A set on a fault");
+}
+
+Test(shadow_fill, u_clear_at_an_upper_level_makes_the_page_supervisor)
+{
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	*gentry(gcr3, LA_U, 3) &= ~PTE_U;
+	assert_fault(true, LA_U, PFEC_U, &WP_NXE, PFEC_P | PFEC_U);
+}
+
+Test(shadow_fill, the_kernel_root_maps_a_supervisor_page_with_u_set)
+{
+	uint64_t r = root(false);
+
+	gmap(gcr3, LA_K, 1, FRAME_A, PTE_P | PTE_W | PTE_D, PTE_P | PTE_W);
+	assert_result(fill(false, LA_K, PFEC_W), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_K, 1), FRAME_A | PTE_P | PTE_W | PTE_U,
+		     "expected FRAME_A|P|W|U (the guest kernel runs at CPL3), got %#llx",
+		     (unsigned long long)sentry(r, LA_K, 1));
+	cr_assert_eq(sentry(r, LA_K, 2) & UPPER, UPPER, "expected intermediate entries P|W|U");
+	check_tables();
+}
+
+Test(shadow_fill, the_user_root_maps_a_user_page)
+{
+	uint64_t r = root(true);
+
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW | PTE_D, UPPER);
+	assert_result(fill(true, LA_U, PFEC_U | PFEC_W), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_U, 1), FRAME_A | PTE_P | PTE_W | PTE_U);
+	cr_assert_eq(sentry(root(false), LA_U, 1), 0, "expected the kernel root untouched");
+}
+
+Test(shadow_fill, cr0_wp_clear_lets_kernel_writes_through_read_only_pages)
+{
+	const struct shadow_guest_mode no_wp = {.wp = false, .nxe = true};
+	uint64_t r = root(false);
+	uint32_t pfec;
+
+	gmap(gcr3, LA_K, 1, FRAME_A, PTE_P, PTE_P);
+	assert_fault(false, LA_K, PFEC_W, &WP_NXE, PFEC_P | PFEC_W);
+	assert_result(fill_mode(false, LA_K, 0, &no_wp, &pfec), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_K, 1) & PTE_W, 0, "expected write-protected until D");
+	assert_result(fill_mode(false, LA_K, PFEC_W, &no_wp, &pfec), SHADOW_FILLED);
+	cr_assert(sentry(r, LA_K, 1) & PTE_W, "expected W with CR0.WP clear, after D");
+	cr_assert(*gentry(gcr3, LA_K, 1) & PTE_D, "expected D set");
+}
+
+Test(shadow_fill, cr0_wp_clear_does_not_open_read_only_pages_to_user_writes)
+{
+	const struct shadow_guest_mode no_wp = {.wp = false, .nxe = true};
+
+	gmap(gcr3, LA_U, 1, FRAME_A, PTE_P | PTE_U | PTE_D, UPPER);
+	assert_fault(true, LA_U, PFEC_U | PFEC_W, &no_wp, PFEC_P | PFEC_U | PFEC_W);
+	assert_fault(false, LA_U, PFEC_U | PFEC_W, &no_wp, PFEC_P | PFEC_U | PFEC_W);
+	assert_result(fill_mode(true, LA_U, PFEC_U, &no_wp, &(uint32_t){0}), SHADOW_FILLED);
+	cr_assert_eq(sentry(root(true), LA_U, 1) & PTE_W, 0, "expected the user root read-only");
+}
+
+Test(shadow_fill, not_present_at_each_level_gives_p_clear_and_the_access_bits)
+{
+	static const uint32_t accesses[] = {0,	    PFEC_W,	    PFEC_U, PFEC_U | PFEC_W,
+					    PFEC_I, PFEC_U | PFEC_I};
+	const struct shadow_guest_mode no_nxe = {.wp = true, .nxe = false};
+
+	for (int level = 1; level <= 4; level++) {
+		for (unsigned a = 0; a < sizeof(accesses) / sizeof(accesses[0]); a++) {
+			uint32_t acc = accesses[a];
+			bool user = acc & PFEC_U;
+
+			gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+			*gentry(gcr3, LA_U, level) &= ~PTE_P;
+			assert_fault(user, LA_U, acc, &WP_NXE, acc);
+			/* Without EFER.NXE the fetch bit is not reported. */
+			assert_fault(user, LA_U, acc, &no_nxe, acc & ~PFEC_I);
+		}
+	}
+}
+
+Test(shadow_fill, ps_in_a_pml4_entry_is_reserved)
+{
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	*gentry(gcr3, LA_U, 4) |= PTE_PS;
+	assert_fault(true, LA_U, PFEC_U | PFEC_W, &WP_NXE, PFEC_P | PFEC_RSVD | PFEC_U | PFEC_W);
+}
+
+Test(shadow_fill, an_nx_fetch_faults_with_i_and_an_nx_read_maps_nx)
+{
+	uint64_t r = root(true);
+
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW | PTE_NX, UPPER);
+	assert_fault(true, LA_U, PFEC_U | PFEC_I, &WP_NXE, PFEC_P | PFEC_U | PFEC_I);
+	assert_result(fill(true, LA_U, PFEC_U), SHADOW_FILLED);
+	cr_assert(sentry(r, LA_U, 1) & PTE_NX, "expected NX in the shadow");
+}
+
+Test(shadow_fill, nx_at_an_upper_level_counts)
+{
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	*gentry(gcr3, LA_U, 3) |= PTE_NX;
+	assert_fault(false, LA_U, PFEC_I, &WP_NXE, PFEC_P | PFEC_I);
+}
+
+Test(shadow_fill, an_executable_page_is_fetched_and_mapped_without_nx)
+{
+	uint64_t r = root(false);
+
+	gmap(gcr3, LA_K, 1, FRAME_A, PTE_P, PTE_P);
+	assert_result(fill(false, LA_K, PFEC_I), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_K, 1) & PTE_NX, 0, "expected no NX");
+}
+
+Test(shadow_fill, without_nxe_the_nx_bit_is_reserved_and_never_shadowed)
+{
+	const struct shadow_guest_mode no_nxe = {.wp = true, .nxe = false};
+	uint64_t r = root(false);
+
+	gmap(gcr3, LA_K, 1, FRAME_A, PTE_P | PTE_NX, PTE_P);
+	assert_fault(false, LA_K, 0, &no_nxe, PFEC_P | PFEC_RSVD);
+	*gentry(gcr3, LA_K, 1) &= ~PTE_NX;
+	assert_result(fill_mode(false, LA_K, PFEC_I, &no_nxe, &(uint32_t){0}), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_K, 1) & PTE_NX, 0, "expected no NX without EFER.NXE");
+}
+
+Test(shadow_fill, memory_type_bits_are_copied_from_a_4k_leaf)
+{
+	uint64_t r = root(false);
+
+	gmap(gcr3, LA_K, 1, FRAME_A, PTE_P | SPTE_PWT | SPTE_PCD | SPTE_PAT, PTE_P);
+	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_K, 1), FRAME_A | PTE_P | PTE_U | SPTE_PWT | SPTE_PCD | SPTE_PAT,
+		     "got %#llx", (unsigned long long)sentry(r, LA_K, 1));
+}
+
+Test(shadow_fill, a_2m_page_is_shadowed_4k_at_a_time_with_its_pat_bit)
+{
+	uint64_t r = root(false), la = LA_K; /* 2 MiB-aligned */
+
+	gmap(gcr3, la, 2, 0x400000ULL, PTE_P | PTE_W | PTE_D | (1ULL << 12) | SPTE_PCD,
+	     PTE_P | PTE_W);
+	assert_result(fill(false, la + 0x3456, 0), SHADOW_FILLED);
+	assert_result(fill(false, la + 0x1ff000, PFEC_W), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, la + 0x3000, 1),
+		     0x403000ULL | PTE_P | PTE_W | PTE_U | SPTE_PCD | SPTE_PAT, "got %#llx",
+		     (unsigned long long)sentry(r, la + 0x3000, 1));
+	cr_assert_eq(sentry(r, la + 0x1ff000, 1) & PTE_ADDR_MASK, 0x5ff000ULL);
+	cr_assert_eq(sentry(r, la, 1), 0, "expected only the pages touched");
+	cr_assert_eq(sentry(r, la, 2) & PTE_PS, 0, "expected no large shadow page");
+	check_tables();
+}
+
+Test(shadow_fill, a_1g_page_is_shadowed_4k_at_a_time)
+{
+	uint64_t r = root(false), la = 0xffff808000000000ULL; /* 1 GiB-aligned */
+
+	gmap(gcr3, la, 3, 0, PTE_P | PTE_W, PTE_P | PTE_W);
+	assert_result(fill(false, la + 0x345678, 0), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, la + 0x345000, 1), 0x345000ULL | PTE_P | PTE_U, "got %#llx",
+		     (unsigned long long)sentry(r, la + 0x345000, 1));
+	check_tables();
+}
+
+Test(shadow_fill, non_canonical_addresses_are_refused)
+{
+	uint32_t pfec;
+
+	root(false);
+	assert_result(shadow_fill(&sh, gcr3, false, 0x0000800000000000ULL, 0, &WP_NXE, &pfec),
+		      SHADOW_NONCANONICAL);
+	assert_result(shadow_fill(&sh, gcr3, false, 0xfff0000000000000ULL, 0, &WP_NXE, &pfec),
+		      SHADOW_NONCANONICAL);
+}
+
+Test(shadow_fill, the_low_bits_of_the_guest_cr3_are_ignored)
+{
+	uint64_t r = root(false);
+	uint32_t pfec;
+
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	assert_result(shadow_fill(&sh, gcr3 | 0x18, false, LA_U, 0, &WP_NXE, &pfec), SHADOW_FILLED);
+	cr_assert_neq(sentry(r, LA_U, 1), 0, "expected the fill in the root of the masked CR3");
+	cr_assert_eq(shadow_root(&sh, gcr3 | 0x18, false, false), r);
+}
+
+/* Frames */
+
+Test(shadow_frames, a_frame_in_monitor_memory_maps_the_open_bus_page_read_only)
+{
+	uint64_t r = root(false);
+
+	gmap(gcr3, LA_K, 1, MON_GPA + POOL_OFF, PTE_P | PTE_W | PTE_D, PTE_P | PTE_W);
+	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_K, 1), OPEN_BUS_GPA | PTE_P | PTE_U,
+		     "expected the open-bus page, read-only, got %#llx",
+		     (unsigned long long)sentry(r, LA_K, 1));
+	assert_result(fill(false, LA_K, PFEC_W), SHADOW_OPEN_BUS_WRITE);
+	cr_assert_eq(sentry(r, LA_K, 1), OPEN_BUS_GPA | PTE_P | PTE_U, "expected still read-only");
+	check_tables();
+}
+
+Test(shadow_frames, the_stub_page_table_and_the_open_bus_page_are_open_bus_too)
+{
+	uint64_t r = root(false),
+		 frames[] = {STUB_PT_GPA, OPEN_BUS_GPA, MON_GPA + MON_SIZE - 0x1000};
+
+	for (unsigned i = 0; i < 3; i++) {
+		uint64_t la = LA_K + i * 0x1000;
+
+		gmap(gcr3, la, 1, frames[i], PTE_P | PTE_W | PTE_D, PTE_P | PTE_W);
+		assert_result(fill(false, la, PFEC_W), SHADOW_OPEN_BUS_WRITE);
+		cr_assert_eq(sentry(r, la, 1), OPEN_BUS_GPA | PTE_P | PTE_U, "frame %u: got %#llx",
+			     i, (unsigned long long)sentry(r, la, 1));
+	}
+	check_tables();
+}
+
+Test(shadow_frames, a_2m_page_over_monitor_memory_is_open_bus_page_by_page)
+{
+	uint64_t r = root(false);
+
+	gmap(gcr3, LA_K, 2, MON_GPA, PTE_P | PTE_W | PTE_D, PTE_P | PTE_W);
+	assert_result(fill(false, LA_K + 0x2000, 0), SHADOW_FILLED);
+	/* Past monitor memory, the frame is nothing: mapped as is, for KVM's MMIO exits. */
+	assert_result(fill(false, LA_K + 0x100000, 0), SHADOW_FILLED);
+	assert_result(fill(false, LA_K + 0x1ff000, 0), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_K + 0x2000, 1) & PTE_ADDR_MASK, OPEN_BUS_GPA);
+	cr_assert_eq(sentry(r, LA_K + 0x100000, 1) & PTE_ADDR_MASK, MON_GPA + 0x100000,
+		     "expected the page after monitor memory as is");
+	cr_assert_eq(sentry(r, LA_K + 0x1ff000, 1) & PTE_ADDR_MASK, MON_GPA + 0x1ff000);
+	check_tables();
+}
+
+Test(shadow_frames, a_frame_in_the_device_window_is_mapped_as_is)
+{
+	uint64_t r = root(false);
+
+	gmap(gcr3, LA_K, 1, 0xfee00000ULL, PTE_P | PTE_W | PTE_D | SPTE_PCD, PTE_P | PTE_W);
+	assert_result(fill(false, LA_K, PFEC_W), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_K, 1), 0xfee00000ULL | PTE_P | PTE_W | PTE_U | SPTE_PCD,
+		     "got %#llx", (unsigned long long)sentry(r, LA_K, 1));
+}
+
+Test(shadow_frames, a_frame_just_past_ram_is_mapped_as_is)
+{
+	uint64_t r = root(false);
+
+	gmap(gcr3, LA_K, 1, RAM_SIZE, PTE_P, PTE_P);
+	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_K, 1) & PTE_ADDR_MASK, RAM_SIZE);
+}
+
+Test(shadow_frames, a_guest_table_outside_ram_is_not_present)
+{
+	uint64_t r = root(false);
+
+	for (int level = 2; level <= 4; level++) {
+		static const uint64_t outside[] = {0x10000000ULL, MON_GPA + POOL_OFF,
+						   0x000ffffffffff000ULL};
+
+		for (unsigned i = 0; i < 3; i++) {
+			uint64_t *e;
+
+			gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+			e = gentry(gcr3, LA_U, level);
+			*e = (*e & ~PTE_ADDR_MASK) | outside[i];
+			assert_fault(true, LA_U, PFEC_U | PFEC_W, &WP_NXE, PFEC_U | PFEC_W);
+			/* Restore the real table for the next round. */
+			*e = 0;
+		}
+	}
+	cr_assert_eq(sentry(r, LA_U, 1), 0);
+	/* A guest CR3 outside RAM. */
+	gcr3 = RAM_SIZE;
+	assert_fault(false, LA_U, 0, &WP_NXE, 0);
+	check_tables();
+}
+
+/* The stub region */
+
+Test(shadow_stub, a_fill_in_the_stub_region_is_a_conflict)
+{
+	uint64_t r = root(false), before[512];
+	uint32_t pfec;
+
+	memcpy(before, mon_table(STUB_PT_GPA), sizeof(before));
+	gmap(gcr3, STUB_BASE + 0x1000, 1, FRAME_A, USER_RW, UPPER);
+	assert_result(fill_mode(true, STUB_BASE + 0x1000, PFEC_U, &WP_NXE, &pfec),
+		      SHADOW_STUB_CONFLICT);
+	assert_result(fill(false, STUB_BASE, 0), SHADOW_STUB_CONFLICT);
+	assert_result(fill(false, STUB_BASE + STUB_SIZE - 1, 0), SHADOW_STUB_CONFLICT);
+	cr_assert_eq(*gentry(gcr3, STUB_BASE + 0x1000, 1) & PTE_A, 0, "expected no guest walk");
+	cr_assert_eq(memcmp(before, mon_table(STUB_PT_GPA), sizeof(before)), 0,
+		     "expected the stub's page table untouched");
+	cr_assert_eq(sentry(r, STUB_BASE, 2), STUB_PT_GPA | PTE_P | PTE_W);
+	/* Just past the region is the guest's. */
+	gmap(gcr3, STUB_BASE + STUB_SIZE, 1, FRAME_A, USER_RW, UPPER);
+	assert_result(fill(false, STUB_BASE + STUB_SIZE, 0), SHADOW_FILLED);
+	gmap(gcr3, STUB_BASE - 0x1000, 1, FRAME_A, USER_RW, UPPER);
+	assert_result(fill(false, STUB_BASE - 0x1000, 0), SHADOW_FILLED);
+	check_tables();
+}
+
+Test(shadow_stub, every_root_maps_the_stub)
+{
+	for (uint64_t i = 0; i < 4; i++) {
+		for (int user = 0; user < 2; user++) {
+			uint64_t r = shadow_root(&sh, 0x10000 + i * 0x1000, user, false);
+
+			cr_assert_eq(sentry(r, STUB_BASE, 2), STUB_PT_GPA | PTE_P | PTE_W);
+		}
+	}
+	check_tables();
+}
+
+Test(shadow_stub, set_stub_base_moves_it_in_every_root_and_drops_what_was_there)
+{
+	uint64_t rk = root(false), ru = root(true), other = shadow_root(&sh, 0x9000, false, false);
+
+	gmap(gcr3, NEW_STUB + 0x5000, 1, FRAME_A, USER_RW, UPPER);
+	assert_result(fill(true, NEW_STUB + 0x5000, PFEC_U), SHADOW_FILLED);
+	cr_assert_neq(sentry(ru, NEW_STUB + 0x5000, 1), 0);
+	shadow_set_stub_base(&sh, NEW_STUB);
+	cr_assert_eq(sh.stub_base, NEW_STUB);
+	for (unsigned i = 0; i < 3; i++) {
+		uint64_t r = (uint64_t[]){rk, ru, other}[i];
+
+		cr_assert_eq(sentry(r, NEW_STUB, 2), STUB_PT_GPA | PTE_P | PTE_W,
+			     "root %u: got %#llx", i, (unsigned long long)sentry(r, NEW_STUB, 2));
+		cr_assert_eq(sentry(r, STUB_BASE, 2), 0, "root %u: expected the old PDE gone", i);
+	}
+	check_tables(); /* the dropped page table went back to the pool */
+	gmap(gcr3, STUB_BASE, 1, FRAME_B, USER_RW, UPPER);
+	assert_result(fill(true, STUB_BASE, PFEC_U), SHADOW_FILLED);
+	cr_assert_eq(sentry(ru, STUB_BASE, 1) & PTE_ADDR_MASK, FRAME_B);
+	assert_result(fill(true, NEW_STUB + 0x5000, PFEC_U), SHADOW_STUB_CONFLICT);
+	/* New roots get the new place. */
+	cr_assert_eq(sentry(shadow_root(&sh, 0xa000, true, false), NEW_STUB, 2),
+		     STUB_PT_GPA | PTE_P | PTE_W);
+	check_tables();
+}
+
+Test(shadow_stub, invlpg_in_the_stub_region_leaves_it_alone)
+{
+	uint64_t r = root(false);
+
+	mon_table(STUB_PT_GPA)[1] = 0x123000ULL | PTE_P;
+	shadow_invlpg(&sh, gcr3, STUB_BASE + 0x1000);
+	cr_assert_eq(mon_table(STUB_PT_GPA)[1], 0x123000ULL | PTE_P, "expected the stub PT kept");
+	cr_assert_eq(sentry(r, STUB_BASE, 2), STUB_PT_GPA | PTE_P | PTE_W);
+}
+
+/* Invalidation */
+
+Test(shadow_invlpg, drops_the_entry_in_both_roots_and_keeps_its_neighbours)
+{
+	uint64_t rk = root(false), ru = root(true);
+
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	gmap(gcr3, LA_U + 0x1000, 1, FRAME_B, USER_RW, UPPER);
+	for (int user = 0; user < 2; user++) {
+		assert_result(fill(user, LA_U, PFEC_U), SHADOW_FILLED);
+		assert_result(fill(user, LA_U + 0x1000, PFEC_U), SHADOW_FILLED);
+	}
+	shadow_invlpg(&sh, gcr3, LA_U + 0x10);
+	cr_assert_eq(sentry(rk, LA_U, 1), 0, "expected dropped in the kernel root");
+	cr_assert_eq(sentry(ru, LA_U, 1), 0, "expected dropped in the user root");
+	cr_assert_neq(sentry(rk, LA_U + 0x1000, 1), 0, "expected the neighbour kept");
+	cr_assert_neq(sentry(ru, LA_U + 0x1000, 1), 0, "expected the neighbour kept");
+	cr_assert_eq(sh.stats.invlpgs, 1);
+	check_tables();
+}
+
+Test(shadow_invlpg, a_2m_guest_page_is_dropped_whole)
+{
+	uint64_t r = root(false);
+
+	gmap(gcr3, LA_K, 2, 0x400000ULL, PTE_P | PTE_W, PTE_P | PTE_W);
+	assert_result(fill(false, LA_K + 0x1000, 0), SHADOW_FILLED);
+	assert_result(fill(false, LA_K + 0x1f0000, 0), SHADOW_FILLED);
+	shadow_invlpg(&sh, gcr3, LA_K + 0x80000); /* a page never filled */
+	cr_assert_eq(sentry(r, LA_K + 0x1000, 1), 0);
+	cr_assert_eq(sentry(r, LA_K + 0x1f0000, 1), 0);
+	/* The guest now maps 4 KiB pages there: invlpg drops one at a time again. */
+	gmap(gcr3, LA_K, 1, FRAME_A, PTE_P, PTE_P);
+	gmap(gcr3, LA_K + 0x1000, 1, FRAME_B, PTE_P, PTE_P);
+	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
+	assert_result(fill(false, LA_K + 0x1000, 0), SHADOW_FILLED);
+	shadow_invlpg(&sh, gcr3, LA_K);
+	cr_assert_eq(sentry(r, LA_K, 1), 0);
+	cr_assert_eq(sentry(r, LA_K + 0x1000, 1) & PTE_ADDR_MASK, FRAME_B);
+	check_tables();
+}
+
+Test(shadow_invlpg, a_1g_guest_page_is_dropped_whole)
+{
+	uint64_t r = root(false), la = 0xffff808000000000ULL, used;
+
+	gmap(gcr3, la, 3, 0, PTE_P | PTE_W, PTE_P | PTE_W);
+	assert_result(fill(false, la + 0x1000, 0), SHADOW_FILLED);
+	used = sh.pool_pages - sh.nr_free;
+	assert_result(fill(false, la + 0x20000000, 0), SHADOW_FILLED);
+	shadow_invlpg(&sh, gcr3, la + 0x3fe00000);
+	cr_assert_eq(sentry(r, la + 0x1000, 1), 0);
+	cr_assert_eq(sentry(r, la + 0x20000000, 1), 0);
+	cr_assert_eq(sh.pool_pages - sh.nr_free, used - 1, "expected both page tables freed");
+	check_tables();
+}
+
+Test(shadow_invlpg, an_uncached_cr3_or_a_non_canonical_address_is_harmless)
+{
+	shadow_invlpg(&sh, 0x7777000, LA_U);
+	root(false);
+	shadow_invlpg(&sh, gcr3, 0x0000800000000000ULL);
+	shadow_invlpg(&sh, gcr3, LA_U);
+	cr_assert_eq(sh.stats.invlpgs, 3);
+	check_tables();
+}
+
+/* Roots */
+
+Test(shadow_roots, a_cr3_gets_one_root_per_mode_and_counts_switches)
+{
+	uint64_t k = root(false), u = root(true);
+
+	cr_assert_neq(k, u, "expected two roots");
+	cr_assert_eq(root(false), k);
+	cr_assert_eq(root(true), u);
+	cr_assert_eq(sh.stats.root_switches, 4);
+	cr_assert_eq(sh.stats.root_flushes, 0);
+}
+
+Test(shadow_roots, a_flush_empties_the_root_and_keeps_its_address)
+{
+	uint64_t r = root(false), other = root(true);
+
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	assert_result(fill(true, LA_U, PFEC_U), SHADOW_FILLED);
+	cr_assert_eq(shadow_root(&sh, gcr3, false, true), r, "expected the same root");
+	cr_assert_eq(sentry(r, LA_U, 1), 0, "expected the entry gone");
+	cr_assert_eq(sentry(r, STUB_BASE, 2), STUB_PT_GPA | PTE_P | PTE_W, "expected the stub");
+	cr_assert_neq(sentry(other, LA_U, 1), 0, "expected the other root untouched");
+	cr_assert_eq(sh.stats.root_flushes, 1);
+	check_tables();
+}
+
+Test(shadow_roots, flush_all_empties_every_root)
+{
+	uint64_t r[2] = {root(false), root(true)};
+
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	assert_result(fill(true, LA_U, PFEC_U), SHADOW_FILLED);
+	shadow_flush_all(&sh);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(sentry(r[i], LA_U, 1), 0);
+		cr_assert_eq(sentry(r[i], STUB_BASE, 2), STUB_PT_GPA | PTE_P | PTE_W);
+	}
+	cr_assert_eq(sh.pool_pages - sh.nr_free, 6, "expected only PML4s and stub paths left");
+	check_tables();
+}
+
+static bool cached(uint64_t cr3, bool user)
+{
+	for (unsigned i = 0; i < SHADOW_MAX_ROOTS; i++)
+		if (sh.roots[i].in_use && sh.roots[i].guest_cr3 == cr3 && sh.roots[i].user == user)
+			return true;
+	return false;
+}
+
+Test(shadow_roots, the_cache_evicts_the_least_recently_used_root)
+{
+	uint64_t r0;
+
+	for (uint64_t i = 0; i < SHADOW_MAX_ROOTS; i++)
+		cr_assert_neq(shadow_root(&sh, 0x100000 + i * 0x1000, false, false), 0);
+	r0 = shadow_root(&sh, 0x100000, false, false); /* now the most recent */
+	cr_assert_neq(shadow_root(&sh, 0x200000, false, false), 0);
+	cr_assert_eq(sh.stats.evictions, 1);
+	cr_assert(cached(0x100000, false), "expected the recently used root kept");
+	cr_assert_not(cached(0x101000, false), "expected the least recently used root evicted");
+	cr_assert(cached(0x200000, false));
+	cr_assert_eq(shadow_root(&sh, 0x100000, false, false), r0, "expected it still cached");
+	check_tables();
+}
+
+Test(shadow_roots, a_fill_without_a_cached_root_makes_one)
+{
+	uint32_t pfec;
+
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	assert_result(shadow_fill(&sh, gcr3, false, LA_U, 0, &WP_NXE, &pfec), SHADOW_FILLED);
+	cr_assert_neq(sentry(shadow_root(&sh, gcr3, false, false), LA_U, 1), 0);
+	check_tables();
+}
+
+/* Pool pressure */
+
+Test(shadow_pool, a_new_root_evicts_another_cr3s_root)
+{
+	setup_pool(8);
+	root(false);
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	cr_assert_eq(sh.nr_free, 2);
+	cr_assert_neq(shadow_root(&sh, 0x9000, false, false), 0);
+	cr_assert_eq(sh.stats.evictions, 1);
+	cr_assert_neq(shadow_root(&sh, gcr3, false, false), 0, "expected it made again");
+	check_tables();
+}
+
+Test(shadow_pool, a_fill_evicts_other_roots_then_flushes_its_own)
+{
+	uint64_t r;
+
+	setup_pool(8);
+	shadow_root(&sh, 0x9000, false, false);
+	r = root(false);
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	gmap(gcr3, LA_K, 1, FRAME_B, PTE_P, PTE_P);
+	/* 6 used: the fill needs 3, and evicting 0x9000's root gives them. */
+	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	cr_assert_eq(sh.stats.evictions, 1);
+	/* 6 used again, nothing else to evict: the root itself is flushed. */
+	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
+	cr_assert_eq(sh.stats.root_flushes, 1);
+	cr_assert_eq(root(false), r, "expected the same root");
+	cr_assert_eq(sentry(r, LA_U, 1), 0, "expected the first fill flushed");
+	cr_assert_eq(sentry(r, LA_K, 1) & PTE_ADDR_MASK, FRAME_B);
+	check_tables();
+}
+
+Test(shadow_pool, a_fill_empties_the_sibling_root_but_keeps_it)
+{
+	uint64_t rk, ru;
+
+	setup_pool(10);
+	rk = root(false);
+	ru = root(true);
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	gmap(gcr3, LA_K, 1, FRAME_B, PTE_P, PTE_P);
+	assert_result(fill(true, LA_U, PFEC_U), SHADOW_FILLED);
+	cr_assert_eq(sh.nr_free, 1);
+	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
+	cr_assert_eq(sh.stats.evictions, 0);
+	cr_assert_eq(root(true), ru, "expected the user root kept at its address");
+	cr_assert_eq(sentry(ru, LA_U, 1), 0, "expected the user root emptied");
+	cr_assert_neq(sentry(rk, LA_K, 1), 0);
+	check_tables();
+}
+
+Test(shadow_pool, no_memory_when_a_single_path_cannot_be_built)
+{
+	setup_pool(5);
+	root(false);
+	gmap(gcr3, LA_K, 1, FRAME_B, PTE_P, PTE_P);
+	assert_result(fill(false, LA_K, 0), SHADOW_NO_MEMORY);
+	check_tables();
+	/* In the stub's 1 GiB only a page table is needed. */
+	gmap(gcr3, STUB_BASE + STUB_SIZE, 1, FRAME_B, PTE_P, PTE_P);
+	assert_result(fill(false, STUB_BASE + STUB_SIZE, 0), SHADOW_FILLED);
+	check_tables();
+}
+
+Test(shadow_pool, no_root_when_the_pool_is_too_small)
+{
+	setup_pool(2);
+	cr_assert_eq(shadow_root(&sh, gcr3, false, false), 0);
+	cr_assert_eq(sh.nr_free, 2);
+}
+
+Test(shadow_pool, moving_the_stub_in_a_full_pool_flushes_the_root)
+{
+	uint64_t r;
+
+	setup_pool(4);
+	r = root(false);
+	gmap(gcr3, STUB_BASE + STUB_SIZE, 1, FRAME_B, PTE_P, PTE_P);
+	assert_result(fill(false, STUB_BASE + STUB_SIZE, 0), SHADOW_FILLED);
+	cr_assert_eq(sh.nr_free, 0);
+	shadow_set_stub_base(&sh, NEW_STUB);
+	cr_assert_eq(sentry(r, NEW_STUB, 2), STUB_PT_GPA | PTE_P | PTE_W);
+	cr_assert_eq(sentry(r, STUB_BASE + STUB_SIZE, 1), 0);
+	check_tables();
+}
+
+/* Randomized: whatever the guest tables say, no shadow leaf reaches monitor memory. */
+
+static uint64_t rng_state = 0x5eed1234abcdULL;
+
+static uint64_t rnd(void)
+{
+	/* xorshift64*: fixed seed, same sequence everywhere. */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static uint64_t random_frame(void)
+{
+	switch (rnd() % 7) {
+	case 0:
+	case 1:
+		return (rnd() % (RAM_SIZE / 0x1000)) * 0x1000;
+	case 2:
+	case 3:
+		return MON_GPA + (rnd() % (MON_SIZE / 0x1000)) * 0x1000;
+	case 4:
+		return 0xfee00000ULL + (rnd() % 16) * 0x1000;
+	case 5:
+		return (rnd() % 2) ? STUB_PT_GPA : OPEN_BUS_GPA;
+	default:
+		return rnd() & 0x000000fffffff000ULL;
+	}
+}
+
+static uint64_t random_la(bool noncanonical)
+{
+	static const uint64_t bases[] = {0x0,
+					 0x00007f0000000000ULL,
+					 0xffff800000000000ULL,
+					 0xffffffff80000000ULL,
+					 STUB_BASE - STUB_SIZE,
+					 NEW_STUB};
+	uint64_t la = bases[rnd() % 6] + (rnd() % 2048) * 0x1000 + (rnd() & 0xfff);
+
+	return noncanonical && rnd() % 50 == 0 ? la ^ (1ULL << 50) : la;
+}
+
+static uint64_t random_flags(uint64_t base)
+{
+	uint64_t f = base;
+
+	f |= rnd() % 16 ? PTE_P : 0;
+	f |= rnd() % 4 ? PTE_W : 0;
+	f |= rnd() % 4 ? PTE_U : 0;
+	f |= rnd() % 5 ? 0 : PTE_NX;
+	return f;
+}
+
+static void check_fill(uint64_t cr3, bool user_root, uint64_t la, enum shadow_fill_result res)
+{
+	uint64_t r, e, want;
+	struct walk w;
+
+	if (res != SHADOW_FILLED && res != SHADOW_OPEN_BUS_WRITE)
+		return;
+	r = shadow_root(&sh, cr3, user_root, false);
+	e = sentry(r, la, 1);
+	cr_assert(e & PTE_P, "la %#llx: expected a shadow entry", (unsigned long long)la);
+	cr_assert_eq(pagewalk(&mem, cr3, la, &w), WALK_OK);
+	want = w.gpa & PTE_ADDR_MASK;
+	if (!gpa_ok(&mem, want, 0x1000) && want + 0x1000 > MON_GPA && want < MON_GPA + MON_SIZE)
+		want = OPEN_BUS_GPA;
+	cr_assert_eq(e & PTE_ADDR_MASK, want, "la %#llx: frame %#llx, expected %#llx",
+		     (unsigned long long)la, (unsigned long long)(e & PTE_ADDR_MASK),
+		     (unsigned long long)want);
+	if (res == SHADOW_OPEN_BUS_WRITE)
+		cr_assert_eq(want, OPEN_BUS_GPA);
+}
+
+Test(shadow_random, a_thousand_random_fills_never_map_monitor_memory)
+{
+	uint64_t cr3s[4];
+	unsigned results[SHADOW_NO_MEMORY + 1] = {0};
+
+	cr3s[0] = gcr3;
+	for (int i = 1; i < 4; i++)
+		cr3s[i] = galloc();
+	for (int n = 0; n < 1000; n++) {
+		uint64_t cr3 = cr3s[rnd() % 4], la = random_la(true);
+		bool user_root = rnd() % 2;
+		struct shadow_guest_mode mode = {.wp = rnd() % 4 != 0, .nxe = rnd() % 4 != 0};
+		uint32_t access = (uint32_t)(rnd() % 2 ? PFEC_W : 0) |
+				  (user_root || rnd() % 2 ? PFEC_U : 0) | (rnd() % 5 ? 0 : PFEC_I);
+		int level = rnd() % 10 ? 1 : (rnd() % 4 ? 2 : 3);
+		uint64_t frame = random_frame() & ~((1ULL << (12 + 9 * (level - 1))) - 1);
+		enum shadow_fill_result res;
+		uint32_t pfec;
+
+		if (!(la & (1ULL << 50)))
+			gmap(cr3, la, level, frame, random_flags(rnd() % 2 ? PTE_D : 0),
+			     random_flags(0) | PTE_P);
+		if (rnd() % 20 == 0)
+			*gentry(cr3, la, 4) |= PTE_PS;
+		cr_assert_neq(shadow_root(&sh, cr3, user_root, rnd() % 50 == 0), 0);
+		res = shadow_fill(&sh, cr3, user_root, la, access, &mode, &pfec);
+		cr_assert_leq(res, SHADOW_NO_MEMORY);
+		cr_assert_neq(res, SHADOW_NO_MEMORY, "expected the pool to recover");
+		results[res]++;
+		check_fill(cr3, user_root, la, res);
+		if (rnd() % 10 == 0)
+			shadow_invlpg(&sh, cr3, random_la(true));
+		if (rnd() % 200 == 0)
+			shadow_flush_all(&sh);
+		if (rnd() % 100 == 0)
+			shadow_set_stub_base(&sh, rnd() % 2 ? STUB_BASE : NEW_STUB);
+		if (n % 100 == 99)
+			check_tables();
+	}
+	check_tables();
+	cr_assert_gt(results[SHADOW_FILLED], 100, "only %u fills", results[SHADOW_FILLED]);
+	cr_assert_gt(results[SHADOW_GUEST_FAULT], 50, "only %u faults",
+		     results[SHADOW_GUEST_FAULT]);
+	cr_assert_gt(results[SHADOW_OPEN_BUS_WRITE], 5);
+	cr_assert_gt(results[SHADOW_STUB_CONFLICT], 5);
+	cr_assert_gt(results[SHADOW_NONCANONICAL], 5);
+}
+
+Test(shadow_random, a_small_pool_under_random_fills_stays_consistent)
+{
+	uint64_t cr3s[3] = {gcr3, galloc(), galloc()};
+
+	shadow_destroy(&sh);
+	cr_assert_eq(shadow_init(&sh, &mem, POOL_OFF, 12, STUB_BASE, STUB_PT_GPA, OPEN_BUS_GPA), 0);
+	for (int n = 0; n < 1000; n++) {
+		uint64_t cr3 = cr3s[rnd() % 3], la = random_la(false);
+		bool user_root = rnd() % 2;
+		uint32_t pfec;
+
+		gmap(cr3, la, 1, (rnd() % (RAM_SIZE / 0x1000)) * 0x1000, USER_RW, UPPER);
+		cr_assert_neq(shadow_root(&sh, cr3, user_root, false), 0);
+		cr_assert_neq(shadow_fill(&sh, cr3, user_root, la, PFEC_U, &WP_NXE, &pfec),
+			      SHADOW_NO_MEMORY);
+		if (n % 50 == 0)
+			check_tables();
+	}
+	cr_assert_gt(sh.stats.evictions, 10);
+	check_tables();
+}
