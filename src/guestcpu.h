@@ -21,6 +21,7 @@
 
 #include "bootmap.h"
 #include "gmem.h"
+#include "relocate.h"
 #include "shadow.h"
 #include "stub.h"
 
@@ -49,6 +50,7 @@ struct guestcpu_stats {
 struct guestcpu {
 	struct stub stub;
 	struct shadow shadow;
+	struct reloc reloc;
 
 	bool user;   /* the guest is in user mode (virtual CPL3) */
 	bool vif;    /* the guest's RFLAGS.IF */
@@ -84,8 +86,15 @@ struct trap {
 	bool sti_shadow; /* the guest executed sti: block interrupts for one instruction */
 };
 
-int guestcpu_init(struct vcpu *vcpu, uint64_t stub_base, uint64_t entry, uint64_t fdt_gpa,
-		  const struct boot_layout *layout);
+/* What lodger's configuration says about the stub (config.h: -machine options). */
+struct guestcpu_options {
+	uint64_t stub_base; /* initial linear base, 2 MiB-aligned */
+	bool relocate;	    /* move the stub when the guest wants its region */
+	uint64_t seed;	    /* for relocation's random choices */
+};
+
+int guestcpu_init(struct vcpu *vcpu, const struct guestcpu_options *opt, uint64_t entry,
+		  uint64_t fdt_gpa, const struct boot_layout *layout);
 void guestcpu_destroy(struct vcpu *vcpu);
 
 /* A KVM_EXIT_IO on STUB_EXIT_PORT: true if it came from the stub (and was handled; the

@@ -15,6 +15,8 @@ const struct log_category_name log_categories[] = {
 	{"trap", LOG_TRAP, "shadow mode: every trap from the guest and how it was handled"},
 	{"shadow", LOG_SHADOW, "shadow mode: shadow page-table fills and flushes"},
 	{"stub", LOG_STUB, "shadow mode: where the monitor stub is placed"},
+	{"reloc", LOG_RELOC,
+	 "shadow mode: each relocation of the stub (from, to, kind, reason, cost)"},
 	{NULL, 0, NULL},
 };
 

@@ -20,6 +20,7 @@ enum log_category {
 	LOG_TRAP = 1u << 6,   /* shadow mode: every trap from the guest */
 	LOG_SHADOW = 1u << 7, /* shadow mode: shadow page-table fills and flushes */
 	LOG_STUB = 1u << 8,   /* shadow mode: stub placement */
+	LOG_RELOC = 1u << 9,  /* shadow mode: every relocation of the stub */
 };
 
 struct log_category_name {

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 #include "bootmap.h"
 #include "exitcode.h"
@@ -225,12 +226,84 @@ int trap_syscall(struct trap *t)
 	return 0;
 }
 
-static int stub_conflict(struct trap *t, uint64_t la)
+static uint64_t now_ns(void)
 {
-	pr_err("vcpu%u: guest access to %#llx falls in the monitor stub's region at %#llx "
-	       "(moving the stub out of the way is not built yet)",
-	       t->vcpu->id, (unsigned long long)la, (unsigned long long)t->g->stub.base);
-	return EXIT_INTERNAL;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* The syscall MSRs hold the stub's entry: they move with it. */
+static int set_syscall_msrs(struct vcpu *vcpu, struct guestcpu *g)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e[4];
+	} msrs = {.h.nmsrs = 4};
+	uint64_t entry = stub_linear(&g->stub, STUB_CODE + STUB_SYSCALL_ENTRY);
+
+	/* Hardware KVM: syscall enters the stub at CPL0 with IF, TF, DF, AC and NT clear. */
+	msrs.e[0] = (struct kvm_msr_entry){.index = 0xc0000081,
+					   .data = (uint64_t)STUB_CS << 32 |
+						   (uint64_t)STUB_GUEST_USER32_CS << 48};
+	msrs.e[1] = (struct kvm_msr_entry){.index = 0xc0000082, .data = entry};
+	msrs.e[2] = (struct kvm_msr_entry){.index = 0xc0000083, .data = entry};
+	msrs.e[3] = (struct kvm_msr_entry){.index = 0xc0000084, .data = 0x47700};
+	return kvm_ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) == 4 ? 0 : EXIT_HOST_ERROR;
+}
+
+/*
+ * The guest touched the stub's region (claims 1, 9): move the stub to a region the guest
+ * does not map and let the guest's access run again. The descriptor-table registers follow
+ * in resume(); everything else holding the base is rewritten here.
+ */
+static int stub_conflict(struct trap *t, uint64_t la, uint32_t access)
+{
+	struct guestcpu *g = t->g;
+	struct reloc *r = &g->reloc;
+	uint64_t from = g->stub.base, to, start = now_ns();
+
+	r->stats.conflicts++;
+	reloc_note_conflict(r, from);
+	if (!r->enabled || !reloc_find_unused(r, &t->vcpu->vm->mem, g->cr3, from, &to)) {
+		r->stats.refused++;
+		pr_err("vcpu%u: guest access to %#llx falls in the monitor stub's region at %#llx, "
+		       "and %s",
+		       t->vcpu->id, (unsigned long long)la, (unsigned long long)from,
+		       r->enabled ? "the guest maps every other region (moving the stub to a "
+				    "mapped region is not built yet)"
+				  : "relocation is off (-machine relocate=off)");
+		return EXIT_INTERNAL;
+	}
+	stub_place(&g->stub, to);
+	shadow_set_stub_base(&g->shadow, to);
+	if (set_syscall_msrs(t->vcpu, g))
+		return EXIT_HOST_ERROR;
+	r->stats.to_unused++;
+	r->stats.ns += now_ns() - start;
+	pr_debug(LOG_RELOC,
+		 "stub %#llx -> %#llx (unused region): guest %s %s at %#llx, rip %#llx, %llu ns",
+		 (unsigned long long)from, (unsigned long long)to, g->user ? "user" : "kernel",
+		 access & PFEC_I   ? "fetch"
+		 : access & PFEC_W ? "write"
+				   : "read",
+		 (unsigned long long)la, (unsigned long long)t->regs.rip,
+		 (unsigned long long)(now_ns() - start));
+	return 0;
+}
+
+/* kvm_pvm: a syscall reaches LSTAR at CPL3 and faults fetching the stub's entry, with
+ * RCX holding the address after the syscall; a plain jump there is a conflict instead. */
+static bool is_pvm_syscall(struct trap *t, uint64_t la)
+{
+	struct gview v = trap_view(t, t->g->user);
+	struct gfault f;
+	uint8_t insn[2];
+
+	return la == stub_linear(&t->g->stub, STUB_CODE + STUB_SYSCALL_ENTRY) &&
+	       (t->error & PFEC_I) && gmem_read(&v, t->regs.rcx - 2, insn, 2, true, &f) &&
+	       insn[0] == 0x0f && insn[1] == 0x05;
 }
 
 static int page_fault(struct trap *t)
@@ -240,8 +313,7 @@ static int page_fault(struct trap *t)
 	struct shadow_guest_mode mode = {.wp = g->cr0 & CR0_WP, .nxe = g->efer & EFER_NXE};
 	uint32_t access = (t->error & (PFEC_W | PFEC_I)) | (g->user ? PFEC_U : 0), pfec = 0;
 
-	/* kvm_pvm: syscall reaches LSTAR at CPL3 and faults fetching the stub's entry. */
-	if (la == stub_linear(&g->stub, STUB_CODE + STUB_SYSCALL_ENTRY) && (t->error & PFEC_I))
+	if (is_pvm_syscall(t, la))
 		return trap_syscall(t);
 	switch (shadow_fill(&g->shadow, g->cr3, g->user, la, access, &mode, &pfec)) {
 	case SHADOW_FILLED:
@@ -258,7 +330,7 @@ static int page_fault(struct trap *t)
 	case SHADOW_OPEN_BUS_WRITE:
 		return privop_skip(t);
 	case SHADOW_STUB_CONFLICT:
-		return stub_conflict(t, la);
+		return stub_conflict(t, la, access);
 	case SHADOW_NO_MEMORY:
 	default:
 		pr_err("vcpu%u: out of shadow page-table memory", t->vcpu->id);
@@ -415,29 +487,8 @@ static void build_stub_page_table(struct vcpu *vcpu, struct guestcpu *g)
 	memset(MON_PTR(mem, MON_OPEN_BUS, 0x1000), 0xff, 0x1000);
 }
 
-/* What the vCPU loads once: control registers, syscall MSRs. */
-static int set_real_state(struct vcpu *vcpu, struct guestcpu *g)
-{
-	struct {
-		struct kvm_msrs h;
-		struct kvm_msr_entry e[4];
-	} msrs = {.h.nmsrs = 4};
-	uint64_t entry = stub_linear(&g->stub, STUB_CODE + STUB_SYSCALL_ENTRY);
-
-	/* Hardware KVM: syscall enters the stub at CPL0 with IF, TF, DF, AC and NT clear. */
-	msrs.e[0] = (struct kvm_msr_entry){.index = 0xc0000081,
-					   .data = (uint64_t)STUB_CS << 32 |
-						   (uint64_t)STUB_GUEST_USER32_CS << 48};
-	msrs.e[1] = (struct kvm_msr_entry){.index = 0xc0000082, .data = entry};
-	msrs.e[2] = (struct kvm_msr_entry){.index = 0xc0000083, .data = entry};
-	msrs.e[3] = (struct kvm_msr_entry){.index = 0xc0000084, .data = 0x47700};
-	if (kvm_ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) != 4)
-		return EXIT_HOST_ERROR;
-	return 0;
-}
-
-int guestcpu_init(struct vcpu *vcpu, uint64_t stub_base, uint64_t entry, uint64_t fdt_gpa,
-		  const struct boot_layout *layout)
+int guestcpu_init(struct vcpu *vcpu, const struct guestcpu_options *opt, uint64_t entry,
+		  uint64_t fdt_gpa, const struct boot_layout *layout)
 {
 	struct guest_mem *mem = &vcpu->vm->mem;
 	struct guestcpu *g = calloc(1, sizeof(*g));
@@ -447,11 +498,13 @@ int guestcpu_init(struct vcpu *vcpu, uint64_t stub_base, uint64_t entry, uint64_
 	if (!g)
 		return EXIT_HOST_ERROR;
 	vcpu->guest = g;
+	reloc_init(&g->reloc, opt->relocate, opt->seed);
 	stub_install(&g->stub, mem, MON_STUB);
-	stub_place(&g->stub, stub_base);
+	stub_place(&g->stub, opt->stub_base);
 	build_stub_page_table(vcpu, g);
 	if (shadow_init(&g->shadow, mem, MON_POOL, (mem->monitor_size - MON_POOL) / 0x1000,
-			stub_base, mem->monitor_gpa + MON_STUB_PT, mem->monitor_gpa + MON_OPEN_BUS))
+			opt->stub_base, mem->monitor_gpa + MON_STUB_PT,
+			mem->monitor_gpa + MON_OPEN_BUS))
 		return EXIT_HOST_ERROR;
 	r = cpu_set_cpuid(vcpu);
 	if (r)
@@ -478,7 +531,7 @@ int guestcpu_init(struct vcpu *vcpu, uint64_t stub_base, uint64_t entry, uint64_
 	t.sregs.efer = g->efer;
 	t.regs = (struct kvm_regs){
 		.rip = entry, .rdi = fdt_gpa, .rsi = LODGER_BOOT_MAGIC, .rflags = 2};
-	r = set_real_state(vcpu, g);
+	r = set_syscall_msrs(vcpu, g);
 	if (!r)
 		r = resume(&t);
 	if (r && t.sregs.cr4 & (1ULL << 11)) {

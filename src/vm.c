@@ -89,10 +89,15 @@ static int start_shadow_mode(struct vm *vm)
 	}
 	if (add_slot(vm, 1, MONITOR_GPA, MONITOR_SIZE, vm->mem.monitor))
 		return EXIT_HOST_ERROR;
+	struct guestcpu_options opt = {
+		.stub_base = DEFAULT_STUB_BASE,
+		.relocate = true,
+		.seed = 1,
+	};
+
 	pr_debug(LOG_STUB, "stub at %#llx, monitor memory at guest-physical %#llx",
-		 (unsigned long long)DEFAULT_STUB_BASE, (unsigned long long)MONITOR_GPA);
-	return guestcpu_init(vm->vcpu, DEFAULT_STUB_BASE, vm->image.entry, vm->layout.fdt,
-			     &vm->layout);
+		 (unsigned long long)opt.stub_base, (unsigned long long)MONITOR_GPA);
+	return guestcpu_init(vm->vcpu, &opt, vm->image.entry, vm->layout.fdt, &vm->layout);
 }
 
 static int init_devices(struct vm *vm)

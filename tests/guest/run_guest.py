@@ -118,6 +118,8 @@ def classify(args, run):
     limitations = [l for l in lines if l.startswith(f"{args.name}: LIMITATION: ")]
     if run.rc == 0:
         missing = [e for e in [pass_line] + args.expect if e not in lines]
+        if run.mode == "shadow":
+            missing += [f"(stderr) {e}" for e in args.expect_shadow_log if e not in run.err]
         if missing:
             run.verdict = "fail"
             run.why = "powered off, but the transcript lacks: " + "; ".join(
@@ -161,6 +163,9 @@ def main():
     ap.add_argument("--append", help="kernel command line (/chosen bootargs)")
     ap.add_argument("--expect", action="append", default=[],
                     help="a line the transcript must contain (repeatable)")
+    ap.add_argument("--expect-shadow-log", action="append", default=[],
+                    help="text lodger's stderr must contain in shadow mode (repeatable), "
+                    "e.g. a -d reloc line showing the stub moved")
     ap.add_argument("--lodger-arg", action="append", default=[],
                     help="an extra lodger argument (repeatable)")
     ap.add_argument("--timeout", type=float, default=100.0, help="seconds per run")
