@@ -32,6 +32,7 @@
 #include "vcpu.h"
 #include "vm.h"
 
+#define SYNC_REGS   (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)
 #define CR0_WP	    (1ULL << 16)
 #define EFER_NXE    (1ULL << 11)
 #define RFLAGS_IF   (1ULL << 9)
@@ -110,6 +111,26 @@ static int sync_kvm(struct trap *t)
 	return vm_flush_monitor(t->vcpu->vm);
 }
 
+/*
+ * Hands t's registers to the vCPU. With KVM_CAP_SYNC_REGS they travel in kvm_run and KVM
+ * applies them at the next KVM_RUN: two ioctls fewer per trap, each ~7 us on kvm_pvm.
+ */
+static int commit(struct trap *t)
+{
+	struct kvm_run *run = t->vcpu->run;
+
+	if ((run->kvm_valid_regs & SYNC_REGS) == SYNC_REGS) {
+		run->s.regs.regs = t->regs;
+		run->s.regs.sregs = t->sregs;
+		run->kvm_dirty_regs |= SYNC_REGS;
+		return 0;
+	}
+	if (kvm_ioctl(t->vcpu->fd, KVM_SET_SREGS, &t->sregs) < 0 ||
+	    kvm_ioctl(t->vcpu->fd, KVM_SET_REGS, &t->regs) < 0)
+		return EXIT_HOST_ERROR;
+	return 0;
+}
+
 /* Step 5: loads the guest's context into the vCPU. Returns 0 or an exit status. */
 static int resume(struct trap *t)
 {
@@ -129,13 +150,13 @@ static int resume(struct trap *t)
 	 * mode (where the guest cannot clear it). */
 	t->regs.rflags = (t->regs.rflags & ~(RFLAGS_IF | RFLAGS_IOPL | RFLAGS_NT | RFLAGS_VM)) | 2 |
 			 (g->user || g->vif ? RFLAGS_IF : 0);
-	if (kvm_ioctl(t->vcpu->fd, KVM_SET_SREGS, &t->sregs) < 0 ||
-	    kvm_ioctl(t->vcpu->fd, KVM_SET_REGS, &t->regs) < 0)
+	if (commit(t))
 		return EXIT_HOST_ERROR;
 	return t->sti_shadow ? set_sti_shadow(t->vcpu) : 0;
 }
 
-/* Parks the vCPU in the stub: at the idle loop (hlt) or a port-I/O trampoline. */
+/* Sends the vCPU into the stub: to the idle loop (hlt) or a port-I/O trampoline. The
+ * caller commits t once it has set the registers the stub code takes. */
 static int run_in_stub(struct trap *t, uint64_t offset, bool interrupts)
 {
 	struct guestcpu *g = t->g;
@@ -151,17 +172,14 @@ static int run_in_stub(struct trap *t, uint64_t offset, bool interrupts)
 	if (sync_kvm(t))
 		return EXIT_HOST_ERROR;
 	stub_load_tables(&g->stub, &t->sregs);
-	if (kvm_ioctl(t->vcpu->fd, KVM_SET_SREGS, &t->sregs) < 0 ||
-	    kvm_ioctl(t->vcpu->fd, KVM_SET_REGS, &t->regs) < 0)
-		return EXIT_HOST_ERROR;
+	t->parked = true;
 	return 0;
 }
 
 int trap_halt(struct trap *t)
 {
 	t->g->halted = true;
-	t->parked = true;
-	return run_in_stub(t, STUB_IDLE, true);
+	return run_in_stub(t, STUB_IDLE, true) ?: commit(t);
 }
 
 int trap_port_io(struct trap *t, uint16_t port, unsigned size, bool in)
@@ -177,13 +195,11 @@ int trap_port_io(struct trap *t, uint16_t port, unsigned size, bool in)
 	t->g->pio_size = size;
 	t->g->pio_in = in;
 	r = run_in_stub(t, STUB_PIO + op[in][size] * STUB_PIO_SIZE, false);
-	t->parked = true;
-	t->g->saved = guest;
 	if (r)
 		return r;
 	t->regs.rdx = port;
 	t->regs.rax = guest.rax;
-	return kvm_ioctl(t->vcpu->fd, KVM_SET_REGS, &t->regs) < 0 ? EXIT_HOST_ERROR : 0;
+	return commit(t);
 }
 
 /* The trampoline's access is done: merge the value read and go back to the guest. */
@@ -371,6 +387,7 @@ static int dispatch(struct trap *t)
 /* Step 2: completes the stub's `out` before lodger changes any register. */
 static int complete_stub_exit(struct vcpu *vcpu)
 {
+	vcpu->run->kvm_dirty_regs = 0; /* nothing of lodger's may go in before the completion */
 	vcpu->run->immediate_exit = 1;
 	if (ioctl(vcpu->fd, KVM_RUN, 0) < 0 && errno != EINTR) {
 		pr_err("vcpu%u: KVM_RUN (completing the stub exit): %s", vcpu->id, strerror(errno));
@@ -444,8 +461,16 @@ bool trap_handle(struct vcpu *vcpu, int *status)
 	uint64_t code = 0, syscall_exit, pio_lo, pio_hi;
 	int vector;
 
-	if (!g || ioctl(vcpu->fd, KVM_GET_REGS, &t.regs) < 0 ||
-	    ioctl(vcpu->fd, KVM_GET_SREGS, &t.sregs) < 0 || t.sregs.cs.selector != STUB_CS)
+	if (!g)
+		return false;
+	if ((vcpu->run->kvm_valid_regs & SYNC_REGS) == SYNC_REGS) {
+		t.regs = vcpu->run->s.regs.regs;
+		t.sregs = vcpu->run->s.regs.sregs;
+	} else if (ioctl(vcpu->fd, KVM_GET_REGS, &t.regs) < 0 ||
+		   ioctl(vcpu->fd, KVM_GET_SREGS, &t.sregs) < 0) {
+		return false;
+	}
+	if (t.sregs.cs.selector != STUB_CS)
 		return false;
 	/* Step 1: which entry ran. RIP is past its `out`. */
 	code = stub_linear(&g->stub, STUB_CODE);
@@ -540,6 +565,11 @@ int guestcpu_init(struct vcpu *vcpu, const struct guestcpu_options *opt, uint64_
 		t.sregs.cr4 &= ~(1ULL << 11);
 		r = resume(&t);
 	}
+	/* From here on registers travel in kvm_run when KVM can do that (commit()). The entry
+	 * state above went through the ioctls, so a refusal was reported right there. */
+	if (!r && (ioctl(vcpu->vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) & SYNC_REGS) ==
+			  SYNC_REGS)
+		vcpu->run->kvm_valid_regs = SYNC_REGS;
 	return r;
 }
 
