@@ -43,10 +43,14 @@ static const char usage[] =
 	"  -nographic          accepted for QEMU compatibility (lodger has no display)\n"
 	"  -no-reboot          accepted for QEMU compatibility (lodger never reboots)\n"
 	"  -machine [type=]lodger[,mode=direct|shadow][,accel=kvm]   (also -M)\n"
+	"                      shadow mode (ignored in direct): [,stub-base=ADDR]\n"
+	"                      [,traps=auto|vmm][,relocate=on|off][,seed=N]; ADDR and N\n"
+	"                      are hex (0x...) or decimal, ADDR 2 MiB-aligned and canonical\n"
 	"  -accel kvm[,mode=direct|shadow]\n"
 	"  -enable-kvm         accepted (lodger always uses KVM)\n"
 	"  -d LIST             debug categories, comma-separated, or all (-d help lists them)\n"
 	"  -D FILE             write debug output to FILE instead of stderr\n"
+	"  -stats FILE         at exit, write lodger's statistics as JSON to FILE (- is stderr)\n"
 	"  -readconfig FILE    read settings from FILE (QEMU format); may be repeated;\n"
 	"                      the other options override it wherever they stand\n"
 	"  --print-config      print the merged configuration in -readconfig format, exit\n"
@@ -138,6 +142,17 @@ static int prop_smp(struct cli *cli, const char *opt, const char *arg, const cha
 static int prop_machine(struct cli *cli, const char *opt, const char *arg, const char *key,
 			const char *val)
 {
+	/* Shadow mode's settings, -machine only (QEMU's -accel is only the accelerator). */
+	static const struct {
+		const char *key;
+		int (*set)(struct config *cfg, const char *s, char *why);
+		unsigned set_bit;
+	} shadow_props[] = {
+		{"stub-base", config_set_stub_base, CONFIG_SET_STUB_BASE},
+		{"traps", config_set_traps, CONFIG_SET_TRAPS},
+		{"relocate", config_set_relocate, CONFIG_SET_RELOCATE},
+		{"seed", config_set_seed, CONFIG_SET_SEED},
+	};
 	bool is_machine = strcmp(opt, "-machine") == 0;
 	char why[CONFIG_WHY_MAX];
 
@@ -148,8 +163,14 @@ static int prop_machine(struct cli *cli, const char *opt, const char *arg, const
 		return set_result(cli, opt, arg, config_check_accel(val, why), why, 0);
 	if (is_machine && strcmp(key, "type") == 0)
 		return set_result(cli, opt, arg, config_check_machine_type(val, why), why, 0);
+	for (size_t i = 0; is_machine && i < sizeof(shadow_props) / sizeof(shadow_props[0]); i++)
+		if (strcmp(key, shadow_props[i].key) == 0)
+			return set_result(cli, opt, arg,
+					  shadow_props[i].set(&cli->layer.cfg, val, why), why,
+					  shadow_props[i].set_bit);
 	return unknown_prop(cli, opt, arg, key,
-			    is_machine ? "lodger knows type, mode and accel"
+			    is_machine ? "lodger knows type, mode, accel, stub-base, traps, "
+					 "relocate and seed"
 				       : "lodger knows accel and mode");
 }
 
@@ -196,6 +217,11 @@ static int opt_initrd(struct cli *cli, const char *arg)
 static int opt_logfile(struct cli *cli, const char *arg)
 {
 	return set_path(cli, "-D", &cli->layer.cfg.debug_file, arg, CONFIG_SET_DEBUG_FILE);
+}
+
+static int opt_stats(struct cli *cli, const char *arg)
+{
+	return set_path(cli, "-stats", &cli->layer.cfg.stats_file, arg, CONFIG_SET_STATS_FILE);
 }
 
 static int opt_append(struct cli *cli, const char *arg)
@@ -311,6 +337,7 @@ static const struct option {
 	{"enable-kvm", false, opt_enable_kvm},
 	{"d", true, opt_debug},
 	{"D", true, opt_logfile},
+	{"stats", true, opt_stats},
 	{"readconfig", true, opt_readconfig},
 	{"print-config", false, opt_print_config},
 	{"h", false, opt_help},

@@ -24,6 +24,7 @@
 static char empty_string[1];
 
 static const char *const mode_names[] = {[MODE_DIRECT] = "direct", [MODE_SHADOW] = "shadow"};
+static const char *const trap_path_names[] = {[TRAPS_AUTO] = "auto", [TRAPS_VMM] = "vmm"};
 
 static void free_str(char *s)
 {
@@ -46,6 +47,8 @@ void config_init_defaults(struct config *cfg)
 		.smp = 1,
 		.mode = MODE_DIRECT,
 		.serial = SERIAL_STDIO,
+		.traps = TRAPS_AUTO,
+		.relocate = true,
 	};
 }
 
@@ -56,6 +59,7 @@ void config_free(struct config *cfg)
 	free_str(cfg->initrd);
 	free_str(cfg->serial_path);
 	free_str(cfg->debug_file);
+	free_str(cfg->stats_file);
 	config_init_defaults(cfg);
 }
 
@@ -175,6 +179,79 @@ int config_set_mode(struct config *cfg, const char *s, char *why)
 	return why_fail(why, "unknown mode '%s' (direct or shadow)", s);
 }
 
+/*
+ * A 64-bit number, hex with 0x or decimal; nothing else (no sign, blanks or octal,
+ * all of which strtoull would take). Returns 0, or -1 with `why` set.
+ */
+static int parse_u64(const char *s, uint64_t *v, char *why)
+{
+	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	const char *digits = hex ? s + 2 : s;
+	size_t len = strspn(digits, hex ? "0123456789abcdefABCDEF" : "0123456789");
+	unsigned long long n;
+
+	/* checked here: strtoull would also take a second "0x" after the first */
+	if (!len || digits[len])
+		return why_fail(why, "not a number (decimal, or hex with 0x)");
+	errno = 0;
+	n = strtoull(digits, NULL, hex ? 16 : 10);
+	if (errno)
+		return why_fail(why, "more than 64 bits");
+	*v = n;
+	return 0;
+}
+
+static bool canonical(uint64_t la)
+{
+	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
+}
+
+/* Names the value and the rule it breaks; shared by the setter and config_validate. */
+static int check_stub_base(uint64_t base, char *why)
+{
+	if (base & (CONFIG_STUB_BASE_ALIGN - 1))
+		return why_fail(why,
+				"stub base %#llx is not 2 MiB-aligned (a multiple of 0x200000)",
+				(unsigned long long)base);
+	if (!canonical(base))
+		return why_fail(why, "stub base %#llx is not canonical (bits 63..47 must be equal)",
+				(unsigned long long)base);
+	return 0;
+}
+
+int config_set_stub_base(struct config *cfg, const char *s, char *why)
+{
+	uint64_t base;
+
+	if (parse_u64(s, &base, why) < 0 || check_stub_base(base, why) < 0)
+		return -1;
+	cfg->stub_base = base;
+	cfg->stub_base_set = true;
+	return 0;
+}
+
+int config_set_traps(struct config *cfg, const char *s, char *why)
+{
+	for (size_t i = 0; i < sizeof(trap_path_names) / sizeof(trap_path_names[0]); i++) {
+		if (strcmp(s, trap_path_names[i]) == 0) {
+			cfg->traps = (enum trap_path)i;
+			return 0;
+		}
+	}
+	return why_fail(why, "unknown trap path '%s' (auto or vmm)", s);
+}
+
+int config_set_seed(struct config *cfg, const char *s, char *why)
+{
+	uint64_t seed;
+
+	if (parse_u64(s, &seed, why) < 0)
+		return -1;
+	cfg->seed = seed;
+	cfg->seed_set = true;
+	return 0;
+}
+
 int config_set_debug(struct config *cfg, const char *s, char *why)
 {
 	const char *bad;
@@ -257,6 +334,20 @@ void config_merge(struct config *dst, struct config_layer *layer)
 		dst->debug_mask = src->debug_mask;
 	if (set & CONFIG_SET_DEBUG_FILE)
 		move_str(&dst->debug_file, &src->debug_file);
+	if (set & CONFIG_SET_STATS_FILE)
+		move_str(&dst->stats_file, &src->stats_file);
+	if (set & CONFIG_SET_STUB_BASE) {
+		dst->stub_base = src->stub_base;
+		dst->stub_base_set = src->stub_base_set;
+	}
+	if (set & CONFIG_SET_TRAPS)
+		dst->traps = src->traps;
+	if (set & CONFIG_SET_RELOCATE)
+		dst->relocate = src->relocate;
+	if (set & CONFIG_SET_SEED) {
+		dst->seed = src->seed;
+		dst->seed_set = src->seed_set;
+	}
 	layer->set = 0;
 }
 
@@ -466,6 +557,11 @@ static int parse_bool(const char *s, bool *b, char *why)
 	return why_fail(why, "expected on or off (or yes/no, true/false)");
 }
 
+int config_set_relocate(struct config *cfg, const char *s, char *why)
+{
+	return parse_bool(s, &cfg->relocate, why);
+}
+
 /* One setter per key; each returns 0 or -1 with why. */
 static int key_type(struct config *cfg, const char *s, char *why)
 {
@@ -517,6 +613,11 @@ static int key_logfile(struct config *cfg, const char *s, char *why)
 	return config_set_path(&cfg->debug_file, s, why);
 }
 
+static int key_stats(struct config *cfg, const char *s, char *why)
+{
+	return config_set_path(&cfg->stats_file, s, why);
+}
+
 static int key_no_reboot(struct config *cfg, const char *s, char *why)
 {
 	return parse_bool(s, &cfg->no_reboot, why);
@@ -532,13 +633,25 @@ static const struct key {
 	const char *name;
 	int (*set)(struct config *cfg, const char *s, char *why);
 } keys[] = {
-	{GROUP_MACHINE, "type", key_type},	     {GROUP_MACHINE, "mode", config_set_mode},
-	{GROUP_MACHINE, "accel", key_accel},	     {GROUP_MACHINE, "kernel", key_kernel},
-	{GROUP_MACHINE, "append", key_append},	     {GROUP_MACHINE, "initrd", key_initrd},
-	{GROUP_MEMORY, "size", config_set_mem_size}, {GROUP_SMP, "cpus", config_set_smp},
-	{GROUP_SERIAL, "backend", key_backend},	     {GROUP_SERIAL, "path", key_path},
-	{GROUP_LODGER, "debug", config_set_debug},   {GROUP_LODGER, "logfile", key_logfile},
-	{GROUP_LODGER, "no-reboot", key_no_reboot},  {GROUP_LODGER, "nographic", key_nographic},
+	{GROUP_MACHINE, "type", key_type},
+	{GROUP_MACHINE, "mode", config_set_mode},
+	{GROUP_MACHINE, "accel", key_accel},
+	{GROUP_MACHINE, "kernel", key_kernel},
+	{GROUP_MACHINE, "append", key_append},
+	{GROUP_MACHINE, "initrd", key_initrd},
+	{GROUP_MACHINE, "stub-base", config_set_stub_base},
+	{GROUP_MACHINE, "traps", config_set_traps},
+	{GROUP_MACHINE, "relocate", config_set_relocate},
+	{GROUP_MACHINE, "seed", config_set_seed},
+	{GROUP_MEMORY, "size", config_set_mem_size},
+	{GROUP_SMP, "cpus", config_set_smp},
+	{GROUP_SERIAL, "backend", key_backend},
+	{GROUP_SERIAL, "path", key_path},
+	{GROUP_LODGER, "debug", config_set_debug},
+	{GROUP_LODGER, "logfile", key_logfile},
+	{GROUP_LODGER, "stats", key_stats},
+	{GROUP_LODGER, "no-reboot", key_no_reboot},
+	{GROUP_LODGER, "nographic", key_nographic},
 };
 
 static const struct key *key_find(enum group group, const char *name)
@@ -682,6 +795,12 @@ void config_print(const struct config *cfg, FILE *out)
 	fputs("[machine]\n  type = \"lodger\"\n", out);
 	fprintf(out, "  mode = \"%s\"\n", cfg->mode == MODE_SHADOW ? "shadow" : "direct");
 	fputs("  accel = \"kvm\"\n", out);
+	if (cfg->stub_base_set)
+		fprintf(out, "  stub-base = \"0x%llx\"\n", (unsigned long long)cfg->stub_base);
+	fprintf(out, "  traps = \"%s\"\n", cfg->traps == TRAPS_VMM ? "vmm" : "auto");
+	fprintf(out, "  relocate = \"%s\"\n", cfg->relocate ? "on" : "off");
+	if (cfg->seed_set)
+		fprintf(out, "  seed = \"%llu\"\n", (unsigned long long)cfg->seed);
 	if (cfg->kernel)
 		print_str(out, "kernel", cfg->kernel);
 	if (cfg->append && *cfg->append)
@@ -704,11 +823,14 @@ void config_print(const struct config *cfg, FILE *out)
 		print_str(out, "logfile", cfg->debug_file);
 	fprintf(out, "  no-reboot = \"%s\"\n", cfg->no_reboot ? "on" : "off");
 	fprintf(out, "  nographic = \"%s\"\n", cfg->nographic ? "on" : "off");
+	if (cfg->stats_file)
+		print_str(out, "stats", cfg->stats_file);
 }
 
 int config_validate(const struct config *cfg, FILE *err)
 {
 	uint64_t mib = cfg->mem_size >> 20;
+	char why[CONFIG_WHY_MAX];
 
 	if (cfg->mem_size % LODGER_RAM_ALIGN) {
 		config_error(err, "memory size %llu bytes is not a whole number of MiB",
@@ -737,6 +859,14 @@ int config_validate(const struct config *cfg, FILE *err)
 	}
 	if (cfg->serial == SERIAL_FILE && (!cfg->serial_path || !*cfg->serial_path)) {
 		config_error(err, "serial backend file needs a path");
+		return -1;
+	}
+	if (cfg->traps != TRAPS_AUTO && cfg->traps != TRAPS_VMM) {
+		config_error(err, "unknown trap path %d", (int)cfg->traps);
+		return -1;
+	}
+	if (cfg->stub_base_set && check_stub_base(cfg->stub_base, why) < 0) {
+		config_error(err, "%s", why);
 		return -1;
 	}
 	return 0;

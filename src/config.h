@@ -16,6 +16,11 @@
 
 enum vm_mode { MODE_DIRECT, MODE_SHADOW };
 enum serial_backend { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
+/* Shadow mode: who handles a trap from the guest (-machine traps=). */
+enum trap_path {
+	TRAPS_AUTO, /* lodger chooses per KVM backend: the stub's fast paths where they pay */
+	TRAPS_VMM,  /* every trap goes to the VMM (lodger's process): the stub only forwards */
+};
 
 struct config {
 	char *kernel;	   /* ELF64 image path; NULL until given */
@@ -30,6 +35,15 @@ struct config {
 	bool no_reboot;	     /* lodger never reboots; kept so QEMU command lines work */
 	unsigned debug_mask; /* -d categories (log.h) */
 	char *debug_file;    /* -D */
+	char *stats_file;    /* -stats: statistics as JSON at exit; "-" is stderr; NULL: none */
+
+	/* Shadow mode only; accepted, and ignored, in direct mode. */
+	uint64_t stub_base;   /* the stub's initial linear base, when stub_base_set */
+	bool stub_base_set;   /* false: lodger chooses */
+	enum trap_path traps; /* -machine traps= */
+	bool relocate;	      /* the stub moves away when the guest touches its region */
+	uint64_t seed;	      /* for the relocation's random choices, when seed_set */
+	bool seed_set;	      /* false: lodger picks a seed and logs it */
 };
 
 /* What config_from_args asks the caller to do next. */
@@ -63,8 +77,14 @@ void config_print(const struct config *cfg, FILE *out);
  */
 int parse_size(const char *s, uint64_t *bytes);
 
-/* Checks ranges (memory size, smp, mode); on error writes one line to err, returns -1. */
+/* Checks ranges (memory, smp, enums, stub base); on error writes one line to err, returns -1. */
 int config_validate(const struct config *cfg, FILE *err);
+
+/*
+ * The stub's region is mapped through one page table of its own, that is one
+ * page-directory entry, so its base must be 2 MiB-aligned (shadow_init checks the same).
+ */
+#define CONFIG_STUB_BASE_ALIGN (2ULL << 20)
 
 /* Guest RAM when neither -m nor [memory] size is given (QEMU's default). */
 #define CONFIG_DEFAULT_MEM_SIZE (128ULL << 20)
@@ -85,6 +105,11 @@ enum config_set {
 	CONFIG_SET_NO_REBOOT = 1u << 8,
 	CONFIG_SET_DEBUG = 1u << 9,
 	CONFIG_SET_DEBUG_FILE = 1u << 10,
+	CONFIG_SET_STATS_FILE = 1u << 11,
+	CONFIG_SET_STUB_BASE = 1u << 12, /* stub_base and stub_base_set together */
+	CONFIG_SET_TRAPS = 1u << 13,
+	CONFIG_SET_RELOCATE = 1u << 14,
+	CONFIG_SET_SEED = 1u << 15, /* seed and seed_set together */
 };
 
 struct config_layer {
@@ -101,14 +126,19 @@ void config_merge(struct config *dst, struct config_layer *layer);
  * ("not a size (...)"); the caller adds where the value came from.
  */
 #define CONFIG_WHY_MAX 160
+/* stub-base and seed take a number in hex (0x...) or decimal. */
 int config_set_mem_size(struct config *cfg, const char *s, char *why); /* parse, round, range */
 int config_set_smp(struct config *cfg, const char *s, char *why);
-int config_set_mode(struct config *cfg, const char *s, char *why);  /* direct | shadow */
-int config_set_debug(struct config *cfg, const char *s, char *why); /* -d list */
-int config_set_path(char **field, const char *s, char *why);	    /* non-empty copy */
-int config_set_string(char **field, const char *s, char *why);	    /* copy, may be "" */
-int config_check_machine_type(const char *s, char *why);	    /* only "lodger" */
-int config_check_accel(const char *s, char *why);		    /* only "kvm" */
+int config_set_mode(struct config *cfg, const char *s, char *why);	/* direct | shadow */
+int config_set_debug(struct config *cfg, const char *s, char *why);	/* -d list */
+int config_set_path(char **field, const char *s, char *why);		/* non-empty copy */
+int config_set_string(char **field, const char *s, char *why);		/* copy, may be "" */
+int config_set_stub_base(struct config *cfg, const char *s, char *why); /* 2 MiB, canonical */
+int config_set_traps(struct config *cfg, const char *s, char *why);	/* auto | vmm */
+int config_set_relocate(struct config *cfg, const char *s, char *why);	/* on | off */
+int config_set_seed(struct config *cfg, const char *s, char *why);	/* any 64-bit number */
+int config_check_machine_type(const char *s, char *why);		/* only "lodger" */
+int config_check_accel(const char *s, char *why);			/* only "kvm" */
 
 /*
  * Writes "lodger: " and the message as one line to err; control characters in it

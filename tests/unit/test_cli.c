@@ -456,6 +456,152 @@ Test(accel, type_is_not_an_accel_property)
 	run_done(&r);
 }
 
+Test(machine, shadow_settings_are_parsed_alongside_type_mode_and_accel)
+{
+	struct run r;
+
+	RUN(&r, "-machine",
+	    "lodger,mode=shadow,accel=kvm,stub-base=0xffff800000200000,traps=vmm,relocate=off,"
+	    "seed=12345",
+	    "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.mode == MODE_SHADOW, "expected shadow, seen %d", r.cfg.mode);
+	cr_assert(r.cfg.stub_base_set && r.cfg.stub_base == 0xffff800000200000ULL,
+		  "stub base: seen %d %#llx", r.cfg.stub_base_set,
+		  (unsigned long long)r.cfg.stub_base);
+	cr_assert(r.cfg.traps == TRAPS_VMM, "expected traps vmm, seen %d", r.cfg.traps);
+	cr_assert(!r.cfg.relocate, "expected relocation off");
+	cr_assert(r.cfg.seed_set && r.cfg.seed == 12345, "seed: seen %d %llu", r.cfg.seed_set,
+		  (unsigned long long)r.cfg.seed);
+	run_done(&r);
+}
+
+Test(machine, shadow_settings_default_to_lodger_choosing)
+{
+	struct run r;
+
+	RUN(&r, "-machine", "mode=shadow", "k");
+	assert_runs(&r);
+	cr_assert(!r.cfg.stub_base_set && !r.cfg.seed_set, "expected stub base and seed unset");
+	cr_assert(r.cfg.traps == TRAPS_AUTO && r.cfg.relocate, "expected traps auto, relocate on");
+	run_done(&r);
+}
+
+Test(machine, shadow_settings_are_accepted_in_direct_mode)
+{
+	struct run r;
+
+	RUN(&r, "-M", "mode=direct,stub-base=2097152,traps=auto,relocate=on,seed=0x1", "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.mode == MODE_DIRECT && r.cfg.stub_base == 2 * MiB && r.cfg.seed == 1,
+		  "expected direct mode with the settings kept");
+	run_done(&r);
+}
+
+Test(machine, the_last_shadow_setting_wins)
+{
+	struct run r;
+
+	RUN(&r, "-machine", "traps=vmm,seed=1", "-machine", "traps=auto", "-M", "seed=2", "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.traps == TRAPS_AUTO && r.cfg.seed == 2, "expected auto and 2, seen %d %llu",
+		  r.cfg.traps, (unsigned long long)r.cfg.seed);
+	run_done(&r);
+}
+
+Test(machine, a_bad_stub_base_names_the_value_and_the_rule)
+{
+	struct run r;
+
+	RUN(&r, "-machine", "stub-base=0x201000", "k");
+	assert_err_is(&r, "lodger: -machine stub-base=0x201000: stub base 0x201000 is not 2 "
+			  "MiB-aligned (a multiple of 0x200000)\n");
+	run_done(&r);
+	RUN(&r, "-machine", "mode=shadow,stub-base=0x0000800000000000", "k");
+	assert_err_is(&r, "lodger: -machine mode=shadow,stub-base=0x0000800000000000: stub base "
+			  "0x800000000000 is not canonical (bits 63..47 must be equal)\n");
+	run_done(&r);
+	RUN(&r, "-machine", "stub-base=", "k");
+	assert_err_is(&r, "lodger: -machine stub-base=: not a number (decimal, or hex with 0x)\n");
+	run_done(&r);
+	RUN(&r, "-machine", "stub-base=2M", "k");
+	assert_fails(&r, "-machine stub-base=2M: not a number");
+	run_done(&r);
+}
+
+Test(machine, bad_traps_relocate_and_seed_are_refused)
+{
+	struct run r;
+
+	RUN(&r, "-machine", "traps=stub", "k");
+	assert_err_is(&r, "lodger: -machine traps=stub: unknown trap path 'stub' (auto or vmm)\n");
+	run_done(&r);
+	RUN(&r, "-machine", "relocate=maybe", "k");
+	assert_err_is(&r, "lodger: -machine relocate=maybe: expected on or off (or yes/no, "
+			  "true/false)\n");
+	run_done(&r);
+	RUN(&r, "-machine", "seed=-1", "k");
+	assert_err_is(&r, "lodger: -machine seed=-1: not a number (decimal, or hex with 0x)\n");
+	run_done(&r);
+	RUN(&r, "-machine", "seed=0x10000000000000000", "k");
+	assert_err_is(&r, "lodger: -machine seed=0x10000000000000000: more than 64 bits\n");
+	run_done(&r);
+}
+
+Test(machine, unknown_property_lists_every_known_one)
+{
+	struct run r;
+
+	RUN(&r, "-machine", "lodger,stub_base=0", "k");
+	assert_err_is(&r,
+		      "lodger: -machine lodger,stub_base=0: unknown property 'stub_base' "
+		      "(lodger knows type, mode, accel, stub-base, traps, relocate and seed)\n");
+	run_done(&r);
+}
+
+Test(accel, shadow_settings_are_not_accel_properties)
+{
+	struct run r;
+
+	RUN(&r, "-accel", "kvm,traps=vmm", "k");
+	assert_fails(&r, "-accel kvm,traps=vmm: unknown property 'traps' (lodger knows accel and "
+			 "mode)");
+	run_done(&r);
+}
+
+/* ---- -stats ---- */
+
+Test(stats, takes_a_file_or_a_dash_in_either_spelling)
+{
+	struct run r;
+
+	RUN(&r, "k");
+	assert_runs(&r);
+	cr_assert(!r.cfg.stats_file, "expected no stats file by default, seen '%s'",
+		  r.cfg.stats_file);
+	run_done(&r);
+	RUN(&r, "-stats", "out.json", "k");
+	assert_runs(&r);
+	cr_assert_str_eq(r.cfg.stats_file, "out.json", "seen '%s'", r.cfg.stats_file);
+	run_done(&r);
+	RUN(&r, "--stats", "-", "k");
+	assert_runs(&r);
+	cr_assert_str_eq(r.cfg.stats_file, "-", "seen '%s'", r.cfg.stats_file);
+	run_done(&r);
+}
+
+Test(stats, empty_or_missing_file_is_refused)
+{
+	struct run r;
+
+	RUN(&r, "-stats", "", "k");
+	assert_err_is(&r, "lodger: -stats '': empty path\n");
+	run_done(&r);
+	RUN(&r, "k", "--stats");
+	assert_err_is(&r, "lodger: option -stats needs an argument (see --help)\n");
+	run_done(&r);
+}
+
 /* ---- -d, -D ---- */
 
 Test(debug, sets_categories_and_all)
@@ -614,6 +760,29 @@ Test(readconfig, an_error_in_the_file_is_reported_with_its_line)
 	remove_temp(file);
 }
 
+Test(readconfig, new_settings_layer_like_the_others)
+{
+	char *file = temp_file("[machine]\n  stub-base = \"0x400000\"\n  traps = \"vmm\"\n"
+			       "  seed = \"5\"\n  relocate = \"off\"\n"
+			       "[lodger]\n  stats = \"file.json\"\n");
+	struct run r;
+
+	RUN(&r, "-machine", "seed=6,relocate=on", "-stats", "cli.json", "-readconfig", file, "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.stub_base_set && r.cfg.stub_base == 4 * MiB && r.cfg.traps == TRAPS_VMM,
+		  "expected the file's stub base and traps kept");
+	cr_assert(r.cfg.seed == 6 && r.cfg.relocate,
+		  "expected the command line's seed and relocate");
+	cr_assert_str_eq(r.cfg.stats_file, "cli.json", "seen '%s'", r.cfg.stats_file);
+	run_done(&r);
+	RUN(&r, "-readconfig", file, "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.seed == 5 && !r.cfg.relocate, "expected the file's seed and relocate");
+	cr_assert_str_eq(r.cfg.stats_file, "file.json", "seen '%s'", r.cfg.stats_file);
+	run_done(&r);
+	remove_temp(file);
+}
+
 Test(readconfig, a_missing_file_is_refused)
 {
 	struct run r;
@@ -651,7 +820,9 @@ Test(print_config, output_read_back_gives_the_same_config)
 
 	RUN(&first, "--print-config", "-m", "3G", "-serial", "file:out.txt", "-d", "io,cpu", "-D",
 	    "d.log", "-append", "a \"b\" c", "-initrd", "rd", "-nographic", "-no-reboot", "-accel",
-	    "kvm,mode=shadow", "k.elf");
+	    "kvm,mode=shadow", "-machine",
+	    "stub-base=0xffffffffffe00000,traps=vmm,relocate=off,seed=18446744073709551615",
+	    "-stats", "s.json", "k.elf");
 	cr_assert(first.action == CONFIG_EXIT_OK, "expected CONFIG_EXIT_OK, seen %d ('%s')",
 		  first.action, first.err);
 	file = temp_file(first.out);
@@ -663,6 +834,14 @@ Test(print_config, output_read_back_gives_the_same_config)
 	printed = first.out;
 	cr_assert(strstr(printed, "size = \"3072M\"") && strstr(printed, "path = \"out.txt\""),
 		  "expected size and path, seen:\n%s", printed);
+	cr_assert(strstr(printed, "  stub-base = \"0xffffffffffe00000\"\n  traps = \"vmm\"\n"
+				  "  relocate = \"off\"\n  seed = \"18446744073709551615\"\n") &&
+			  strstr(printed, "  stats = \"s.json\"\n"),
+		  "expected stub-base, traps, relocate, seed and stats, seen:\n%s", printed);
+	cr_assert(second.cfg.stub_base == first.cfg.stub_base &&
+			  second.cfg.seed == first.cfg.seed && second.cfg.traps == TRAPS_VMM &&
+			  !second.cfg.relocate && strcmp(second.cfg.stats_file, "s.json") == 0,
+		  "expected the new fields read back");
 	run_done(&first);
 	run_done(&second);
 	remove_temp(file);

@@ -213,6 +213,18 @@ Test(defaults, are_128m_one_vcpu_direct_stdio)
 	config_free(&cfg);
 }
 
+Test(defaults, shadow_settings_are_left_to_lodger_and_no_stats)
+{
+	struct config cfg;
+
+	config_init_defaults(&cfg);
+	cr_assert(!cfg.stub_base_set && !cfg.seed_set, "expected stub base and seed unset");
+	cr_assert(cfg.traps == TRAPS_AUTO, "expected traps auto, seen %d", cfg.traps);
+	cr_assert(cfg.relocate, "expected relocation on");
+	cr_assert(!cfg.stats_file, "expected no stats file");
+	config_free(&cfg);
+}
+
 /* ---- reading files ---- */
 
 static const char full_file[] = "# every group and key\n"
@@ -220,6 +232,10 @@ static const char full_file[] = "# every group and key\n"
 				"  type = \"lodger\"\n"
 				"  mode = \"shadow\"\n"
 				"  accel = \"kvm\"\n"
+				"  stub-base = \"0xffff800000200000\"\n"
+				"  traps = \"vmm\"\n"
+				"  relocate = \"off\"\n"
+				"  seed = \"42\"\n"
 				"  kernel = \"guests/hello.elf\"\n"
 				"  append = \"console=ttyS0 quiet\"\n"
 				"  initrd = \"initrd.img\"\n"
@@ -233,6 +249,7 @@ static const char full_file[] = "# every group and key\n"
 				"[lodger]\n"
 				"  debug = \"io,boot\"\n"
 				"  logfile = \"debug.log\"\n"
+				"  stats = \"stats.json\"\n"
 				"  no-reboot = \"on\"\n"
 				"  nographic = \"yes\"\n";
 
@@ -256,7 +273,130 @@ Test(read_file, sets_every_group_and_key)
 		  r.cfg.debug_mask);
 	cr_assert_str_eq(r.cfg.debug_file, "debug.log", "logfile: seen '%s'", r.cfg.debug_file);
 	cr_assert(r.cfg.no_reboot && r.cfg.nographic, "expected no-reboot and nographic on");
+	cr_assert(r.cfg.stub_base_set && r.cfg.stub_base == 0xffff800000200000ULL,
+		  "expected stub base 0xffff800000200000, seen %d %#llx", r.cfg.stub_base_set,
+		  (unsigned long long)r.cfg.stub_base);
+	cr_assert(r.cfg.traps == TRAPS_VMM, "expected traps vmm, seen %d", r.cfg.traps);
+	cr_assert(!r.cfg.relocate, "expected relocation off");
+	cr_assert(r.cfg.seed_set && r.cfg.seed == 42, "expected seed 42, seen %d %llu",
+		  r.cfg.seed_set, (unsigned long long)r.cfg.seed);
+	cr_assert_str_eq(r.cfg.stats_file, "stats.json", "stats: seen '%s'", r.cfg.stats_file);
 	read_done(&r);
+}
+
+/* ---- shadow-mode settings and stats ---- */
+
+Test(stub_base, takes_hex_and_decimal_at_the_canonical_limits)
+{
+	static const struct {
+		const char *s;
+		uint64_t base;
+	} cases[] = {
+		{"0", 0},
+		{"0x0", 0},
+		{"2097152", 2 * MiB},
+		{"0X400000", 4 * MiB},
+		{"0x00007fffffe00000", 0x00007fffffe00000ULL}, /* the lower half's last region */
+		{"0xffff800000000000", 0xffff800000000000ULL}, /* the upper half's first */
+		{"0xFFFFFFFFFFE00000", 0xffffffffffe00000ULL},
+		{"18446744073707454464", 0xffffffffffe00000ULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		char why[CONFIG_WHY_MAX];
+
+		config_init_defaults(&cfg);
+		cr_assert(config_set_stub_base(&cfg, cases[i].s, why) == 0,
+			  "'%s': expected it accepted, seen '%s'", cases[i].s, why);
+		cr_assert(cfg.stub_base_set && cfg.stub_base == cases[i].base,
+			  "'%s': expected %#llx, seen %#llx", cases[i].s,
+			  (unsigned long long)cases[i].base, (unsigned long long)cfg.stub_base);
+	}
+}
+
+Test(stub_base, unaligned_or_non_canonical_names_the_value_and_the_rule)
+{
+	static const struct {
+		const char *s;
+		const char *why;
+	} cases[] = {
+		{"0x1000", "stub base 0x1000 is not 2 MiB-aligned (a multiple of 0x200000)"},
+		{"4096", "stub base 0x1000 is not 2 MiB-aligned (a multiple of 0x200000)"},
+		{"0xffffffffffffffff", "stub base 0xffffffffffffffff is not 2 MiB-aligned"},
+		{"0x800000000000",
+		 "stub base 0x800000000000 is not canonical (bits 63..47 must be equal)"},
+		{"0xffff7fffffe00000", "stub base 0xffff7fffffe00000 is not canonical"},
+		{"0x8000000000000000", "is not canonical"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		char why[CONFIG_WHY_MAX];
+
+		config_init_defaults(&cfg);
+		cr_assert(config_set_stub_base(&cfg, cases[i].s, why) == -1,
+			  "'%s': expected it refused", cases[i].s);
+		cr_assert(strstr(why, cases[i].why), "'%s': expected '%s', seen '%s'", cases[i].s,
+			  cases[i].why, why);
+		cr_assert(!cfg.stub_base_set, "'%s': expected the config untouched", cases[i].s);
+	}
+}
+
+Test(stub_base, garbled_numbers_are_refused)
+{
+	static const char *const bad[] = {"",	   "0x",  "x200000", "-0x200000", "+2097152", " 0",
+					  "0x0x0", "0o7", "2M",	     "0x1g",	  "1e6"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct config cfg;
+		char why[CONFIG_WHY_MAX];
+
+		config_init_defaults(&cfg);
+		cr_assert(config_set_stub_base(&cfg, bad[i], why) == -1, "'%s': expected refused",
+			  bad[i]);
+		cr_assert_str_eq(why, "not a number (decimal, or hex with 0x)", "'%s': seen '%s'",
+				 bad[i], why);
+	}
+}
+
+Test(seed, takes_any_64_bit_number_and_refuses_more)
+{
+	struct config cfg;
+	char why[CONFIG_WHY_MAX];
+
+	config_init_defaults(&cfg);
+	cr_assert(config_set_seed(&cfg, "0", why) == 0 && cfg.seed_set && cfg.seed == 0,
+		  "expected seed 0 accepted (and marked set)");
+	cr_assert(config_set_seed(&cfg, "18446744073709551615", why) == 0 && cfg.seed == UINT64_MAX,
+		  "expected the largest decimal seed");
+	cr_assert(config_set_seed(&cfg, "0xdeadBEEF", why) == 0 && cfg.seed == 0xdeadbeef,
+		  "expected a hex seed, seen %#llx", (unsigned long long)cfg.seed);
+	cr_assert(config_set_seed(&cfg, "18446744073709551616", why) == -1 &&
+			  strcmp(why, "more than 64 bits") == 0,
+		  "expected 2^64 refused, seen '%s'", why);
+	cr_assert(config_set_seed(&cfg, "0x10000000000000000", why) == -1 &&
+			  strcmp(why, "more than 64 bits") == 0,
+		  "expected 2^64 in hex refused, seen '%s'", why);
+	cr_assert(config_set_seed(&cfg, "-1", why) == -1, "expected -1 refused");
+	cr_assert(cfg.seed == 0xdeadbeef, "expected refusals to leave the seed alone");
+}
+
+Test(traps_relocate, take_their_words_only)
+{
+	struct config cfg;
+	char why[CONFIG_WHY_MAX];
+
+	config_init_defaults(&cfg);
+	cr_assert(config_set_traps(&cfg, "vmm", why) == 0 && cfg.traps == TRAPS_VMM);
+	cr_assert(config_set_traps(&cfg, "auto", why) == 0 && cfg.traps == TRAPS_AUTO);
+	cr_assert(config_set_traps(&cfg, "stub", why) == -1, "expected 'stub' refused");
+	cr_assert_str_eq(why, "unknown trap path 'stub' (auto or vmm)", "seen '%s'", why);
+	cr_assert(config_set_traps(&cfg, "VMM", why) == -1, "expected case to matter");
+	cr_assert(config_set_relocate(&cfg, "off", why) == 0 && !cfg.relocate);
+	cr_assert(config_set_relocate(&cfg, "yes", why) == 0 && cfg.relocate);
+	cr_assert(config_set_relocate(&cfg, "sometimes", why) == -1, "expected a non-boolean");
+	cr_assert(strstr(why, "expected on or off"), "seen '%s'", why);
 }
 
 Test(read_file, indented_keys_are_separate_keys_not_continuations)
@@ -471,6 +611,19 @@ Test(read_file, bad_values_are_refused_with_their_line)
 		{"[chardev \"serial0\"]\nbackend = \"pty\"\n", 2, "unknown backend"},
 		{"[lodger]\ndebug = \"io,bogus\"\n", 2, "unknown debug category 'bogus'"},
 		{"[lodger]\nno-reboot = \"maybe\"\n", 2, "expected on or off"},
+		{"[machine]\nstub-base = \"0x1000\"\n", 2,
+		 "[machine] stub-base = \"0x1000\": stub base 0x1000 is not 2 MiB-aligned"},
+		{"[machine]\nstub-base = \"0x800000000000\"\n", 2, "is not canonical"},
+		{"[machine]\nstub-base = \"high\"\n", 2, "not a number"},
+		{"[machine]\nstub-base = \"\"\n", 2, "not a number"},
+		{"[machine]\ntraps = \"fast\"\n", 2, "unknown trap path 'fast' (auto or vmm)"},
+		{"[machine]\nrelocate = \"maybe\"\n", 2,
+		 "[machine] relocate = \"maybe\": expected on"},
+		{"[machine]\nseed = \"abc\"\n", 2, "[machine] seed = \"abc\": not a number"},
+		{"[machine]\nseed = \"99999999999999999999\"\n", 2, "more than 64 bits"},
+		{"[lodger]\nstats = \"\"\n", 2, "[lodger] stats = \"\": empty path"},
+		{"[lodger]\nseed = \"1\"\n", 2, "unknown key 'seed' in group [lodger]"},
+		{"[machine]\nstats = \"s.json\"\n", 2, "unknown key 'stats' in group [machine]"},
 		{"[machine]\nkernel = \"k\n", 2, "missing closing quote"},
 		{"[machine]\nkernel = \"k\" x\n", 2, "text after the closing quote"},
 	};
@@ -583,6 +736,20 @@ static void assert_same_config(const struct config *a, const struct config *b)
 	cr_assert((a->debug_file == NULL) == (b->debug_file == NULL) &&
 			  (!a->debug_file || strcmp(a->debug_file, b->debug_file) == 0),
 		  "logfile: expected '%s', seen '%s'", a->debug_file, b->debug_file);
+	cr_assert((a->stats_file == NULL) == (b->stats_file == NULL) &&
+			  (!a->stats_file || strcmp(a->stats_file, b->stats_file) == 0),
+		  "stats: expected '%s', seen '%s'", a->stats_file, b->stats_file);
+	cr_assert(a->stub_base_set == b->stub_base_set &&
+			  (!a->stub_base_set || a->stub_base == b->stub_base),
+		  "stub-base: expected %d %#llx, seen %d %#llx", a->stub_base_set,
+		  (unsigned long long)a->stub_base, b->stub_base_set,
+		  (unsigned long long)b->stub_base);
+	cr_assert(a->seed_set == b->seed_set && (!a->seed_set || a->seed == b->seed),
+		  "seed: expected %d %llu, seen %d %llu", a->seed_set, (unsigned long long)a->seed,
+		  b->seed_set, (unsigned long long)b->seed);
+	cr_assert(a->traps == b->traps && a->relocate == b->relocate,
+		  "traps/relocate: expected %d/%d, seen %d/%d", a->traps, a->relocate, b->traps,
+		  b->relocate);
 }
 
 /* Prints cfg, reads it back into a fresh config, compares both configs and texts. */
@@ -627,12 +794,34 @@ Test(print, round_trips_every_field)
 	cr_assert(config_set_path(&cfg.initrd, "/tmp/initrd", why) == 0);
 	cr_assert(config_set_path(&cfg.serial_path, "serial;out.txt", why) == 0);
 	cr_assert(config_set_path(&cfg.debug_file, "dbg#.log", why) == 0);
+	cr_assert(config_set_path(&cfg.stats_file, "stats \"x\".json", why) == 0);
+	cr_assert(config_set_stub_base(&cfg, "0xffffffffffe00000", why) == 0);
+	cr_assert(config_set_seed(&cfg, "18446744073709551615", why) == 0);
+	cfg.traps = TRAPS_VMM;
+	cfg.relocate = false;
 	cfg.mem_size = 3ULL << 30;
 	cfg.mode = MODE_SHADOW;
 	cfg.serial = SERIAL_FILE;
 	cfg.nographic = true;
 	cfg.no_reboot = true;
 	cfg.debug_mask = LOG_EXIT | LOG_EMUL | LOG_SERIAL;
+	assert_round_trip(&cfg);
+	config_free(&cfg);
+}
+
+Test(print, round_trips_a_zero_stub_base_and_seed)
+{
+	struct config cfg;
+	char why[CONFIG_WHY_MAX];
+	char *text;
+
+	config_init_defaults(&cfg);
+	cr_assert(config_set_stub_base(&cfg, "0", why) == 0);
+	cr_assert(config_set_seed(&cfg, "0", why) == 0);
+	text = print_text(&cfg);
+	cr_assert(strstr(text, "  stub-base = \"0x0\"\n") && strstr(text, "  seed = \"0\"\n"),
+		  "expected stub-base 0x0 and seed 0 written, seen:\n%s", text);
+	free(text);
 	assert_round_trip(&cfg);
 	config_free(&cfg);
 }
@@ -658,6 +847,10 @@ Test(print, leaves_out_unset_kernel_append_and_initrd)
 		  "expected no kernel/append/initrd keys, seen:\n%s", text);
 	cr_assert(strstr(text, "[memory]\n  size = \"128M\"\n"), "expected size 128M, seen:\n%s",
 		  text);
+	cr_assert(!strstr(text, "stub-base") && !strstr(text, "seed") && !strstr(text, "stats"),
+		  "expected no stub-base, seed or stats keys when unset, seen:\n%s", text);
+	cr_assert(strstr(text, "  traps = \"auto\"\n  relocate = \"on\"\n"),
+		  "expected traps auto and relocate on, seen:\n%s", text);
 	free(text);
 	config_free(&cfg);
 }
@@ -769,6 +962,53 @@ Test(validate, refuses_bad_enums_and_a_file_serial_without_path)
 	free(err);
 }
 
+Test(validate, refuses_a_bad_trap_path_and_a_bad_stub_base_set_directly)
+{
+	static const uint64_t bad[] = {0x1000, 0x800000000000ULL, 0xfffffffffffff000ULL};
+	struct config cfg;
+	char *err;
+	int ret;
+
+	config_init_defaults(&cfg);
+	cfg.traps = (enum trap_path)5;
+	err = validate_err(&cfg, &ret);
+	cr_assert(ret == -1 && strcmp(err, "lodger: unknown trap path 5\n") == 0, "seen '%s'", err);
+	free(err);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_init_defaults(&cfg);
+		cfg.stub_base = bad[i];
+		err = validate_err(&cfg, &ret);
+		cr_assert(ret == 0, "%#llx: expected an unset stub base to be ignored, seen '%s'",
+			  (unsigned long long)bad[i], err);
+		free(err);
+		cfg.stub_base_set = true;
+		err = validate_err(&cfg, &ret);
+		cr_assert(ret == -1 && strncmp(err, "lodger: stub base 0x", 20) == 0 &&
+				  strchr(err, '\n') == err + strlen(err) - 1,
+			  "%#llx: expected one line about the stub base, seen '%s'",
+			  (unsigned long long)bad[i], err);
+		free(err);
+	}
+}
+
+Test(validate, accepts_shadow_settings_in_direct_mode)
+{
+	struct config cfg;
+	char *err;
+	int ret;
+
+	config_init_defaults(&cfg);
+	cfg.mode = MODE_DIRECT;
+	cfg.stub_base = 0xffff800000000000ULL;
+	cfg.stub_base_set = true;
+	cfg.traps = TRAPS_VMM;
+	cfg.relocate = false;
+	cfg.seed_set = true;
+	err = validate_err(&cfg, &ret);
+	cr_assert(ret == 0 && !*err, "expected no complaint, seen %d '%s'", ret, err);
+	free(err);
+}
+
 /* ---- merge and errors ---- */
 
 Test(merge, moves_only_the_fields_the_layer_sets)
@@ -792,6 +1032,37 @@ Test(merge, moves_only_the_fields_the_layer_sets)
 		  (unsigned long long)cfg.mem_size);
 	cr_assert(cfg.no_reboot, "expected no_reboot from the layer");
 	cr_assert(!layer.cfg.kernel, "expected the kernel moved out of the layer");
+	config_free(&layer.cfg);
+	config_free(&cfg);
+}
+
+Test(merge, moves_the_new_fields_with_their_set_flags)
+{
+	struct config cfg;
+	struct config_layer layer;
+	char why[CONFIG_WHY_MAX];
+
+	config_init_defaults(&cfg);
+	config_init_defaults(&layer.cfg);
+	cr_assert(config_set_path(&cfg.stats_file, "file.json", why) == 0);
+	cr_assert(config_set_stub_base(&cfg, "0x200000", why) == 0);
+	cr_assert(config_set_seed(&cfg, "7", why) == 0);
+	cr_assert(config_set_path(&layer.cfg.stats_file, "-", why) == 0);
+	cr_assert(config_set_stub_base(&layer.cfg, "0x400000", why) == 0);
+	layer.cfg.traps = TRAPS_VMM;
+	layer.cfg.relocate = false;
+	cr_assert(config_set_seed(&layer.cfg, "9", why) == 0); /* not marked as set */
+	layer.set = CONFIG_SET_STATS_FILE | CONFIG_SET_STUB_BASE | CONFIG_SET_TRAPS |
+		    CONFIG_SET_RELOCATE;
+	config_merge(&cfg, &layer);
+	cr_assert_str_eq(cfg.stats_file, "-", "expected the layer's stats file, seen '%s'",
+			 cfg.stats_file);
+	cr_assert(!layer.cfg.stats_file, "expected the stats file moved out of the layer");
+	cr_assert(cfg.stub_base_set && cfg.stub_base == 0x400000, "stub base: seen %#llx",
+		  (unsigned long long)cfg.stub_base);
+	cr_assert(cfg.traps == TRAPS_VMM && !cfg.relocate, "expected traps vmm, relocation off");
+	cr_assert(cfg.seed_set && cfg.seed == 7, "expected the file's seed 7 kept, seen %llu",
+		  (unsigned long long)cfg.seed);
 	config_free(&layer.cfg);
 	config_free(&cfg);
 }
