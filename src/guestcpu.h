@@ -39,12 +39,14 @@ enum trap_kind {
 	TK_PIO,		/* port I/O done through the stub's trampoline */
 	TK_KINDS,
 };
+/* The kinds' names in -stats output ("shadow_fill", ...); defined in stats.c. */
+extern const char *const trap_kind_names[TK_KINDS];
 
 struct guestcpu_stats {
 	uint64_t by_vector[256];
 	uint64_t by_kind[TK_KINDS];
 	uint64_t by_place[TRAP_PLACES];
-	uint64_t emulated_by_mnemonic[16]; /* see privop.c: EMU_* */
+	uint64_t stub_cli, stub_sti; /* handled by the stub's fast path (guestcpu_sync_stats) */
 };
 
 struct guestcpu {
@@ -90,12 +92,16 @@ struct trap {
 struct guestcpu_options {
 	uint64_t stub_base; /* initial linear base, 2 MiB-aligned */
 	bool relocate;	    /* move the stub when the guest wants its region */
+	bool fast_paths;    /* let the stub handle the traps it can (claims 7, 19) */
 	uint64_t seed;	    /* for relocation's random choices */
 };
 
 int guestcpu_init(struct vcpu *vcpu, const struct guestcpu_options *opt, uint64_t entry,
 		  uint64_t fdt_gpa, const struct boot_layout *layout);
 void guestcpu_destroy(struct vcpu *vcpu);
+
+/* Brings the counters the stub keeps in its area into the statistics. */
+void guestcpu_sync_stats(struct vcpu *vcpu);
 
 /* A KVM_EXIT_IO on STUB_EXIT_PORT: true if it came from the stub (and was handled; the
  * lodger exit status, 0 to go on, is in *status). */

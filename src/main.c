@@ -8,7 +8,9 @@
 
 #include "config.h"
 #include "exitcode.h"
+#include "guestcpu.h"
 #include "log.h"
+#include "stats.h"
 #include "vm.h"
 
 static int setup_logging(const struct config *cfg)
@@ -35,6 +37,13 @@ static int run(const struct config *cfg)
 		status = vm_start(&vm);
 	if (!status)
 		status = vm_run(&vm);
+	/* Before vm_destroy, which frees the vCPU the counters live in. A failure to write
+	 * them is reported in one line and leaves the status as it is (docs/cli.md). */
+	if (cfg->stats_file) {
+		if (vm.vcpu)
+			guestcpu_sync_stats(vm.vcpu);
+		stats_write(&vm, status, cfg->stats_file);
+	}
 	vm_destroy(&vm);
 	return status;
 }

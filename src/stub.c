@@ -28,12 +28,14 @@ static void *stub_ptr(const struct stub *stub, uint64_t offset, uint64_t len)
 	return MON_PTR(stub->mem, stub->mon_off + offset, len);
 }
 
-void stub_install(struct stub *stub, struct guest_mem *mem, uint64_t mon_off)
+void stub_install(struct stub *stub, struct guest_mem *mem, uint64_t mon_off, bool fast_paths)
 {
-	uint64_t *gdt;
+	uint64_t *gdt, not_present = ~(1ULL << 47);
+	uint32_t version = STUB_ABI_VERSION;
 
 	stub->mem = mem;
 	stub->mon_off = mon_off;
+	stub->fast_paths = fast_paths;
 	memset(stub_ptr(stub, 0, STUB_SIZE), 0, STUB_SIZE);
 	memcpy(stub_ptr(stub, STUB_CODE, stub_code_end - stub_code_start), stub_code_start,
 	       stub_code_end - stub_code_start);
@@ -42,11 +44,16 @@ void stub_install(struct stub *stub, struct guest_mem *mem, uint64_t mon_off)
 	gdt[STUB_CS >> 3] = gdt_code_data_desc(true, true, 0);
 	gdt[STUB_DS >> 3] = gdt_code_data_desc(false, false, 0);
 	/* The guest's descriptors stay not present (bit 47 clear): see stub_abi.h. */
-	gdt[STUB_GUEST_KERNEL_CS >> 3] = gdt_code_data_desc(true, true, 3) & ~(1ULL << 47);
-	gdt[STUB_GUEST_KERNEL_DS >> 3] = gdt_code_data_desc(false, false, 3) & ~(1ULL << 47);
-	gdt[STUB_GUEST_USER32_CS >> 3] = gdt_code_data_desc(true, false, 3) & ~(1ULL << 47);
-	gdt[STUB_GUEST_USER_DS >> 3] = gdt_code_data_desc(false, false, 3) & ~(1ULL << 47);
-	gdt[STUB_GUEST_USER_CS >> 3] = gdt_code_data_desc(true, true, 3) & ~(1ULL << 47);
+	gdt[STUB_GUEST_KERNEL_CS >> 3] = gdt_code_data_desc(true, true, 3) & not_present;
+	gdt[STUB_GUEST_KERNEL_DS >> 3] = gdt_code_data_desc(false, false, 3) & not_present;
+	gdt[STUB_GUEST_USER32_CS >> 3] = gdt_code_data_desc(true, false, 3) & not_present;
+	gdt[STUB_GUEST_USER_DS >> 3] = gdt_code_data_desc(false, false, 3) & not_present;
+	gdt[STUB_GUEST_USER_CS >> 3] = gdt_code_data_desc(true, true, 3) & not_present;
+	if (fast_paths) { /* what the stub's own iretq loads */
+		gdt[STUB_ALIAS_KERNEL_CS >> 3] = gdt_code_data_desc(true, true, 3);
+		gdt[STUB_ALIAS_KERNEL_DS >> 3] = gdt_code_data_desc(false, false, 3);
+	}
+	memcpy(stub_ptr(stub, STUB_AREA + STUB_AREA_ABI_VERSION, 4), &version, 4);
 }
 
 static void write_gate(uint64_t *gate, uint64_t handler, unsigned ist)
@@ -73,6 +80,8 @@ void stub_place(struct stub *stub, uint64_t base)
 
 		write_gate(&idt[2 * v], base + STUB_CODE + v * STUB_ENTRY_SIZE, ist);
 	}
+	if (stub->fast_paths)
+		write_gate(&idt[2 * 13], base + STUB_CODE + STUB_GP_FAST, 0);
 	/* 2. TSS stacks. */
 	memset(tss, 0, BOOT_TSS_LIMIT + 1);
 	memcpy(tss + 4, &rsp0, 8);
@@ -110,10 +119,25 @@ uint64_t stub_page_gpa(const struct stub *stub, uint64_t offset)
 	return stub->mem->monitor_gpa + stub->mon_off + offset;
 }
 
+void stub_set_guest_mode(const struct stub *stub, bool user)
+{
+	*(uint8_t *)stub_ptr(stub, STUB_AREA + STUB_AREA_GUEST_USER, 1) = user;
+}
+
+uint64_t stub_fast_count(const struct stub *stub, unsigned area_offset)
+{
+	uint64_t v;
+
+	memcpy(&v, stub_ptr(stub, STUB_AREA + area_offset, 8), 8);
+	return v;
+}
+
 int stub_vector_at(const struct stub *stub, uint64_t rip)
 {
 	uint64_t first = stub->base + STUB_CODE + STUB_VECTOR_ENTRIES + STUB_ENTRY_SIZE;
 
+	if (stub->fast_paths && rip == stub->base + STUB_CODE + STUB_GP_FAST_EXIT + STUB_ENTRY_SIZE)
+		return 13; /* the #GP fast path handed the trap over */
 	if (rip < first || rip >= first + 256 * STUB_ENTRY_SIZE || (rip - first) % STUB_ENTRY_SIZE)
 		return -1;
 	return (rip - first) / STUB_ENTRY_SIZE;

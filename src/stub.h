@@ -9,6 +9,7 @@
 #define LODGER_STUB_H
 
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mem.h"
@@ -17,10 +18,22 @@ struct stub {
 	struct guest_mem *mem;
 	uint64_t mon_off; /* where the stub's pages are in monitor memory */
 	uint64_t base;	  /* linear base of the stub region (2 MiB aligned) */
+	bool fast_paths;  /* traps the stub handles itself (entry.S) are enabled */
 };
 
-/* Copies the stub code and builds the GDT at monitor offset mon_off (STUB_SIZE bytes). */
-void stub_install(struct stub *stub, struct guest_mem *mem, uint64_t mon_off);
+/*
+ * Copies the stub code and builds the GDT at monitor offset mon_off (STUB_SIZE bytes).
+ * `fast_paths` lets the stub handle some traps itself (claims 7, 19), returning to the
+ * guest kernel with iretq through the present aliases of its selectors (stub_abi.h).
+ */
+void stub_install(struct stub *stub, struct guest_mem *mem, uint64_t mon_off, bool fast_paths);
+
+/* Tells the stub's fast paths whether the guest is in user mode (they act only for its
+ * kernel). */
+void stub_set_guest_mode(const struct stub *stub, bool user);
+
+/* How many traps the stub handled itself, from its counters in the per-vCPU area. */
+uint64_t stub_fast_count(const struct stub *stub, unsigned area_offset);
 
 /* Rewrites everything that holds the stub's linear address for `base`. */
 void stub_place(struct stub *stub, uint64_t base);

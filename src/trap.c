@@ -54,6 +54,11 @@ static const bool vector_has_error[32] = {
 /* The real segment register for one of the guest's selectors. */
 static struct kvm_segment guest_segment(uint16_t sel)
 {
+	/* After a fast path the frame shows the stub's aliases: they are the kernel's. */
+	if (sel == STUB_ALIAS_KERNEL_CS)
+		sel = STUB_GUEST_KERNEL_CS;
+	else if (sel == STUB_ALIAS_KERNEL_DS)
+		sel = STUB_GUEST_KERNEL_DS;
 	switch (sel) {
 	case STUB_GUEST_KERNEL_CS:
 	case STUB_GUEST_USER_CS:
@@ -146,6 +151,7 @@ static int resume(struct trap *t)
 		return r;
 	t->sregs.cr3 = root;
 	stub_load_tables(&g->stub, &t->sregs);
+	stub_set_guest_mode(&g->stub, g->user);
 	/* IOPL 0 so cli/sti/in/out trap; IF is the guest's in kernel mode, always on in user
 	 * mode (where the guest cannot clear it). */
 	t->regs.rflags = (t->regs.rflags & ~(RFLAGS_IF | RFLAGS_IOPL | RFLAGS_NT | RFLAGS_VM)) | 2 |
@@ -447,6 +453,9 @@ static int vector_exit(struct trap *t, int vector)
 	t->regs.rip = frame[0];
 	t->regs.rflags = frame[2];
 	t->regs.rsp = frame[3];
+	/* In kernel mode the real IF is the guest's: the stub's fast paths may have moved it. */
+	if (!g->user)
+		g->vif = frame[2] & RFLAGS_IF;
 	t->sregs.cs = guest_segment(frame[1]);
 	t->sregs.ss = guest_segment(frame[4]);
 	pr_debug(LOG_TRAP, "vector %d error %#x at %#llx (%s)", vector, t->error,
@@ -524,7 +533,7 @@ int guestcpu_init(struct vcpu *vcpu, const struct guestcpu_options *opt, uint64_
 		return EXIT_HOST_ERROR;
 	vcpu->guest = g;
 	reloc_init(&g->reloc, opt->relocate, opt->seed);
-	stub_install(&g->stub, mem, MON_STUB);
+	stub_install(&g->stub, mem, MON_STUB, opt->fast_paths);
 	stub_place(&g->stub, opt->stub_base);
 	build_stub_page_table(vcpu, g);
 	if (shadow_init(&g->shadow, mem, MON_POOL, (mem->monitor_size - MON_POOL) / 0x1000,
@@ -571,6 +580,17 @@ int guestcpu_init(struct vcpu *vcpu, const struct guestcpu_options *opt, uint64_
 			  SYNC_REGS)
 		vcpu->run->kvm_valid_regs = SYNC_REGS;
 	return r;
+}
+
+void guestcpu_sync_stats(struct vcpu *vcpu)
+{
+	struct guestcpu *g = vcpu->guest;
+
+	if (!g)
+		return;
+	g->stats.stub_cli = stub_fast_count(&g->stub, STUB_AREA_FAST_CLI);
+	g->stats.stub_sti = stub_fast_count(&g->stub, STUB_AREA_FAST_STI);
+	g->stats.by_place[TRAP_IN_STUB] = g->stats.stub_cli + g->stats.stub_sti;
 }
 
 void guestcpu_destroy(struct vcpu *vcpu)

@@ -17,6 +17,7 @@
 	.section .rodata.lodger_stub, "a"  /* data to the host: copied, never run here */
 	.globl stub_code_start
 stub_code_start:
+.Lstart:
 
 	/* Vector v enters at v * STUB_ENTRY_SIZE. %al is the guest's: lodger ignores it. */
 	.rept 256
@@ -55,6 +56,42 @@ stub_code_start:
 	out %al, $STUB_EXIT_PORT
 	.org stub_code_start + STUB_PIO + STUB_PIO_OUT32 * STUB_PIO_SIZE
 	outl %eax, %dx
+	out %al, $STUB_EXIT_PORT
+
+	/*
+	 * #GP fast path (claims 7, 19: a trap the stub handles itself, without leaving the
+	 * VM). Gate 13 points here only where lodger enables it (src/stub.c). On entry: RSP
+	 * at the hardware frame - error code, RIP, CS, RFLAGS, RSP, SS. A guest-kernel cli
+	 * or sti (opcode 0xfa/0xfb at RIP, and lodger's area says kernel mode) becomes a
+	 * change of IF in the frame and an iretq past it, through the present aliases of
+	 * the kernel's selectors; the guest's IF is the real one in kernel mode.
+	 * sti followed by hlt goes to lodger, which keeps the pair atomic. Anything else
+	 * leaves through the exit at STUB_GP_FAST_EXIT. Clobbers nothing of the guest's.
+	 */
+	.org stub_code_start + STUB_GP_FAST
+	push %rax
+	cmpb $0, .Lstart + STUB_AREA + STUB_AREA_GUEST_USER(%rip)
+	jne 3f
+	mov 16(%rsp), %rax
+	cmpb $0xfa, (%rax)
+	je 1f
+	cmpb $0xfb, (%rax)
+	jne 3f
+	cmpb $0xf4, 1(%rax)
+	je 3f
+	orq $0x200, 32(%rsp)
+	incq .Lstart + STUB_AREA + STUB_AREA_FAST_STI(%rip)
+	jmp 2f
+1:	andq $~0x200, 32(%rsp)
+	incq .Lstart + STUB_AREA + STUB_AREA_FAST_CLI(%rip)
+2:	incq 16(%rsp)
+	movq $STUB_ALIAS_KERNEL_CS, 24(%rsp)
+	movq $STUB_ALIAS_KERNEL_DS, 48(%rsp)
+	pop %rax
+	add $8, %rsp
+	iretq
+	.org stub_code_start + STUB_GP_FAST_EXIT - 1 /* the 1-byte pop, then the exit */
+3:	pop %rax
 	out %al, $STUB_EXIT_PORT
 
 	.org stub_code_start + STUB_CODE_END

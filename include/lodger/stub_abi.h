@@ -41,7 +41,18 @@
 #define STUB_PIO_OUT8	    3
 #define STUB_PIO_OUT16	    4
 #define STUB_PIO_OUT32	    5
-#define STUB_CODE_END	    0x300
+#define STUB_GP_FAST 0x280      /* #GP fast path: cli/sti of the guest kernel, in the VM */
+#define STUB_GP_FAST_EXIT 0x2e0 /* its way out to lodger (the `out`), for everything else */
+#define STUB_CODE_END 0x300
+
+/*
+ * The per-vCPU stub<->VMM area at STUB_AREA. The stub writes only its counters (one
+ * RIP-relative increment per fast path taken); lodger reads them for the statistics.
+ */
+#define STUB_AREA_ABI_VERSION 0x00 /* u32, written by lodger */
+#define STUB_AREA_FAST_CLI 0x08    /* u64: guest cli handled in the stub */
+#define STUB_AREA_FAST_STI 0x10    /* u64: guest sti handled in the stub */
+#define STUB_AREA_GUEST_USER 0x18  /* u8, written by lodger: the guest is in user mode */
 
 /* Every stub entry ends in `out %al, $STUB_EXIT_PORT`: a KVM_EXIT_IO to lodger. */
 #define STUB_EXIT_PORT 0xe5
@@ -67,6 +78,14 @@
 #define STUB_GUEST_USER_CS   0x93
 #define STUB_GUEST_KERNEL_CS 0x9b
 #define STUB_GUEST_KERNEL_DS 0xa3
-#define STUB_GDT_ENTRIES     21
+/*
+ * Where the stub itself returns to the guest kernel (its fast paths' iretq), it uses
+ * these present aliases of the kernel's code and data descriptors: the guest's own
+ * selectors must stay not present. Guest code could load an alias, but that changes
+ * nothing: lodger and the stub know the guest's mode from their own state, never from CS.
+ */
+#define STUB_ALIAS_KERNEL_CS 0xb3
+#define STUB_ALIAS_KERNEL_DS 0xbb
+#define STUB_GDT_ENTRIES 24
 
 #endif
