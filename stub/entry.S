@@ -77,7 +77,10 @@ stub_code_start:
 	je 1f
 	cmpb $0xfb, (%rax)
 	jne 3f
-	cmpb $0xf4, 1(%rax)
+	inc %rax		/* sti: is hlt next? Not looked at across a page boundary, */
+	test $0xfff, %eax	/* where the next page may not be mapped yet: lodger decides */
+	jz 3f
+	cmpb $0xf4, (%rax)
 	je 3f
 	orq $0x200, 32(%rsp)
 	incq .Lstart + STUB_AREA + STUB_AREA_FAST_STI(%rip)
