@@ -41,18 +41,18 @@
 #define STUB_PIO_OUT8	    3
 #define STUB_PIO_OUT16	    4
 #define STUB_PIO_OUT32	    5
-#define STUB_GP_FAST 0x250      /* #GP fast path: cli/sti of the guest kernel, in the VM */
-#define STUB_GP_FAST_EXIT 0x2f0 /* its way out to lodger (the `out`), for everything else */
-#define STUB_CODE_END 0x300
+#define STUB_GP_FAST	    0x250 /* #GP fast path: cli/sti of the guest kernel, in the VM */
+#define STUB_GP_FAST_EXIT   0x2f0 /* its way out to lodger (the `out`), for everything else */
+#define STUB_CODE_END	    0x300
 
 /*
  * The per-vCPU stub<->VMM area at STUB_AREA. The stub writes only its counters (one
  * RIP-relative increment per fast path taken); lodger reads them for the statistics.
  */
 #define STUB_AREA_ABI_VERSION 0x00 /* u32, written by lodger */
-#define STUB_AREA_FAST_CLI 0x08    /* u64: guest cli handled in the stub */
-#define STUB_AREA_FAST_STI 0x10    /* u64: guest sti handled in the stub */
-#define STUB_AREA_GUEST_USER 0x18  /* u8, written by lodger: the guest is in user mode */
+#define STUB_AREA_FAST_CLI    0x08 /* u64: guest cli handled in the stub */
+#define STUB_AREA_FAST_STI    0x10 /* u64: guest sti handled in the stub */
+#define STUB_AREA_GUEST_USER  0x18 /* u8, written by lodger: the guest is in user mode */
 
 /* Every stub entry ends in `out %al, $STUB_EXIT_PORT`: a KVM_EXIT_IO to lodger. */
 #define STUB_EXIT_PORT 0xe5
@@ -86,6 +86,6 @@
  */
 #define STUB_ALIAS_KERNEL_CS 0xb3
 #define STUB_ALIAS_KERNEL_DS 0xbb
-#define STUB_GDT_ENTRIES 24
+#define STUB_GDT_ENTRIES     24
 
 #endif
