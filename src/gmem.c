@@ -1,9 +1,16 @@
 /* gmem.c - guest linear memory access with the guest's own permissions. */
 #include "gmem.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "pagewalk.h"
+
+static bool canonical(uint64_t la)
+{
+	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
+}
 
 /* One page-bounded piece: translate, check, and return a host pointer (or NULL for a
  * frame that is not RAM, which reads as all ones and ignores writes). */
@@ -48,8 +55,15 @@ static bool access(const struct gview *v, uint64_t la, void *buf, unsigned len, 
 	unsigned n = 0;
 	uint8_t *p = buf;
 
-	if (len > 2 * 0x1000)
-		return false; /* callers never need more; refuse rather than overflow piece[] */
+	if (len > 2 * 0x1000) { /* callers never need more: a lodger bug, not a guest fault */
+		pr_err("bug: guest memory access of %u bytes", len);
+		abort();
+	}
+	/* The architecture checks the whole access is canonical before any page walk. */
+	if (len && (!canonical(la) || !canonical(la + len - 1))) {
+		*f = (struct gfault){.vector = 13, .error = 0};
+		return false;
+	}
 	for (uint64_t a = la, left = len; left; n++) {
 		unsigned chunk = 0x1000 - (a & 0xfff);
 

@@ -30,7 +30,8 @@ struct gfault {
 	uint64_t cr2; /* for #PF */
 };
 
-/* `fetch` reads as an instruction fetch. False with *f filled when the guest would fault. */
+/* `fetch` reads as an instruction fetch. False with *f filled when the guest would fault.
+ * len is at most 8 KiB (more is a lodger bug, and aborts). */
 bool gmem_read(const struct gview *v, uint64_t la, void *dst, unsigned len, bool fetch,
 	       struct gfault *f);
 bool gmem_write(const struct gview *v, uint64_t la, const void *src, unsigned len,

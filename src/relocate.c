@@ -91,6 +91,7 @@ static bool search_table(struct search *s, uint64_t table, int level, uint64_t l
 	const uint64_t *t = gpa_ptr_guest(s->mem, table & PTE_ADDR_MASK, 4096);
 	unsigned shift = 12 + 9 * (level - 1);
 	uint64_t *memo = memo_slot(s, table, level);
+	bool passed_over = false; /* a free region turned down for its address, not its table */
 
 	if (!t) /* a table outside RAM reads as all ones: everything "present", nothing usable */
 		return false;
@@ -101,17 +102,17 @@ static bool search_table(struct search *s, uint64_t table, int level, uint64_t l
 		uint64_t la = canonical_of(la_base | ((uint64_t)i << shift));
 		uint64_t e = t[i];
 
-		if (!(e & PTE_P) || level == 2) {
-			if (e & PTE_P) /* a PDE: the 2 MiB region is (partly) mapped */
-				continue;
-			/* Not present: the whole span is free; any 2 MiB region in it will do. */
+		if (level == 2 && (e & PTE_P))
+			continue; /* a PDE: the 2 MiB region is (partly) mapped */
+		if (!(e & PTE_P)) {
+			/* The whole span is free; any 2 MiB region in it will do. At most
+			 * RELOC_RECENT + 1 of them can be turned down, so this ends quickly. */
 			for (uint64_t off = 0; off < (1ULL << shift); off += 1ULL << REGION_SHIFT) {
 				if (usable(s, la + off)) {
 					*found = la + off;
 					return true;
 				}
-				if (off >> REGION_SHIFT >= 8)
-					break; /* eight tries per free span are plenty */
+				passed_over = true;
 			}
 			continue;
 		}
@@ -120,7 +121,9 @@ static bool search_table(struct search *s, uint64_t table, int level, uint64_t l
 		if (search_table(s, e, level - 1, la, 0, found))
 			return true;
 	}
-	*memo = (table & PTE_ADDR_MASK) | (uint64_t)level;
+	/* Only a table with no free region at all is the same for every alias of it. */
+	if (!passed_over)
+		*memo = (table & PTE_ADDR_MASK) | (uint64_t)level;
 	return false;
 }
 
