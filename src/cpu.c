@@ -49,9 +49,12 @@ int cpu_set_cpuid(struct vcpu *vcpu)
 		free(c);
 		return r;
 	}
-	for (unsigned i = 0; i < c->nent; i++)
+	for (unsigned i = 0; i < c->nent; i++) {
 		if (c->entries[i].function == 1) /* leaf 1 EBX[31:24]: the initial APIC id */
 			c->entries[i].ebx = (c->entries[i].ebx & 0x00ffffff) | (vcpu->id << 24);
+		if (c->entries[i].function == 0x80000008) /* the walker checks reserved bits */
+			vcpu->vm->mem.phys_bits = c->entries[i].eax & 0xff;
+	}
 	r = kvm_ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
 	free(c);
 	return r;

@@ -71,6 +71,7 @@ struct guestcpu {
 	uint64_t tr_base;
 	uint32_t tr_limit;
 	uint64_t dr[8];
+	uint64_t sysenter[3]; /* SYSENTER_CS, _ESP, _EIP: kept, never loaded (privop.c) */
 
 	struct guestcpu_stats stats;
 };
@@ -135,8 +136,6 @@ int reflect_fault(struct trap *t, const struct gfault *f);
  * Returns 1 when done (state updated), 0 when the original exception must be reflected,
  * or a negative value carrying an exit status (-EXIT_*). */
 int privop_emulate(struct trap *t);
-/* Skips the instruction at RIP (a write to the open-bus page); 0 or a fault reflected. */
-int privop_skip(struct trap *t);
 
 /* Emulated syscall/sysret, used by the syscall entry. */
 int trap_syscall(struct trap *t);

@@ -26,6 +26,7 @@ struct guest_mem {
 	uint8_t *monitor;     /* host mapping of monitor memory, NULL when absent */
 	uint64_t monitor_gpa; /* where KVM sees it */
 	uint64_t monitor_size;
+	unsigned phys_bits; /* the guest's MAXPHYADDR (CPUID 0x80000008); 0: not checked */
 };
 
 /* Maps `size` bytes of zeroed host memory for each region; -errno on failure. */

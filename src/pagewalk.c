@@ -36,6 +36,9 @@ enum walk_status pagewalk(const struct guest_mem *mem, uint64_t cr3, uint64_t la
 		w->executable &= !(e & PTE_NX);
 		if (level == 4 && (e & PTE_PS))
 			return WALK_RESERVED;
+		/* Address bits at or above MAXPHYADDR are reserved: the CPU faults on them. */
+		if (mem->phys_bits && mem->phys_bits < 52 && (e & PTE_ADDR_MASK) >> mem->phys_bits)
+			return WALK_RESERVED;
 		if ((level <= 3 && (e & PTE_PS)) || level == 1) {
 			uint64_t page_mask = (1ULL << (12 + 9 * (level - 1))) - 1;
 

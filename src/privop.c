@@ -55,6 +55,9 @@
 #define MSR_GS_BASE	   0xc0000101
 #define MSR_KERNEL_GS_BASE 0xc0000102
 #define MSR_PAT		   0x277
+#define MSR_SYSENTER_CS	   0x174
+#define MSR_SYSENTER_ESP   0x175
+#define MSR_SYSENTER_EIP   0x176
 
 /* What a handler did. */
 enum {
@@ -343,9 +346,11 @@ static int load_task_register(struct op *o)
 
 static bool forwarded_msr(uint32_t index)
 {
-	/* Safe to let KVM handle: the TSC, the local APIC, MTRRs, SYSENTER and the
-	 * read-mostly feature MSRs. Anything else (a backend's private MSRs among them)
-	 * never reaches KVM from a shadow-mode guest. */
+	/* Safe to let KVM handle: the TSC, the local APIC, MTRRs and the read-mostly feature
+	 * MSRs. Anything else (a backend's private MSRs among them) never reaches KVM from a
+	 * shadow-mode guest. Not SYSENTER_CS/ESP/EIP either: on hardware a CPL3 sysenter
+	 * would enter the guest's chosen EIP at real CPL0; they are virtual, and the real
+	 * SYSENTER_CS stays 0, so sysenter faults. */
 	return index == 0x10 || index == 0x1b || index == 0x3b || index == 0xfe || index == 0x6e0 ||
 	       index == 0x1a0 || (index >= 0x174 && index <= 0x176) ||
 	       (index >= 0x200 && index <= 0x2ff && index != MSR_PAT) ||
@@ -445,7 +450,7 @@ static bool load_data_segment(struct op *o, ZydisRegister sreg, uint16_t sel)
 	struct kvm_sregs *s = &o->t->sregs;
 	struct kvm_segment seg;
 
-	if (sel == STUB_GUEST_KERNEL_DS || sel == STUB_GUEST_USER_DS)
+	if ((sel == STUB_GUEST_KERNEL_DS && o->kernel) || sel == STUB_GUEST_USER_DS)
 		seg = cpu_flat_segment(sel, false, false);
 	else if ((sel & ~3) == 0 && sreg != ZYDIS_REGISTER_SS)
 		seg = (struct kvm_segment){.selector = sel, .unusable = 1};
@@ -572,6 +577,29 @@ static int far_return(struct op *o)
 	o->t->regs.rip = frame[0];
 	o->t->regs.rsp = to_user ? frame[2] : o->t->regs.rsp + 16;
 	return DONE;
+}
+
+/*
+ * ljmp/lcall through memory. The guest's descriptors are not present, so the CPU raised
+ * #NP; the architecture checks privilege first: user mode reaching for a kernel selector
+ * gets #GP(selector). The rest is outside the guest contract and keeps its fault.
+ */
+static int far_branch(struct op *o)
+{
+	struct gfault f;
+	uint64_t la, sel = 0;
+	unsigned off = o->in.operand_width / 8;
+
+	if (o->kernel || !x86_operand_address(&o->t->regs, &o->t->sregs, &o->in, &o->ops[0], &la))
+		return NOT_MINE;
+	struct gview v = view(o);
+
+	if (!gmem_read(&v, la + off, &sel, 2, false, &f))
+		return mem_fault(o, &f);
+	if ((sel & ~3ULL) == (STUB_GUEST_KERNEL_CS & ~3) ||
+	    (sel & ~3ULL) == (STUB_GUEST_KERNEL_DS & ~3))
+		return fault(o, 13, sel & ~3ULL);
+	return NOT_MINE;
 }
 
 static int sysret(struct op *o)
@@ -742,6 +770,9 @@ static int dispatch(struct op *o)
 		return iret(o);
 	case ZYDIS_MNEMONIC_RET:
 		return o->in.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR ? far_return(o) : NOT_MINE;
+	case ZYDIS_MNEMONIC_JMP:
+	case ZYDIS_MNEMONIC_CALL:
+		return o->in.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR ? far_branch(o) : NOT_MINE;
 	case ZYDIS_MNEMONIC_INT:
 	case ZYDIS_MNEMONIC_INT3:
 	case ZYDIS_MNEMONIC_INT1:
@@ -796,7 +827,7 @@ static bool fetch(struct op *o, struct gfault *f)
 			  o->ops);
 }
 
-static int emulate(struct trap *t, bool skip_only)
+static int emulate(struct trap *t)
 {
 	struct op o = {.t = t, .kernel = !t->g->user};
 	struct gfault f = {.vector = 6};
@@ -808,8 +839,6 @@ static int emulate(struct trap *t, bool skip_only)
 		r = reflect_fault(t, &f);
 		return r ? -r : DONE;
 	}
-	if (skip_only)
-		return next(&o);
 	r = dispatch(&o);
 	if (r == DONE) {
 		t->g->stats.by_kind[TK_EMULATED]++;
@@ -820,14 +849,5 @@ static int emulate(struct trap *t, bool skip_only)
 
 int privop_emulate(struct trap *t)
 {
-	return emulate(t, false);
-}
-
-int privop_skip(struct trap *t)
-{
-	int r = emulate(t, true);
-
-	if (r > 0)
-		return 0;
-	return r < 0 ? -r : reflect_event(t, t->vector, t->has_error, t->error, EV_EXCEPTION);
+	return emulate(t);
 }

@@ -65,7 +65,9 @@ static bool deliver(struct trap *t, unsigned vector, bool has_error, uint32_t er
 {
 	struct guestcpu *g = t->g;
 	struct gview kv = trap_view(t, false);
-	uint32_t ext = kind == EV_EXTERNAL;
+	/* EXT: the failure happened while delivering an event the program did not ask for
+	 * (an interrupt or an earlier exception), as opposed to an int n. */
+	uint32_t ext = kind != EV_SOFTWARE;
 	uint64_t frame[6], rsp;
 	unsigned n = 0;
 	struct gate gate;

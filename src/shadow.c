@@ -182,7 +182,7 @@ static uint64_t *shadow_entry(struct shadow *s, uint64_t pml4, uint64_t la, int 
 
 /*
  * Every leaf written goes through here. DESIGN.md: no guest mapping may reach monitor
- * memory; the one exception is the open-bus page, and only read-only.
+ * memory.
  */
 static void check_leaf(const struct shadow *s, uint64_t e, const char *file, int line)
 {
@@ -190,8 +190,6 @@ static void check_leaf(const struct shadow *s, uint64_t e, const char *file, int
 	const struct guest_mem *m = s->mem;
 
 	if (!(e & PTE_P) || gpa_ok(m, frame, PAGE_SIZE))
-		return;
-	if (frame == s->open_bus_gpa && !(e & PTE_W))
 		return;
 	if (!ranges_overlap(frame, PAGE_SIZE, m->monitor_gpa, m->monitor_size))
 		return;
@@ -356,7 +354,9 @@ int shadow_init(struct shadow *s, struct guest_mem *mem, uint64_t pool_off, uint
 	    !pool_pages || pool_pages > UINT32_MAX ||
 	    !range_within(pool_off, pool_pages * PAGE_SIZE, mem->monitor_size) ||
 	    !stub_base_ok(stub_base) || (stub_pt_gpa & (PAGE_SIZE - 1)) ||
-	    in_pool(s, stub_pt_gpa) || (open_bus_gpa & (PAGE_SIZE - 1)) || in_pool(s, open_bus_gpa))
+	    in_pool(s, stub_pt_gpa) || (open_bus_gpa & (PAGE_SIZE - 1)) ||
+	    ranges_overlap(open_bus_gpa, mem->monitor_size, 0, mem->ram_size) ||
+	    ranges_overlap(open_bus_gpa, mem->monitor_size, mem->monitor_gpa, mem->monitor_size))
 		return -EINVAL;
 	s->free_pages = calloc(pool_pages, sizeof(*s->free_pages));
 	s->page_busy = calloc(pool_pages, sizeof(*s->page_busy));
@@ -430,10 +430,10 @@ static bool guest_denies(enum walk_status st, const struct walk *w, bool user_ro
 
 /*
  * The shadow leaf for the 4 KiB page of a successful walk. `guest_leaf` is the guest's
- * leaf entry after its A/D update. *open_bus is set when the frame was in monitor memory.
+ * leaf entry after its A/D update.
  */
 static uint64_t shadow_leaf(const struct shadow *s, const struct walk *w, uint64_t guest_leaf,
-			    bool user_root, const struct shadow_guest_mode *mode, bool *open_bus)
+			    bool user_root, const struct shadow_guest_mode *mode)
 {
 	uint64_t frame = w->gpa & PTE_ADDR_MASK;
 	uint64_t pat = w->level == 1 ? SPTE_PAT : GUEST_PAT_LARGE;
@@ -445,12 +445,10 @@ static uint64_t shadow_leaf(const struct shadow *s, const struct walk *w, uint64
 		e |= SPTE_PAT;
 	if (mode->nxe && !w->executable)
 		e |= PTE_NX;
-	*open_bus = !gpa_ok(s->mem, frame, PAGE_SIZE) &&
-		    ranges_overlap(frame, PAGE_SIZE, s->mem->monitor_gpa, s->mem->monitor_size);
-	if (*open_bus) {
-		frame = s->open_bus_gpa;
-		writable = false;
-	}
+	/* Monitor memory is never the guest's: the same offset of the unbacked window. */
+	if (!gpa_ok(s->mem, frame, PAGE_SIZE) &&
+	    ranges_overlap(frame, PAGE_SIZE, s->mem->monitor_gpa, s->mem->monitor_size))
+		frame = s->open_bus_gpa + (frame - s->mem->monitor_gpa);
 	/* Frames neither in RAM nor in monitor memory are mapped as they are: KVM sees MMIO. */
 	return e | frame | (writable ? PTE_W : 0);
 }
@@ -489,7 +487,6 @@ enum shadow_fill_result shadow_fill(struct shadow *s, uint64_t guest_cr3, bool u
 	uint64_t *pte, leaf;
 	enum walk_status st;
 	struct walk w;
-	bool open_bus;
 
 	*pfec = 0;
 	if (!canonical(la))
@@ -513,12 +510,12 @@ enum shadow_fill_result shadow_fill(struct shadow *s, uint64_t guest_cr3, bool u
 	/* The walk read this entry from RAM just now. */
 	guest_leaf = gpa_ptr_guest(s->mem, w.entry_gpa[0], 8);
 	leaf = shadow_leaf(s, &w, guest_leaf ? __atomic_load_n(guest_leaf, __ATOMIC_RELAXED) : 0,
-			   user_root, mode, &open_bus);
+			   user_root, mode);
 	SET_LEAF(s, pte, leaf);
 	if (w.level > 1)
 		*shadow_entry(s, r->pml4_gpa, la, (int)w.level, false) |= SPTE_FROM_LARGE;
 	s->stats.fills++;
-	return open_bus && (access & PFEC_W) ? SHADOW_OPEN_BUS_WRITE : SHADOW_FILLED;
+	return SHADOW_FILLED;
 }
 
 /* Public: invalidation */

@@ -10,9 +10,11 @@
  * tables, which sets the guest's Accessed bits, and Dirty on the first write: a page
  * whose guest D bit is clear is shadowed read-only until then.
  *
- * No shadow entry ever points into monitor memory: a guest frame there is shadowed by a
- * read-only page of all ones (open bus), and a write to it is reported to the caller.
- * Frames outside RAM and monitor memory are mapped as they are, so KVM sees MMIO.
+ * No shadow entry ever points into monitor memory: a guest frame there is shadowed by the
+ * same offset in an unbacked guest-physical window (`open_bus_gpa`), so KVM treats every
+ * access to it as MMIO and lodger's bus answers with all ones and drops writes - what
+ * direct mode does for an address with no memory, for every instruction form. Frames
+ * outside RAM and monitor memory are mapped as they are, so KVM sees MMIO there too.
  */
 #ifndef LODGER_SHADOW_H
 #define LODGER_SHADOW_H
@@ -25,12 +27,11 @@
 #define SHADOW_MAX_ROOTS 16 /* cached (guest CR3, kernel|user) roots, LRU-evicted */
 
 enum shadow_fill_result {
-	SHADOW_FILLED,	       /* the entry is in place: resume the guest */
-	SHADOW_GUEST_FAULT,    /* the guest's own tables deny it: deliver #PF(*pfec) */
-	SHADOW_STUB_CONFLICT,  /* the address lies in the stub's region (relocation's job) */
-	SHADOW_OPEN_BUS_WRITE, /* a write to a guest frame in monitor memory: drop it */
-	SHADOW_NONCANONICAL,   /* not a #PF: the guest gets #GP */
-	SHADOW_NO_MEMORY,      /* the pool is exhausted even after evicting every root */
+	SHADOW_FILLED,	      /* the entry is in place: resume the guest */
+	SHADOW_GUEST_FAULT,   /* the guest's own tables deny it: deliver #PF(*pfec) */
+	SHADOW_STUB_CONFLICT, /* the address lies in the stub's region (relocation's job) */
+	SHADOW_NONCANONICAL,  /* not a #PF: the guest gets #GP */
+	SHADOW_NO_MEMORY,     /* the pool is exhausted even after evicting every root */
 };
 
 struct shadow_root {
@@ -54,7 +55,7 @@ struct shadow {
 	bool *page_busy;       /* per pool page: allocated (catches a double free) */
 	uint64_t stub_base;    /* 2 MiB-aligned linear base of the stub region */
 	uint64_t stub_pt_gpa;  /* page table mapping the stub's pages (U=0) */
-	uint64_t open_bus_gpa; /* read-only page of 0xff, in monitor memory */
+	uint64_t open_bus_gpa; /* unbacked window standing in for monitor memory */
 	struct shadow_root roots[SHADOW_MAX_ROOTS];
 	uint64_t clock;
 	struct shadow_stats stats;

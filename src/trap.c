@@ -32,19 +32,21 @@
 #include "vcpu.h"
 #include "vm.h"
 
-#define SYNC_REGS   (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)
-#define CR0_WP	    (1ULL << 16)
-#define EFER_NXE    (1ULL << 11)
-#define RFLAGS_IF   (1ULL << 9)
-#define RFLAGS_IOPL (3ULL << 12)
-#define RFLAGS_NT   (1ULL << 14)
-#define RFLAGS_VM   (1ULL << 17)
+/* Guest frames in monitor memory are shadowed here instead: no memslot, so KVM makes MMIO
+ * of every access and lodger's bus answers as for any address without memory. */
+#define OPEN_BUS_WINDOW (1ULL << 40)
+#define SYNC_REGS	(KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)
+#define CR0_WP		(1ULL << 16)
+#define EFER_NXE	(1ULL << 11)
+#define RFLAGS_IF	(1ULL << 9)
+#define RFLAGS_IOPL	(3ULL << 12)
+#define RFLAGS_NT	(1ULL << 14)
+#define RFLAGS_VM	(1ULL << 17)
 
 /* Monitor memory layout (offsets). */
-#define MON_STUB     0
-#define MON_STUB_PT  STUB_SIZE
-#define MON_OPEN_BUS (STUB_SIZE + 0x1000)
-#define MON_POOL     (STUB_SIZE + 0x2000)
+#define MON_STUB    0
+#define MON_STUB_PT STUB_SIZE
+#define MON_POOL    (STUB_SIZE + 0x1000)
 
 static const bool vector_has_error[32] = {
 	[8] = true,  [10] = true, [11] = true, [12] = true, [13] = true,
@@ -337,6 +339,11 @@ static int page_fault(struct trap *t)
 
 	if (is_pvm_syscall(t, la))
 		return trap_syscall(t);
+	/* A reserved bit in a shadow entry would fault forever: the guest's walk decides. */
+	if (t->error & PFEC_RSVD) {
+		g->cr2 = la;
+		return reflect_event(t, 14, true, access | PFEC_P | PFEC_RSVD, EV_EXCEPTION);
+	}
 	switch (shadow_fill(&g->shadow, g->cr3, g->user, la, access, &mode, &pfec)) {
 	case SHADOW_FILLED:
 		g->stats.by_kind[TK_SHADOW_FILL]++;
@@ -349,8 +356,6 @@ static int page_fault(struct trap *t)
 		return reflect_event(t, 14, true, pfec, EV_EXCEPTION);
 	case SHADOW_NONCANONICAL:
 		return reflect_event(t, 13, true, 0, EV_EXCEPTION);
-	case SHADOW_OPEN_BUS_WRITE:
-		return privop_skip(t);
 	case SHADOW_STUB_CONFLICT:
 		return stub_conflict(t, la, access);
 	case SHADOW_NO_MEMORY:
@@ -378,6 +383,16 @@ static int dispatch(struct trap *t)
 		if (r < 0)
 			return -r;
 		return reflect_event(t, t->vector, t->has_error, t->error, EV_EXCEPTION);
+	case 17:
+		/* #AC in guest kernel mode: the guest's CPL0 is never alignment-checked, but the
+		 * CPU checks CPL3 code with AC set (on kvm_pvm the host's CR0.AM shows through).
+		 * Drop AC and run the access again (guest contract: AC does not survive in
+		 * kernel mode). */
+		if (!t->g->user) {
+			t->regs.rflags &= ~(1ULL << 18);
+			return 0;
+		}
+		return reflect_event(t, 17, true, t->error, EV_EXCEPTION);
 	case 8:
 	case 18:
 		pr_err("vcpu%u: %s while running the guest", t->vcpu->id,
@@ -505,6 +520,10 @@ bool trap_handle(struct vcpu *vcpu, int *status)
 	}
 	if (!*status && !t.parked)
 		*status = resume(&t);
+	if (*status == EXIT_TRIPLE_FAULT)
+		pr_err("vcpu%u: guest triple fault (delivering an exception failed twice), guest "
+		       "RIP %#llx",
+		       vcpu->id, (unsigned long long)t.regs.rip);
 	return true;
 }
 
@@ -518,7 +537,6 @@ static void build_stub_page_table(struct vcpu *vcpu, struct guestcpu *g)
 	for (unsigned i = 0; i < STUB_PAGES; i++)
 		pt[i] = stub_page_gpa(&g->stub, i * 0x1000) | PTE_P | PTE_W |
 			(i * 0x1000 == STUB_CODE ? 0 : PTE_NX);
-	memset(MON_PTR(mem, MON_OPEN_BUS, 0x1000), 0xff, 0x1000);
 }
 
 int guestcpu_init(struct vcpu *vcpu, const struct guestcpu_options *opt, uint64_t entry,
@@ -537,8 +555,7 @@ int guestcpu_init(struct vcpu *vcpu, const struct guestcpu_options *opt, uint64_
 	stub_place(&g->stub, opt->stub_base);
 	build_stub_page_table(vcpu, g);
 	if (shadow_init(&g->shadow, mem, MON_POOL, (mem->monitor_size - MON_POOL) / 0x1000,
-			opt->stub_base, mem->monitor_gpa + MON_STUB_PT,
-			mem->monitor_gpa + MON_OPEN_BUS))
+			opt->stub_base, mem->monitor_gpa + MON_STUB_PT, OPEN_BUS_WINDOW))
 		return EXIT_HOST_ERROR;
 	r = cpu_set_cpuid(vcpu);
 	if (r)

@@ -15,9 +15,9 @@
 #define MON_GPA	 (4ULL << 30)
 #define MON_SIZE (1ULL << 20)
 
-/* Monitor memory: the stub's page table, the open-bus page, then the pool. */
+/* Monitor memory: the stub's page table, then the pool (from 0x2000). */
 #define STUB_PT_GPA  MON_GPA
-#define OPEN_BUS_GPA (MON_GPA + 0x1000)
+#define OPEN_BUS_GPA (1ULL << 40) /* the unbacked window standing in for monitor memory */
 #define POOL_OFF     0x2000ULL
 #define POOL_PAGES   128ULL
 
@@ -134,8 +134,8 @@ static uint64_t root(bool user)
 
 static const char *result_name(enum shadow_fill_result r)
 {
-	static const char *names[] = {"FILLED",		"GUEST_FAULT",	"STUB_CONFLICT",
-				      "OPEN_BUS_WRITE", "NONCANONICAL", "NO_MEMORY"};
+	static const char *names[] = {"FILLED", "GUEST_FAULT", "STUB_CONFLICT", "NONCANONICAL",
+				      "NO_MEMORY"};
 
 	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
 }
@@ -171,8 +171,8 @@ static void assert_fault(bool user_root, uint64_t la, uint32_t access,
 /*
  * Every invariant the shadow must keep, over all cached roots: tables are pool pages used
  * once each and all accounted for; every root maps the stub, supervisor-only, at
- * stub_base and nowhere else; no leaf reaches monitor memory but the open-bus page,
- * read-only; every leaf is U=1.
+ * stub_base and nowhere else; no leaf reaches monitor memory (frames there are shadowed
+ * in the unbacked window); every leaf is U=1.
  */
 static void check_tables(void)
 {
@@ -245,11 +245,6 @@ static void check_tables(void)
 							continue;
 						cr_assert(e1 & PTE_U, "leaf %#llx with U=0",
 							  (unsigned long long)e1);
-						if (f == OPEN_BUS_GPA) {
-							cr_assert_eq(e1 & PTE_W, 0,
-								     "open bus mapped writable");
-							continue;
-						}
 						cr_assert(f + 0x1000 <= MON_GPA ||
 								  f >= MON_GPA + MON_SIZE,
 							  "leaf %#llx reaches monitor memory",
@@ -274,7 +269,6 @@ static void setup_pool(uint64_t pool_pages)
 	mem.ram_size = RAM_SIZE;
 	mem.monitor_gpa = MON_GPA;
 	mem.monitor_size = MON_SIZE;
-	memset(mem.monitor + (OPEN_BUS_GPA - MON_GPA), 0xff, 0x1000);
 	gnext = GUEST_TABLES;
 	gcr3 = galloc();
 	cr_assert_eq(
@@ -324,6 +318,10 @@ Test(shadow_init, refuses_a_bad_pool_or_stub_base)
 		     -EINVAL, "expected a non-canonical stub base refused");
 	cr_assert_eq(shadow_init(&t, &mem, 0, 4, STUB_BASE, STUB_PT_GPA, OPEN_BUS_GPA), -EINVAL,
 		     "expected a stub page table inside the pool refused");
+	cr_assert_eq(shadow_init(&t, &mem, POOL_OFF, 4, STUB_BASE, STUB_PT_GPA, MON_GPA), -EINVAL,
+		     "expected an open-bus window over monitor memory refused");
+	cr_assert_eq(shadow_init(&t, &mem, POOL_OFF, 4, STUB_BASE, STUB_PT_GPA, 0x1000), -EINVAL,
+		     "expected an open-bus window over RAM refused");
 }
 
 Test(shadow_init, a_new_root_maps_only_the_stub_supervisor_only)
@@ -596,32 +594,29 @@ Test(shadow_fill, the_low_bits_of_the_guest_cr3_are_ignored)
 
 /* Frames */
 
-Test(shadow_frames, a_frame_in_monitor_memory_maps_the_open_bus_page_read_only)
+Test(shadow_frames, a_frame_in_monitor_memory_maps_the_same_offset_of_the_unbacked_window)
 {
 	uint64_t r = root(false);
 
 	gmap(gcr3, LA_K, 1, MON_GPA + POOL_OFF, PTE_P | PTE_W | PTE_D, PTE_P | PTE_W);
-	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
-	cr_assert_eq(sentry(r, LA_K, 1), OPEN_BUS_GPA | PTE_P | PTE_U,
-		     "expected the open-bus page, read-only, got %#llx",
+	assert_result(fill(false, LA_K, PFEC_W), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_K, 1), (OPEN_BUS_GPA + POOL_OFF) | PTE_P | PTE_W | PTE_U,
+		     "expected the window's page (KVM makes MMIO of it), got %#llx",
 		     (unsigned long long)sentry(r, LA_K, 1));
-	assert_result(fill(false, LA_K, PFEC_W), SHADOW_OPEN_BUS_WRITE);
-	cr_assert_eq(sentry(r, LA_K, 1), OPEN_BUS_GPA | PTE_P | PTE_U, "expected still read-only");
 	check_tables();
 }
 
-Test(shadow_frames, the_stub_page_table_and_the_open_bus_page_are_open_bus_too)
+Test(shadow_frames, the_stub_page_table_and_the_last_monitor_page_are_window_pages_too)
 {
-	uint64_t r = root(false),
-		 frames[] = {STUB_PT_GPA, OPEN_BUS_GPA, MON_GPA + MON_SIZE - 0x1000};
+	uint64_t r = root(false), frames[] = {STUB_PT_GPA, MON_GPA + MON_SIZE - 0x1000};
 
-	for (unsigned i = 0; i < 3; i++) {
+	for (unsigned i = 0; i < 2; i++) {
 		uint64_t la = LA_K + i * 0x1000;
 
 		gmap(gcr3, la, 1, frames[i], PTE_P | PTE_W | PTE_D, PTE_P | PTE_W);
-		assert_result(fill(false, la, PFEC_W), SHADOW_OPEN_BUS_WRITE);
-		cr_assert_eq(sentry(r, la, 1), OPEN_BUS_GPA | PTE_P | PTE_U, "frame %u: got %#llx",
-			     i, (unsigned long long)sentry(r, la, 1));
+		assert_result(fill(false, la, PFEC_W), SHADOW_FILLED);
+		cr_assert_eq(sentry(r, la, 1) & PTE_ADDR_MASK, OPEN_BUS_GPA + (frames[i] - MON_GPA),
+			     "frame %u: got %#llx", i, (unsigned long long)sentry(r, la, 1));
 	}
 	check_tables();
 }
@@ -635,7 +630,7 @@ Test(shadow_frames, a_2m_page_over_monitor_memory_is_open_bus_page_by_page)
 	/* Past monitor memory, the frame is nothing: mapped as is, for KVM's MMIO exits. */
 	assert_result(fill(false, LA_K + 0x100000, 0), SHADOW_FILLED);
 	assert_result(fill(false, LA_K + 0x1ff000, 0), SHADOW_FILLED);
-	cr_assert_eq(sentry(r, LA_K + 0x2000, 1) & PTE_ADDR_MASK, OPEN_BUS_GPA);
+	cr_assert_eq(sentry(r, LA_K + 0x2000, 1) & PTE_ADDR_MASK, OPEN_BUS_GPA + 0x2000);
 	cr_assert_eq(sentry(r, LA_K + 0x100000, 1) & PTE_ADDR_MASK, MON_GPA + 0x100000,
 		     "expected the page after monitor memory as is");
 	cr_assert_eq(sentry(r, LA_K + 0x1ff000, 1) & PTE_ADDR_MASK, MON_GPA + 0x1ff000);
@@ -1021,7 +1016,7 @@ static uint64_t random_frame(void)
 	case 4:
 		return 0xfee00000ULL + (rnd() % 16) * 0x1000;
 	case 5:
-		return (rnd() % 2) ? STUB_PT_GPA : OPEN_BUS_GPA;
+		return (rnd() % 2) ? STUB_PT_GPA : OPEN_BUS_GPA + (rnd() % 16) * 0x1000;
 	default:
 		return rnd() & 0x000000fffffff000ULL;
 	}
@@ -1056,7 +1051,7 @@ static void check_fill(uint64_t cr3, bool user_root, uint64_t la, enum shadow_fi
 	uint64_t r, e, want;
 	struct walk w;
 
-	if (res != SHADOW_FILLED && res != SHADOW_OPEN_BUS_WRITE)
+	if (res != SHADOW_FILLED)
 		return;
 	r = shadow_root(&sh, cr3, user_root, false);
 	e = sentry(r, la, 1);
@@ -1064,12 +1059,10 @@ static void check_fill(uint64_t cr3, bool user_root, uint64_t la, enum shadow_fi
 	cr_assert_eq(pagewalk(&mem, cr3, la, &w), WALK_OK);
 	want = w.gpa & PTE_ADDR_MASK;
 	if (!gpa_ok(&mem, want, 0x1000) && want + 0x1000 > MON_GPA && want < MON_GPA + MON_SIZE)
-		want = OPEN_BUS_GPA;
+		want = OPEN_BUS_GPA + (want - MON_GPA);
 	cr_assert_eq(e & PTE_ADDR_MASK, want, "la %#llx: frame %#llx, expected %#llx",
 		     (unsigned long long)la, (unsigned long long)(e & PTE_ADDR_MASK),
 		     (unsigned long long)want);
-	if (res == SHADOW_OPEN_BUS_WRITE)
-		cr_assert_eq(want, OPEN_BUS_GPA);
 }
 
 Test(shadow_random, a_thousand_random_fills_never_map_monitor_memory)
@@ -1115,7 +1108,6 @@ Test(shadow_random, a_thousand_random_fills_never_map_monitor_memory)
 	cr_assert_gt(results[SHADOW_FILLED], 100, "only %u fills", results[SHADOW_FILLED]);
 	cr_assert_gt(results[SHADOW_GUEST_FAULT], 50, "only %u faults",
 		     results[SHADOW_GUEST_FAULT]);
-	cr_assert_gt(results[SHADOW_OPEN_BUS_WRITE], 5);
 	cr_assert_gt(results[SHADOW_STUB_CONFLICT], 5);
 	cr_assert_gt(results[SHADOW_NONCANONICAL], 5);
 }
