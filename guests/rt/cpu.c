@@ -94,6 +94,7 @@ void rt_set_handler(uint8_t vector, rt_handler_t h)
 
 static struct rt_segments frame_segments;
 struct rt_segments rt_user_exit_segments;
+struct rt_frame rt_user_exit_frame;
 
 static void record_segments(struct rt_frame *f)
 {
@@ -224,6 +225,7 @@ void rt_trap(struct rt_frame *f)
 	if (f->vector == VEC_UD && f->rip == (uint64_t)rt_user_exit) {
 		rt_user_exit_segments.cs = f->cs;
 		rt_user_exit_segments.ss = f->ss;
+		rt_user_exit_frame = *f;
 		rt_user_return(f->rax);
 	}
 	if (!h)

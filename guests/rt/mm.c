@@ -56,6 +56,16 @@ void *rt_alloc_page(void)
 	return (void *)p;
 }
 
+void *rt_alloc_pages(uint64_t n, uint64_t align)
+{
+	uint64_t p = align_up(next_free, align);
+
+	if (p + n * PAGE_SIZE > free_end || p + n * PAGE_SIZE < p)
+		rt_fail("out of free RAM (%lu pages aligned to 0x%lx)", n, align);
+	next_free = p + n * PAGE_SIZE;
+	return (void *)p;
+}
+
 /* ---- page tables ------------------------------------------------------------------------ */
 
 #define NONLEAF (PTE_P | PTE_W | PTE_U) /* intermediate entries allow all: the leaf decides */
@@ -167,6 +177,16 @@ static void map_2m(uint64_t *root, uint64_t va, uint64_t pa, uint64_t flags)
 	uint64_t *t = leaf_table(root, va, 2, WALK_CREATE);
 
 	t[pt_index(va, 2)] = (pa & PTE_ADDR) | flags | PTE_P | PTE_PS;
+}
+
+void pt_map_large(uint64_t *root, uint64_t va, uint64_t pa, uint64_t flags)
+{
+	uint64_t *t = leaf_table(root, va, 2, WALK_CREATE);
+	uint64_t *e = &t[pt_index(va, 2)];
+
+	if ((*e & PTE_P) && !(*e & PTE_PS))
+		rt_fail("pt_map_large: 0x%lx is mapped by a page table", va);
+	map_2m(root, va, pa, flags);
 }
 
 uint64_t *pt_new_kernel_space(void)

@@ -60,6 +60,50 @@ _Noreturn void rt_main(uint64_t fdt, uint64_t magic)
 	rt_fail("guest_main returned without DONE()");
 }
 
+/* ---- the command line ------------------------------------------------------------------ */
+
+bool rt_streq(const char *a, const char *b)
+{
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
+bool rt_bootarg(const char *key, char *buf, size_t size)
+{
+	const char *p = rt_fdt_getprop_string(
+		rt_boot.fdt, rt_fdt_path_offset(rt_boot.fdt, "/chosen"), "bootargs");
+
+	while (p && *p) {
+		const char *k = key;
+		size_t n = 0;
+
+		while (*p == ' ')
+			p++;
+		while (*k && *p == *k) {
+			p++;
+			k++;
+		}
+		if (!*k && (*p == '=' || *p == ' ' || !*p)) {
+			if (*p == '=')
+				p++;
+			while (p[n] && p[n] != ' ')
+				n++;
+			if (n >= size)
+				return false;
+			for (size_t i = 0; i < n; i++)
+				buf[i] = p[i];
+			buf[n] = 0;
+			return true;
+		}
+		while (*p && *p != ' ')
+			p++;
+	}
+	return false;
+}
+
 /* ---- leaving ------------------------------------------------------------------------- */
 
 _Noreturn void rt_debug_exit(uint8_t v)

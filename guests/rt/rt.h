@@ -165,6 +165,20 @@ static inline uint16_t read_ss(void)
 	__asm__ volatile("mov %%ss, %0" : "=r"(v));
 	return v;
 }
+static inline void write_cr4(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
+}
+#define CR4_UMIP (1ULL << 11) /* sgdt/sidt/sldt/str/smsw #GP at CPL > 0 */
+
+/* CPUID leaf/subleaf: r[0..3] = EAX, EBX, ECX, EDX. */
+static inline void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t r[4])
+{
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(subleaf));
+}
+
 static inline void cli(void)
 {
 	__asm__ volatile("cli" : : : "memory");
@@ -220,6 +234,15 @@ _Noreturn void rt_limitation(const char *reason);
  * with RT_EXIT_LIMITATION instead of passing.
  */
 #define LIMITATION(reason) rt_limitation(reason)
+
+/* ---- the command line (/chosen bootargs) -------------------------------------------- */
+/*
+ * The value of `key=value` among the space-separated bootargs, copied NUL-terminated into
+ * buf (at most size - 1 characters). False if the key is absent or the value too long.
+ * A bare `key` has the value "".
+ */
+bool rt_bootarg(const char *key, char *buf, size_t size);
+bool rt_streq(const char *a, const char *b);
 
 /* ---- flattened device tree (read-only) ---------------------------------------------- */
 bool rt_fdt_valid(const void *fdt);
@@ -281,6 +304,8 @@ struct rt_segments {
 struct rt_segments rt_frame_segments(void);
 /* CS and SS of the user code at its last rt_user_exit, from the #UD frame. */
 extern struct rt_segments rt_user_exit_segments;
+/* That whole frame (RFLAGS, RSP, the registers the user code left). */
+extern struct rt_frame rt_user_exit_frame;
 void rt_set_gate_dpl(uint8_t vector, unsigned dpl);
 const char *rt_vector_name(unsigned vector);
 _Noreturn void rt_unexpected(struct rt_frame *f);
@@ -327,6 +352,9 @@ extern char __user_start[], __user_end[], __user_text_end[];
 void rt_mem_init(void);
 /* A zeroed page of free RAM (identity-mapped, so its address is also its pointer). */
 void *rt_alloc_page(void);
+/* n physically contiguous pages aligned to `align` (a power of two >= PAGE_SIZE), not
+ * zeroed; the pages skipped to align are lost. */
+void *rt_alloc_pages(uint64_t n, uint64_t align);
 void *rt_memset(void *d, int c, size_t n);
 
 /* The address space the runtime built (rt_paging_init), or 0 while on the boot map. */
@@ -338,6 +366,9 @@ void rt_paging_init(void);
 /* Maps the 4 KiB page va -> pa with flags (PTE_P added); splits a 2 MiB page if needed.
  * Intermediate entries are P|W|U: the leaf decides. The caller invalidates (invlpg). */
 void pt_map(uint64_t *root, uint64_t va, uint64_t pa, uint64_t flags);
+/* Maps the 2 MiB page va -> pa (both 2 MiB-aligned) with flags (PTE_P|PTE_PS added); the
+ * page directory must not hold a page table there already. The caller invalidates. */
+void pt_map_large(uint64_t *root, uint64_t va, uint64_t pa, uint64_t flags);
 /* Clears the leaf entry of va (splitting a 2 MiB page if needed); returns it. */
 uint64_t pt_unmap(uint64_t *root, uint64_t va);
 /* The entry for va at level 4 (PML4E) .. 1 (PTE), or NULL if a level above is absent or a

@@ -15,6 +15,12 @@ run from lodger's exit status and the serial transcript (lodger's stdout):
               and always a failure in shadow mode, which must not depend on the backend.
   fail        anything else; the whole transcript is printed.
 
+With --expect-status N (a destructive attempt whose architectural end is, say, a triple
+fault: lodger's status 8), a run passes instead when lodger exits with N, the transcript
+has neither "<name>: PASS" nor a "<name>: FAIL" line, holds every --expect line, and ends
+with a "<name>: STEP" line: the guest got as far as its attack's STEP, and nothing it did
+afterwards printed anything.
+
 With several modes that all pass, the transcripts and exit statuses must be identical:
 a guest behaves the same in direct and shadow mode (DESIGN.md section 2). A run that ends
 in a limitation is not compared (its transcript stops short by design).
@@ -112,7 +118,31 @@ def run_once(args, mode):
     return Run(mode, cmd, rc, decode(out), decode(err), seconds)
 
 
+def classify_expected_status(args, run):
+    """--expect-status: the run must end with that status right after a STEP line."""
+    lines = run.out.splitlines()
+    problems = []
+    if run.rc != args.expect_status:
+        problems.append(f"exit status {describe_status(run.rc)}, "
+                        f"not {describe_status(args.expect_status)}")
+    if f"{args.name}: PASS" in lines:
+        problems.append("it printed PASS")
+    fails = [l for l in lines if l.startswith(f"{args.name}: FAIL")]
+    if fails:
+        problems.append(fails[0])
+    missing = [e for e in args.expect if e not in lines]
+    if missing:
+        problems.append("the transcript lacks: " + "; ".join(repr(m) for m in missing))
+    if not lines or not lines[-1].startswith(f"{args.name}: STEP "):
+        problems.append("the transcript does not end with the attack's STEP line")
+    run.verdict = "fail" if problems else "pass"
+    run.why = "; ".join(problems)
+
+
 def classify(args, run):
+    if args.expect_status is not None:
+        classify_expected_status(args, run)
+        return
     lines = run.out.splitlines()
     pass_line = f"{args.name}: PASS"
     limitations = [l for l in lines if l.startswith(f"{args.name}: LIMITATION: ")]
@@ -166,6 +196,9 @@ def main():
     ap.add_argument("--expect-shadow-log", action="append", default=[],
                     help="text lodger's stderr must contain in shadow mode (repeatable), "
                     "e.g. a -d reloc line showing the stub moved")
+    ap.add_argument("--expect-status", type=int, metavar="N",
+                    help="the run must end with lodger's exit status N right after a STEP "
+                    "line, without PASS (a destructive attempt, e.g. 8: triple fault)")
     ap.add_argument("--lodger-arg", action="append", default=[],
                     help="an extra lodger argument (repeatable)")
     ap.add_argument("--timeout", type=float, default=100.0, help="seconds per run")
