@@ -44,7 +44,8 @@ static const char usage[] =
 	"  -no-reboot          accepted for QEMU compatibility (lodger never reboots)\n"
 	"  -machine [type=]lodger[,mode=direct|shadow][,accel=kvm]   (also -M)\n"
 	"                      shadow mode (ignored in direct): [,stub-base=ADDR]\n"
-	"                      [,traps=auto|vmm][,relocate=on|off][,seed=N]; ADDR and N\n"
+	"                      [,traps=auto|vmm][,relocate=on|off][,seed=N]\n"
+	"                      [,reloc-hot=N][,reloc-window-ms=MS]; ADDR and N\n"
 	"                      are hex (0x...) or decimal, ADDR 2 MiB-aligned and canonical\n"
 	"  -accel kvm[,mode=direct|shadow]\n"
 	"  -enable-kvm         accepted (lodger always uses KVM)\n"
@@ -152,6 +153,8 @@ static int prop_machine(struct cli *cli, const char *opt, const char *arg, const
 		{"traps", config_set_traps, CONFIG_SET_TRAPS},
 		{"relocate", config_set_relocate, CONFIG_SET_RELOCATE},
 		{"seed", config_set_seed, CONFIG_SET_SEED},
+		{"reloc-hot", config_set_reloc_hot, CONFIG_SET_RELOC_HOT},
+		{"reloc-window-ms", config_set_reloc_window, CONFIG_SET_RELOC_WINDOW},
 	};
 	bool is_machine = strcmp(opt, "-machine") == 0;
 	char why[CONFIG_WHY_MAX];
@@ -170,7 +173,7 @@ static int prop_machine(struct cli *cli, const char *opt, const char *arg, const
 					  shadow_props[i].set_bit);
 	return unknown_prop(cli, opt, arg, key,
 			    is_machine ? "lodger knows type, mode, accel, stub-base, traps, "
-					 "relocate and seed"
+					 "relocate, seed, reloc-hot and reloc-window-ms"
 				       : "lodger knows accel and mode");
 }
 

@@ -49,6 +49,8 @@ void config_init_defaults(struct config *cfg)
 		.serial = SERIAL_STDIO,
 		.traps = TRAPS_AUTO,
 		.relocate = true,
+		.reloc_hot = 16,
+		.reloc_window_ms = 100,
 	};
 }
 
@@ -252,6 +254,29 @@ int config_set_seed(struct config *cfg, const char *s, char *why)
 	return 0;
 }
 
+static int set_bounded(unsigned *field, const char *s, uint64_t max, char *why)
+{
+	uint64_t v;
+
+	if (parse_u64(s, &v, why) < 0)
+		return -1;
+	if (v < 1 || v > max)
+		return why_fail(why, "%llu is out of range (1 to %llu)", (unsigned long long)v,
+				(unsigned long long)max);
+	*field = (unsigned)v;
+	return 0;
+}
+
+int config_set_reloc_hot(struct config *cfg, const char *s, char *why)
+{
+	return set_bounded(&cfg->reloc_hot, s, 1000000, why);
+}
+
+int config_set_reloc_window(struct config *cfg, const char *s, char *why)
+{
+	return set_bounded(&cfg->reloc_window_ms, s, 3600000, why);
+}
+
 int config_set_debug(struct config *cfg, const char *s, char *why)
 {
 	const char *bad;
@@ -344,6 +369,10 @@ void config_merge(struct config *dst, struct config_layer *layer)
 		dst->traps = src->traps;
 	if (set & CONFIG_SET_RELOCATE)
 		dst->relocate = src->relocate;
+	if (set & CONFIG_SET_RELOC_HOT)
+		dst->reloc_hot = src->reloc_hot;
+	if (set & CONFIG_SET_RELOC_WINDOW)
+		dst->reloc_window_ms = src->reloc_window_ms;
 	if (set & CONFIG_SET_SEED) {
 		dst->seed = src->seed;
 		dst->seed_set = src->seed_set;
@@ -643,6 +672,8 @@ static const struct key {
 	{GROUP_MACHINE, "traps", config_set_traps},
 	{GROUP_MACHINE, "relocate", config_set_relocate},
 	{GROUP_MACHINE, "seed", config_set_seed},
+	{GROUP_MACHINE, "reloc-hot", config_set_reloc_hot},
+	{GROUP_MACHINE, "reloc-window-ms", config_set_reloc_window},
 	{GROUP_MEMORY, "size", config_set_mem_size},
 	{GROUP_SMP, "cpus", config_set_smp},
 	{GROUP_SERIAL, "backend", key_backend},
@@ -801,6 +832,8 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "  relocate = \"%s\"\n", cfg->relocate ? "on" : "off");
 	if (cfg->seed_set)
 		fprintf(out, "  seed = \"%llu\"\n", (unsigned long long)cfg->seed);
+	fprintf(out, "  reloc-hot = \"%u\"\n", cfg->reloc_hot);
+	fprintf(out, "  reloc-window-ms = \"%u\"\n", cfg->reloc_window_ms);
 	if (cfg->kernel)
 		print_str(out, "kernel", cfg->kernel);
 	if (cfg->append && *cfg->append)

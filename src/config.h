@@ -38,12 +38,14 @@ struct config {
 	char *stats_file;    /* -stats: statistics as JSON at exit; "-" is stderr; NULL: none */
 
 	/* Shadow mode only; accepted, and ignored, in direct mode. */
-	uint64_t stub_base;   /* the stub's initial linear base, when stub_base_set */
-	bool stub_base_set;   /* false: lodger chooses */
-	enum trap_path traps; /* -machine traps= */
-	bool relocate;	      /* the stub moves away when the guest touches its region */
-	uint64_t seed;	      /* for the relocation's random choices, when seed_set */
-	bool seed_set;	      /* false: lodger picks a seed and logs it */
+	uint64_t stub_base;	  /* the stub's initial linear base, when stub_base_set */
+	bool stub_base_set;	  /* false: lodger chooses */
+	enum trap_path traps;	  /* -machine traps= */
+	bool relocate;		  /* the stub moves away when the guest touches its region */
+	uint64_t seed;		  /* for the relocation's random choices, when seed_set */
+	bool seed_set;		  /* false: lodger picks a seed and logs it */
+	unsigned reloc_hot;	  /* displaced accesses per window that make a region hot */
+	unsigned reloc_window_ms; /* the policy's window (claim 12) */
 };
 
 /* What config_from_args asks the caller to do next. */
@@ -110,6 +112,8 @@ enum config_set {
 	CONFIG_SET_TRAPS = 1u << 13,
 	CONFIG_SET_RELOCATE = 1u << 14,
 	CONFIG_SET_SEED = 1u << 15, /* seed and seed_set together */
+	CONFIG_SET_RELOC_HOT = 1u << 16,
+	CONFIG_SET_RELOC_WINDOW = 1u << 17,
 };
 
 struct config_layer {
@@ -129,16 +133,18 @@ void config_merge(struct config *dst, struct config_layer *layer);
 /* stub-base and seed take a number in hex (0x...) or decimal. */
 int config_set_mem_size(struct config *cfg, const char *s, char *why); /* parse, round, range */
 int config_set_smp(struct config *cfg, const char *s, char *why);
-int config_set_mode(struct config *cfg, const char *s, char *why);	/* direct | shadow */
-int config_set_debug(struct config *cfg, const char *s, char *why);	/* -d list */
-int config_set_path(char **field, const char *s, char *why);		/* non-empty copy */
-int config_set_string(char **field, const char *s, char *why);		/* copy, may be "" */
-int config_set_stub_base(struct config *cfg, const char *s, char *why); /* 2 MiB, canonical */
-int config_set_traps(struct config *cfg, const char *s, char *why);	/* auto | vmm */
-int config_set_relocate(struct config *cfg, const char *s, char *why);	/* on | off */
-int config_set_seed(struct config *cfg, const char *s, char *why);	/* any 64-bit number */
-int config_check_machine_type(const char *s, char *why);		/* only "lodger" */
-int config_check_accel(const char *s, char *why);			/* only "kvm" */
+int config_set_mode(struct config *cfg, const char *s, char *why);	   /* direct | shadow */
+int config_set_debug(struct config *cfg, const char *s, char *why);	   /* -d list */
+int config_set_path(char **field, const char *s, char *why);		   /* non-empty copy */
+int config_set_string(char **field, const char *s, char *why);		   /* copy, may be "" */
+int config_set_stub_base(struct config *cfg, const char *s, char *why);	   /* 2 MiB, canonical */
+int config_set_traps(struct config *cfg, const char *s, char *why);	   /* auto | vmm */
+int config_set_relocate(struct config *cfg, const char *s, char *why);	   /* on | off */
+int config_set_reloc_hot(struct config *cfg, const char *s, char *why);	   /* 1 .. 1000000 */
+int config_set_reloc_window(struct config *cfg, const char *s, char *why); /* ms, 1 .. 3600000 */
+int config_set_seed(struct config *cfg, const char *s, char *why);	   /* any 64-bit number */
+int config_check_machine_type(const char *s, char *why);		   /* only "lodger" */
+int config_check_accel(const char *s, char *why);			   /* only "kvm" */
 
 /*
  * Writes "lodger: " and the message as one line to err; control characters in it

@@ -53,6 +53,12 @@ struct guestcpu {
 	struct stub stub;
 	struct shadow shadow;
 	struct reloc reloc;
+	struct {
+		bool active;   /* one guest instruction runs with the stub moved aside */
+		uint64_t home; /* where the stub goes back to afterwards */
+		bool guest_tf; /* the guest's own TF, to give back */
+		uint64_t start_ns;
+	} step;
 
 	bool user;   /* the guest is in user mode (virtual CPL3) */
 	bool vif;    /* the guest's RFLAGS.IF */
@@ -74,6 +80,8 @@ struct guestcpu {
 	uint64_t sysenter[3]; /* SYSENTER_CS, _ESP, _EIP: kept, never loaded (privop.c) */
 
 	struct guestcpu_stats stats;
+	uint64_t last_fill_la; /* a fill that does not take is a backend that will not map */
+	unsigned same_fills;
 };
 
 /* The context of one trap: the guest's registers as they were when it trapped. */
@@ -95,6 +103,7 @@ struct guestcpu_options {
 	bool relocate;	    /* move the stub when the guest wants its region */
 	bool fast_paths;    /* let the stub handle the traps it can (claims 7, 19) */
 	uint64_t seed;	    /* for relocation's random choices */
+	unsigned reloc_hot, reloc_window_ms; /* claim 12's policy */
 };
 
 int guestcpu_init(struct vcpu *vcpu, const struct guestcpu_options *opt, uint64_t entry,
@@ -136,6 +145,18 @@ int reflect_fault(struct trap *t, const struct gfault *f);
  * Returns 1 when done (state updated), 0 when the original exception must be reflected,
  * or a negative value carrying an exit status (-EXIT_*). */
 int privop_emulate(struct trap *t);
+
+/* conflict.c: the guest touched the stub's region (claims 1, 9-12). Returns 0 or an exit
+ * status; the guest's access runs again on resume. */
+int conflict_handle(struct trap *t, uint64_t la, uint32_t access);
+/* While a displaced access is being stepped: the trap `t` (vector t->vector) ends the step
+ * unless it is a shadow fill on the way. Returns true when the trap was the step's own
+ * #DB and needs nothing else; *status carries an exit status. */
+bool conflict_step_trap(struct trap *t, int *status);
+/* Ends a step early (the instruction raised something lodger handles). */
+int conflict_step_end(struct trap *t);
+/* Where the stub moves: every absolute address, the shadow roots, LSTAR. */
+int trap_move_stub(struct trap *t, uint64_t to);
 
 /* Emulated syscall/sysret, used by the syscall entry. */
 int trap_syscall(struct trap *t);

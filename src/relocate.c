@@ -26,6 +26,8 @@ void reloc_init(struct reloc *r, bool enabled, uint64_t seed)
 {
 	memset(r, 0, sizeof(*r));
 	r->enabled = enabled;
+	r->hot = RELOC_DEFAULT_HOT;
+	r->window_ns = RELOC_DEFAULT_WINDOW_MS * 1000000ULL;
 	r->seed = seed;
 	r->rng = seed ? seed : 0x9e3779b97f4a7c15ULL; /* xorshift state must not be 0 */
 }
@@ -125,6 +127,30 @@ static bool search_table(struct search *s, uint64_t table, int level, uint64_t l
 	if (!passed_over)
 		*memo = (table & PTE_ADDR_MASK) | (uint64_t)level;
 	return false;
+}
+
+uint64_t reloc_random_region(struct reloc *r, uint64_t current)
+{
+	for (;;) {
+		/* 48-bit linear space, sign-extended: both halves, any 2 MiB region. */
+		uint64_t base = canonical_of(reloc_random(r) & 0x0000ffffffe00000ULL);
+
+		/* Not the first slot of the upper half: kvm_pvm cannot map it for CPL3 code, and
+		 * displaced accesses there could not be served (docs/platform.md). */
+		if ((base >> 39 & 511) == 256)
+			continue;
+		if (base != current && !reloc_recently_conflicted(r, base))
+			return base; /* at most RELOC_RECENT + 1 of 2^27 regions are refused */
+	}
+}
+
+bool reloc_hot(struct reloc *r, uint64_t now_ns)
+{
+	if (!r->window_hits || now_ns - r->window_start_ns > r->window_ns) {
+		r->window_start_ns = now_ns;
+		r->window_hits = 0;
+	}
+	return ++r->window_hits > r->hot;
 }
 
 bool reloc_find_unused(struct reloc *r, const struct guest_mem *mem, uint64_t cr3, uint64_t current,

@@ -250,14 +250,6 @@ int trap_syscall(struct trap *t)
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* The syscall MSRs hold the stub's entry: they move with it. */
 static int set_syscall_msrs(struct vcpu *vcpu, struct guestcpu *g)
 {
@@ -277,44 +269,13 @@ static int set_syscall_msrs(struct vcpu *vcpu, struct guestcpu *g)
 	return kvm_ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) == 4 ? 0 : EXIT_HOST_ERROR;
 }
 
-/*
- * The guest touched the stub's region (claims 1, 9): move the stub to a region the guest
- * does not map and let the guest's access run again. The descriptor-table registers follow
- * in resume(); everything else holding the base is rewritten here.
- */
-static int stub_conflict(struct trap *t, uint64_t la, uint32_t access)
+int trap_move_stub(struct trap *t, uint64_t to)
 {
 	struct guestcpu *g = t->g;
-	struct reloc *r = &g->reloc;
-	uint64_t from = g->stub.base, to, start = now_ns();
 
-	r->stats.conflicts++;
-	reloc_note_conflict(r, from);
-	if (!r->enabled || !reloc_find_unused(r, &t->vcpu->vm->mem, g->cr3, from, &to)) {
-		r->stats.refused++;
-		pr_err("vcpu%u: guest access to %#llx falls in the monitor stub's region at %#llx, "
-		       "and %s",
-		       t->vcpu->id, (unsigned long long)la, (unsigned long long)from,
-		       r->enabled ? "the guest maps every other region (moving the stub to a "
-				    "mapped region is not built yet)"
-				  : "relocation is off (-machine relocate=off)");
-		return EXIT_INTERNAL;
-	}
 	stub_place(&g->stub, to);
 	shadow_set_stub_base(&g->shadow, to);
-	if (set_syscall_msrs(t->vcpu, g))
-		return EXIT_HOST_ERROR;
-	r->stats.to_unused++;
-	r->stats.ns += now_ns() - start;
-	pr_debug(LOG_RELOC,
-		 "stub %#llx -> %#llx (unused region): guest %s %s at %#llx, rip %#llx, %llu ns",
-		 (unsigned long long)from, (unsigned long long)to, g->user ? "user" : "kernel",
-		 access & PFEC_I   ? "fetch"
-		 : access & PFEC_W ? "write"
-				   : "read",
-		 (unsigned long long)la, (unsigned long long)t->regs.rip,
-		 (unsigned long long)(now_ns() - start));
-	return 0;
+	return set_syscall_msrs(t->vcpu, g);
 }
 
 /* kvm_pvm: a syscall reaches LSTAR at CPL3 and faults fetching the stub's entry, with
@@ -335,6 +296,7 @@ static int page_fault(struct trap *t)
 	struct guestcpu *g = t->g;
 	uint64_t la = t->sregs.cr2;
 	struct shadow_guest_mode mode = {.wp = g->cr0 & CR0_WP, .nxe = g->efer & EFER_NXE};
+	int r;
 	uint32_t access = (t->error & (PFEC_W | PFEC_I)) | (g->user ? PFEC_U : 0), pfec = 0;
 
 	if (is_pvm_syscall(t, la))
@@ -347,17 +309,31 @@ static int page_fault(struct trap *t)
 	switch (shadow_fill(&g->shadow, g->cr3, g->user, la, access, &mode, &pfec)) {
 	case SHADOW_FILLED:
 		g->stats.by_kind[TK_SHADOW_FILL]++;
+		/* The same entry filled again and again: the backend does not honour it. End
+		 * the run with one clear line rather than spin. */
+		g->same_fills = la == g->last_fill_la ? g->same_fills + 1 : 0;
+		g->last_fill_la = la;
+		if (g->same_fills > 64) {
+			pr_err("vcpu%u: KVM keeps faulting on guest address %#llx although it is "
+			       "mapped (a backend limit: docs/platform.md)",
+			       t->vcpu->id, (unsigned long long)la);
+			return EXIT_INTERNAL;
+		}
 		pr_debug(LOG_SHADOW, "fill %#llx (%s%s%s)", (unsigned long long)la,
 			 access & PFEC_W ? "w" : "r", access & PFEC_U ? "u" : "k",
 			 access & PFEC_I ? "x" : "");
 		return 0;
 	case SHADOW_GUEST_FAULT:
+		if (g->step.active && (r = conflict_step_end(t)))
+			return r;
 		g->cr2 = la;
 		return reflect_event(t, 14, true, pfec, EV_EXCEPTION);
 	case SHADOW_NONCANONICAL:
+		if (g->step.active && (r = conflict_step_end(t)))
+			return r;
 		return reflect_event(t, 13, true, 0, EV_EXCEPTION);
 	case SHADOW_STUB_CONFLICT:
-		return stub_conflict(t, la, access);
+		return conflict_handle(t, la, access);
 	case SHADOW_NO_MEMORY:
 	default:
 		pr_err("vcpu%u: out of shadow page-table memory", t->vcpu->id);
@@ -475,6 +451,12 @@ static int vector_exit(struct trap *t, int vector)
 	t->sregs.ss = guest_segment(frame[4]);
 	pr_debug(LOG_TRAP, "vector %d error %#x at %#llx (%s)", vector, t->error,
 		 (unsigned long long)t->regs.rip, g->user ? "user" : "kernel");
+	if (g->step.active) {
+		int status = 0;
+
+		if (conflict_step_trap(t, &status) || status)
+			return status;
+	}
 	return dispatch(t);
 }
 
@@ -551,6 +533,8 @@ int guestcpu_init(struct vcpu *vcpu, const struct guestcpu_options *opt, uint64_
 		return EXIT_HOST_ERROR;
 	vcpu->guest = g;
 	reloc_init(&g->reloc, opt->relocate, opt->seed);
+	g->reloc.hot = opt->reloc_hot;
+	g->reloc.window_ns = opt->reloc_window_ms * 1000000ULL;
 	stub_install(&g->stub, mem, MON_STUB, opt->fast_paths);
 	stub_place(&g->stub, opt->stub_base);
 	build_stub_page_table(vcpu, g);

@@ -98,6 +98,8 @@ static int start_shadow_mode(struct vm *vm)
 		/* Measured (docs/shadow-mode.md): on kvm_pvm a trap the stub handles costs a third
 		 * of one handed to lodger; hardware KVM would favour the stub even more. */
 		.fast_paths = cfg->traps == TRAPS_AUTO,
+		.reloc_hot = cfg->reloc_hot,
+		.reloc_window_ms = cfg->reloc_window_ms,
 	};
 
 	pr_debug(LOG_STUB, "stub at %#llx (%s), monitor memory at guest-physical %#llx",

@@ -30,6 +30,9 @@ Exit status: 0 pass, 77 skip (no usable /dev/kvm, or a limitation on kvm_pvm), 1
 
 import argparse
 import difflib
+import json
+import re
+import tempfile
 import os
 import signal
 import subprocess
@@ -99,6 +102,10 @@ class Run:
 
 def run_once(args, mode):
     cmd = [args.lodger, "-machine", f"mode={mode}", "-m", args.mem, "-nographic"]
+    stats = None
+    if mode == "shadow" and args.shadow_stats:
+        stats = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
+        cmd += ["-stats", stats]
     if args.append is not None:
         cmd += ["-append", args.append]
     cmd += args.lodger_arg + [args.elf]
@@ -115,7 +122,16 @@ def run_once(args, mode):
         rc = None
     seconds = time.monotonic() - start
     decode = lambda b: b.decode("utf-8", errors="replace").replace("\r\n", "\n")
-    return Run(mode, cmd, rc, decode(out), decode(err), seconds)
+    run = Run(mode, cmd, rc, decode(out), decode(err), seconds)
+    run.stats = None
+    if stats:
+        try:
+            with open(stats) as f:
+                run.stats = json.load(f)
+        except (OSError, ValueError):
+            pass
+        os.unlink(stats)
+    return run
 
 
 def classify_expected_status(args, run):
@@ -150,6 +166,9 @@ def classify(args, run):
         missing = [e for e in [pass_line] + args.expect if e not in lines]
         if run.mode == "shadow":
             missing += [f"(stderr) {e}" for e in args.expect_shadow_log if e not in run.err]
+            for expr in args.shadow_stats:
+                if run.stats is None or not eval(expr, {}, {"s": run.stats}):
+                    missing.append(f"(-stats) {expr} (stats: {run.stats})")
         if missing:
             run.verdict = "fail"
             run.why = "powered off, but the transcript lacks: " + "; ".join(
@@ -199,6 +218,13 @@ def main():
     ap.add_argument("--expect-status", type=int, metavar="N",
                     help="the run must end with lodger's exit status N right after a STEP "
                     "line, without PASS (a destructive attempt, e.g. 8: triple fault)")
+    ap.add_argument("--learn-target", action="store_true",
+                    help="first run the guest in shadow mode with -d reloc, read where the stub "
+                    "moved to (a random region: reproducible with -machine seed=) and add "
+                    "target=<it> to the bootargs of the real runs")
+    ap.add_argument("--shadow-stats", action="append", default=[],
+                    help="a Python expression over the shadow run's -stats JSON (as `s`) that "
+                    "must be true, e.g. \"s['relocation']['hot_moves'] >= 1\" (repeatable)")
     ap.add_argument("--lodger-arg", action="append", default=[],
                     help="an extra lodger argument (repeatable)")
     ap.add_argument("--timeout", type=float, default=100.0, help="seconds per run")
@@ -208,6 +234,19 @@ def main():
     if why:
         print(f"SKIP: /dev/kvm not available ({why})")
         return SKIP
+
+    if args.learn_target:
+        saved = args.lodger_arg
+        args.lodger_arg = saved + ["-d", "reloc"]
+        probe = run_once(args, "shadow")
+        args.lodger_arg = saved
+        found = re.search(r"-> (0x[0-9a-f]+) \(random region", probe.err)
+        if not found:
+            print("FAIL: the probe run shows no move of the stub to a random region")
+            print(probe.transcript())
+            return 1
+        args.append = (args.append or "") + f" target={found.group(1)}"
+        print(f"the stub moves to {found.group(1)}: bootargs now {args.append!r}")
 
     modes = [m for m in args.modes.split(",") if m]
     runs = []

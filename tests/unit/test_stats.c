@@ -373,8 +373,13 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 	gs->stub_sti = 40;
 	f.guest->reloc.enabled = true;
 	f.guest->reloc.seed = 42;
-	f.guest->reloc.stats =
-		(struct reloc_stats){.conflicts = 2, .to_unused = 1, .refused = 1, .ns = 5000};
+	f.guest->reloc.stats = (struct reloc_stats){.conflicts = 4,
+						    .to_unused = 1,
+						    .to_random = 2,
+						    .hot_moves = 1,
+						    .displaced = 20,
+						    .refused = 1,
+						    .ns = 5000};
 	f.guest->stub.base = 0xfffffe0000000000ULL;
 	*ss = (struct shadow_stats){.fills = 25,
 				    .guest_faults = 4,
@@ -430,8 +435,11 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 				"    \"enabled\": 1,\n"
 				"    \"seed\": 42,\n"
 				"    \"stub_base\": \"0xfffffe0000000000\",\n"
-				"    \"conflicts\": 2,\n"
+				"    \"conflicts\": 4,\n"
 				"    \"to_unused_region\": 1,\n"
+				"    \"to_random_region\": 2,\n"
+				"    \"hot_moves\": 1,\n"
+				"    \"displaced_accesses_served\": 20,\n"
 				"    \"refused\": 1,\n"
 				"    \"time_ns\": 5000\n"
 				"  }\n"
