@@ -1077,3 +1077,24 @@ Test(error, control_characters_stay_on_one_line)
 	cr_assert_str_eq(err, "lodger: bad 'a?b?c'\n", "seen '%s'", err);
 	free(err);
 }
+
+Test(config_file, reloc_hot_and_window_are_read_and_checked)
+{
+	struct config cfg;
+	char err[512] = "";
+
+	config_init_defaults(&cfg);
+	cr_assert_eq(cfg.reloc_hot, 16, "default reloc-hot: expected 16, got %u", cfg.reloc_hot);
+	cr_assert_eq(cfg.reloc_window_ms, 100, "default window: expected 100, got %u",
+		     cfg.reloc_window_ms);
+	cr_assert_eq(config_set_reloc_hot(&cfg, "1000", err), 0, "reloc-hot 1000 refused: %s", err);
+	cr_assert_eq(cfg.reloc_hot, 1000);
+	cr_assert_eq(config_set_reloc_window(&cfg, "0x20", err), 0, "window 0x20 refused: %s", err);
+	cr_assert_eq(cfg.reloc_window_ms, 32);
+	cr_assert_lt(config_set_reloc_hot(&cfg, "0", err), 0, "reloc-hot 0 accepted");
+	cr_assert(strstr(err, "out of range"), "expected 'out of range', got '%s'", err);
+	cr_assert_lt(config_set_reloc_window(&cfg, "3600001", err), 0,
+		     "a window of 3600001 ms accepted");
+	cr_assert_lt(config_set_reloc_hot(&cfg, "lots", err), 0, "reloc-hot 'lots' accepted");
+	config_free(&cfg);
+}

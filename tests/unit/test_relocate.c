@@ -553,3 +553,66 @@ Test(reloc_note_conflict, many_more_than_the_limit_keep_only_the_newest)
 			     want, got);
 	}
 }
+
+/* Claim 10: the random region when the guest maps everything. */
+Test(reloc_random_region, is_canonical_aligned_and_never_current_or_recent)
+{
+	struct reloc r;
+
+	reloc_init(&r, true, 99);
+	reloc_note_conflict(&r, 0x200000);
+	for (unsigned i = 0; i < 2000; i++) {
+		uint64_t base = reloc_random_region(&r, 0x400000);
+
+		cr_assert_eq(base & (REGION - 1), 0, "region %#llx not 2 MiB-aligned",
+			     (unsigned long long)base);
+		cr_assert_eq(base, canon(base), "region %#llx not canonical",
+			     (unsigned long long)base);
+		cr_assert_neq(base, 0x400000, "the current region was chosen");
+		cr_assert_neq(base, 0x200000, "a recently conflicted region was chosen");
+		cr_assert_neq(base >> 39 & 511, 256,
+			      "region %#llx in the upper half's first PML4 slot (kvm_pvm cannot "
+			      "map it for CPL3)",
+			      (unsigned long long)base);
+	}
+}
+
+Test(reloc_random_region, the_same_seed_gives_the_same_regions)
+{
+	struct reloc a, b;
+
+	reloc_init(&a, true, 5);
+	reloc_init(&b, true, 5);
+	for (unsigned i = 0; i < 100; i++)
+		cr_assert_eq(reloc_random_region(&a, 0), reloc_random_region(&b, 0),
+			     "choice %u differs for one seed", i);
+}
+
+/* Claim 12: the policy. */
+Test(reloc_hot, a_region_is_hot_after_more_than_hot_accesses_in_one_window)
+{
+	struct reloc r;
+	uint64_t t = 1000000000ULL;
+
+	reloc_init(&r, true, 1);
+	r.hot = 4;
+	r.window_ns = 100;
+	for (unsigned i = 0; i < 4; i++)
+		cr_assert_not(reloc_hot(&r, t + i), "access %u: expected not hot yet", i + 1);
+	cr_assert(reloc_hot(&r, t + 4), "the fifth access in the window: expected hot");
+}
+
+Test(reloc_hot, accesses_spread_over_windows_never_make_it_hot)
+{
+	struct reloc r;
+	uint64_t t = 1000000000ULL;
+
+	reloc_init(&r, true, 1);
+	r.hot = 4;
+	r.window_ns = 100;
+	for (unsigned i = 0; i < 100; i++)
+		cr_assert_not(reloc_hot(&r, t + i * 50),
+			      "access %u, 50 ns apart, 4 per 100 ns "
+			      "window at most: expected not hot",
+			      i);
+}
