@@ -8,14 +8,18 @@ Configurations:
   direct        the guest kernel at CPL0 under KVM (on kvm_pvm: interpreted)
   shadow/vmm    shadow mode, every trap handled by lodger (-machine traps=vmm)
   shadow/auto   shadow mode, the traps the stub can handle handled in the VM
-Also timed: relocation of the stub to an unused region (guests/conflict.elf, -d reloc).
+Also timed: relocation of the stub to an unused region (guests/conflict.elf, -d reloc);
+one displaced access served, and the hotspot guest with the policy on and off
+(guests/fullspace.elf, claims 10-12).
 """
 import argparse
+import json
 import os
 import re
 import statistics
 import subprocess
 import sys
+import time
 
 CONFIGS = [
     ("direct", ["-machine", "mode=direct"]),
@@ -73,6 +77,27 @@ def main():
                   ["-append", "region=0xfffffe0000000000"]).stderr
         reloc_ns += [int(n) for n in re.findall(r"\(unused region\).* (\d+) ns", err)]
 
+    # Claims 10-12: the fullspace guest with the stub displaced into a region it uses.
+    fullspace = os.path.join(args.build, "guests", "fullspace.elf")
+    base = ["-m", "64M", "-machine", "mode=shadow,stub-base=0x10000000000,seed=7"]
+    probe = run(lodger, base + ["-d", "reloc"], fullspace, ["-append", "region=0x10000000000"])
+    target = re.search(r"-> (0x[0-9a-f]+) \(random region", probe.stderr).group(1)
+    served_us, hotspot = [], {}
+    for _ in range(args.runs):
+        stats = "/tmp/lodger-bench-stats.json"
+        run(lodger, base + ["-machine", "reloc-hot=100000", "-stats", stats], fullspace,
+            ["-append", f"region=0x10000000000 target={target}"])
+        with open(stats) as f:
+            r = json.load(f)["relocation"]
+        served_us.append(r["time_ns"] / max(r["displaced_accesses_served"], 1) / 1000)
+        for policy, hot in (("on", "16"), ("off", "100000")):
+            t0 = time.monotonic()
+            run(lodger, base + ["-machine", f"reloc-hot={hot}", "-stats", stats], fullspace,
+                ["-append", f"region=0x10000000000 target={target} hammer=0x3e8"])
+            with open(stats) as f:
+                d = json.load(f)["relocation"]["displaced_accesses_served"]
+            hotspot.setdefault(policy, []).append((time.monotonic() - t0, d))
+
     mhz = tsc_mhz()
     print(f"lodger benchmarks: median of {args.runs} runs; TSC {mhz:.0f} MHz" if mhz else
           f"lodger benchmarks: median of {args.runs} runs")
@@ -90,6 +115,13 @@ def main():
     if reloc_ns:
         print(f"\nrelocation to an unused region (in lodger, host clock): median "
               f"{statistics.median(reloc_ns) / 1000:.1f} us over {len(reloc_ns)} moves")
+    print(f"one displaced access served (a step with the stub moved aside; fullspace guest): "
+          f"median {statistics.median(served_us):.0f} us")
+    for policy, runs in hotspot.items():
+        secs = statistics.median(t for t, _ in runs)
+        served = statistics.median(d for _, d in runs)
+        print(f"hotspot guest, 1000 accesses to the displaced region, policy {policy}: "
+              f"{secs:.2f} s, {served:.0f} accesses served by a step")
 
 
 if __name__ == "__main__":

@@ -511,6 +511,8 @@ enum shadow_fill_result shadow_fill(struct shadow *s, uint64_t guest_cr3, bool u
 	guest_leaf = gpa_ptr_guest(s->mem, w.entry_gpa[0], 8);
 	leaf = shadow_leaf(s, &w, guest_leaf ? __atomic_load_n(guest_leaf, __ATOMIC_RELAXED) : 0,
 			   user_root, mode);
+	/* The entry was already just this: the CPU faulted on a mapping it has (shadow.h). */
+	s->refilled_same = *pte == leaf;
 	SET_LEAF(s, pte, leaf);
 	if (w.level > 1)
 		*shadow_entry(s, r->pml4_gpa, la, (int)w.level, false) |= SPTE_FROM_LARGE;

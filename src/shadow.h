@@ -68,6 +68,9 @@ struct shadow {
 	 * read-only one writable, needs nothing: a fault makes KVM and the CPU walk again.
 	 */
 	bool kvm_stale;
+	/* The last fill found the entry already as it would write it: a backend that does not
+	 * honour the entry (kvm_pvm's first upper-half slot at CPL3) faults on it forever. */
+	bool refilled_same;
 };
 
 /* The guest-visible state a fill depends on. */

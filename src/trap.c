@@ -309,9 +309,10 @@ static int page_fault(struct trap *t)
 	switch (shadow_fill(&g->shadow, g->cr3, g->user, la, access, &mode, &pfec)) {
 	case SHADOW_FILLED:
 		g->stats.by_kind[TK_SHADOW_FILL]++;
-		/* The same entry filled again and again: the backend does not honour it. End
-		 * the run with one clear line rather than spin. */
-		g->same_fills = la == g->last_fill_la ? g->same_fills + 1 : 0;
+		/* An entry that is there already, filled again and again: the backend does not
+		 * honour it. End the run with one clear line rather than spin. */
+		g->same_fills =
+			g->shadow.refilled_same && la == g->last_fill_la ? g->same_fills + 1 : 0;
 		g->last_fill_la = la;
 		if (g->same_fills > 64) {
 			pr_err("vcpu%u: KVM keeps faulting on guest address %#llx although it is "
