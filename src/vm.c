@@ -251,6 +251,10 @@ int vm_start(struct vm *vm)
 	vm->kvm_fd = kvm_open(device ? device : "/dev/kvm");
 	if (vm->kvm_fd < 0)
 		return EXIT_NO_KVM;
+	/* Where kvm_pvm departs from hardware KVM, lodger adapts (docs/platform.md). */
+	pr_debug(LOG_BOOT, "KVM backend: %s",
+		 kvm_backend_is_pvm() ? "kvm_pvm (software, shadow paging in the host)"
+				      : "hardware KVM");
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0) {
 		pr_err("KVM lacks an in-kernel irqchip (KVM_CAP_IRQCHIP)");
 		return EXIT_NO_KVM;
