@@ -17,39 +17,6 @@ GUEST("conflict");
 /* mov %rdi,%rax; add $0x11,%rax; ret */
 static const uint8_t add_0x11[] = {0x48, 0x89, 0xf8, 0x48, 0x83, 0xc0, 0x11, 0xc3};
 
-static uint64_t parse_region(const char *args)
-{
-	const char *p = args;
-	uint64_t v = 0;
-
-	while (*p && !(p[0] == 'r' && p[1] == 'e' && p[2] == 'g' && p[3] == 'i' && p[4] == 'o' &&
-		       p[5] == 'n' && p[6] == '=' && p[7] == '0' && p[8] == 'x'))
-		p++;
-	if (!*p)
-		return 0;
-	for (p += 9; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
-		v = v << 4 | (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
-	return v;
-}
-
-/* Calls fn(arg) on the stack whose top is `top`, and returns what it returned. */
-static uint64_t call_on_stack(uint64_t (*fn)(uint64_t), uint64_t arg, uint64_t top)
-{
-	uint64_t ret;
-
-	__asm__ volatile("movq %%rsp, %%rbx\n\t"
-			 "movq %[top], %%rsp\n\t"
-			 "pushq %%rbx\n\t"
-			 "subq $8, %%rsp\n\t"
-			 "call *%[fn]\n\t"
-			 "addq $8, %%rsp\n\t"
-			 "popq %%rsp\n\t"
-			 : "=a"(ret)
-			 : [top] "r"(top), [fn] "r"(fn), "D"(arg)
-			 : "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "memory", "cc");
-	return ret;
-}
-
 static uint64_t sum_on_stack(uint64_t n)
 {
 	volatile uint64_t words[64];
@@ -64,9 +31,7 @@ static uint64_t sum_on_stack(uint64_t n)
 
 void guest_main(void)
 {
-	const char *args = rt_fdt_getprop_string(
-		rt_boot.fdt, rt_fdt_path_offset(rt_boot.fdt, "/chosen"), "bootargs");
-	uint64_t region = args ? parse_region(args) : 0;
+	uint64_t region = rt_bootarg_hex("region");
 	uint64_t *data;
 
 	STEP("the region comes from the bootargs and is 2 MiB-aligned");
@@ -103,7 +68,7 @@ void guest_main(void)
 	CHECK_EQ(((uint64_t(*)(uint64_t))(region + 0x200))(0x200), 0x211);
 
 	STEP("use its last page as a stack");
-	CHECK_EQ(call_on_stack(sum_on_stack, 1000, region + PAGES * PAGE_SIZE),
+	CHECK_EQ(rt_call_on_stack(sum_on_stack, 1000, region + PAGES * PAGE_SIZE),
 		 64 * 1000 + 63 * 64 / 2);
 
 	STEP("the data is still there");

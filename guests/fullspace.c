@@ -24,18 +24,6 @@ GUEST("fullspace");
 
 static uint8_t *chunk; /* the 2 MiB of RAM that every alias maps */
 
-static uint64_t hex_arg(const char *key)
-{
-	char buf[24];
-	uint64_t v = 0;
-
-	if (!rt_bootarg(key, buf, sizeof(buf)) || buf[0] != '0' || buf[1] != 'x')
-		return 0;
-	for (const char *p = buf + 2; *p; p++)
-		v = v << 4 | (uint64_t)(*p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10);
-	return v;
-}
-
 static uint64_t canonical(uint64_t la)
 {
 	return (uint64_t)((int64_t)(la << 16) >> 16);
@@ -81,23 +69,6 @@ static void map_everything(void)
 static volatile uint64_t *in_chunk(uint64_t off)
 {
 	return (volatile uint64_t *)(chunk + off);
-}
-
-static uint64_t call_on_stack(uint64_t (*fn)(uint64_t), uint64_t arg, uint64_t top)
-{
-	uint64_t ret;
-
-	__asm__ volatile("movq %%rsp, %%rbx\n\t"
-			 "movq %[top], %%rsp\n\t"
-			 "pushq %%rbx\n\t"
-			 "subq $8, %%rsp\n\t"
-			 "call *%[fn]\n\t"
-			 "addq $8, %%rsp\n\t"
-			 "popq %%rsp\n\t"
-			 : "=a"(ret)
-			 : [top] "r"(top), [fn] "r"(fn), "D"(arg)
-			 : "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "memory", "cc");
-	return ret;
 }
 
 static uint64_t sum_on_stack(uint64_t n)
@@ -163,7 +134,7 @@ static void every_form_at(uint64_t r)
 	}
 
 	STEP("a stack in it: push, pop, call and ret");
-	CHECK_EQ(call_on_stack(sum_on_stack, 100, r + 0x6000), 32 * 100 + 31 * 32 / 2);
+	CHECK_EQ(rt_call_on_stack(sum_on_stack, 100, r + 0x6000), 32 * 100 + 31 * 32 / 2);
 
 	STEP("code in it: instruction fetch");
 	for (unsigned i = 0; i < sizeof(add_0x22); i++)
@@ -181,7 +152,8 @@ static void every_form_at(uint64_t r)
 
 void guest_main(void)
 {
-	uint64_t region = hex_arg("region"), target = hex_arg("target"), hammer = hex_arg("hammer");
+	uint64_t region = rt_bootarg_hex("region"), target = rt_bootarg_hex("target"),
+		 hammer = rt_bootarg_hex("hammer");
 
 	STEP("map the whole linear space onto one 2 MiB chunk, through shared tables");
 	rt_paging_init();

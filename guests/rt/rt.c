@@ -217,3 +217,38 @@ int memcmp(const void *a, const void *b, size_t n)
 			return x[i] < y[i] ? -1 : 1;
 	return 0;
 }
+
+uint64_t rt_bootarg_hex(const char *key)
+{
+	char buf[24];
+	uint64_t v = 0;
+
+	if (!rt_bootarg(key, buf, sizeof(buf)) || buf[0] != '0' || buf[1] != 'x')
+		return 0;
+	for (const char *p = buf + 2; *p; p++) {
+		char c = *p | 0x20;
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return 0;
+		v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+	}
+	return v;
+}
+
+uint64_t rt_call_on_stack(uint64_t (*fn)(uint64_t), uint64_t arg, uint64_t top)
+{
+	uint64_t ret;
+
+	/* The old RSP is saved on the new stack; the extra 8 keeps the call 16-aligned. */
+	__asm__ volatile("movq %%rsp, %%rbx\n\t"
+			 "movq %[top], %%rsp\n\t"
+			 "pushq %%rbx\n\t"
+			 "subq $8, %%rsp\n\t"
+			 "call *%[fn]\n\t"
+			 "addq $8, %%rsp\n\t"
+			 "popq %%rsp\n\t"
+			 : "=a"(ret)
+			 : [top] "r"(top), [fn] "r"(fn), "D"(arg)
+			 : "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "memory", "cc");
+	return ret;
+}

@@ -242,6 +242,11 @@ _Noreturn void rt_limitation(const char *reason);
  * A bare `key` has the value "".
  */
 bool rt_bootarg(const char *key, char *buf, size_t size);
+/* The value of `key=0x...` as a number; 0 when absent or not hex. */
+uint64_t rt_bootarg_hex(const char *key);
+
+/* Calls fn(arg) on the stack whose top is `top` (16-byte aligned), returns its result. */
+uint64_t rt_call_on_stack(uint64_t (*fn)(uint64_t), uint64_t arg, uint64_t top);
 bool rt_streq(const char *a, const char *b);
 
 /* ---- flattened device tree (read-only) ---------------------------------------------- */
