@@ -93,8 +93,9 @@ struct trap {
 	unsigned vector;
 	bool has_error;
 	uint32_t error;
-	bool parked;	 /* the vCPU was sent into the stub (hlt, port I/O): no resume */
-	bool sti_shadow; /* the guest executed sti: block interrupts for one instruction */
+	bool parked;	   /* the vCPU was sent into the stub (hlt, port I/O): no resume */
+	bool sti_shadow;   /* the guest executed sti: block interrupts for one instruction */
+	unsigned soft_len; /* EV_SOFTWARE: length of the int instruction at RIP */
 };
 
 /* What lodger's configuration says about the stub (config.h: -machine options). */
@@ -131,7 +132,9 @@ int trap_port_io(struct trap *t, uint16_t port, unsigned size, bool in);
 enum event_kind {
 	EV_EXCEPTION, /* raised by the CPU */
 	EV_EXTERNAL,  /* an interrupt (or NMI) from outside */
-	EV_SOFTWARE,  /* int n / int3: the gate's DPL is checked against the guest's CPL */
+	EV_SOFTWARE,  /* int n / int3 at RIP (t->soft_len bytes): the gate's DPL is checked
+		       * against the guest's CPL; a #GP then points at the instruction, the
+		       * event itself returns after it */
 };
 
 /* reflect.c: deliver `vector` to the guest; RIP in t->regs is the return address.

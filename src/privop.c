@@ -640,10 +640,13 @@ static int software_interrupt(struct op *o)
 			  : o->in.mnemonic == ZYDIS_MNEMONIC_INT1 ? 1
 								  : o->ops[0].imm.value.u & 0xff;
 
-	o->t->regs.rip += o->in.length;
-	o->status =
-		reflect_event(o->t, vector, false, 0,
-			      o->in.mnemonic == ZYDIS_MNEMONIC_INT1 ? EV_EXCEPTION : EV_SOFTWARE);
+	if (o->in.mnemonic == ZYDIS_MNEMONIC_INT1) { /* icebp: a #DB trap, no DPL check */
+		o->t->regs.rip += o->in.length;
+		o->status = reflect_event(o->t, vector, false, 0, EV_EXCEPTION);
+		return DONE;
+	}
+	o->t->soft_len = o->in.length;
+	o->status = reflect_event(o->t, vector, false, 0, EV_SOFTWARE);
 	return DONE;
 }
 

@@ -99,7 +99,7 @@ static bool deliver(struct trap *t, unsigned vector, bool has_error, uint32_t er
 
 	if (has_error)
 		frame[n++] = error;
-	frame[n++] = t->regs.rip;
+	frame[n++] = t->regs.rip + (kind == EV_SOFTWARE ? t->soft_len : 0);
 	frame[n++] = t->sregs.cs.selector;
 	frame[n++] = guest_rflags(t);
 	frame[n++] = t->regs.rsp;

@@ -370,6 +370,12 @@ static int dispatch(struct trap *t)
 			return 0;
 		}
 		return reflect_event(t, 17, true, t->error, EV_EXCEPTION);
+	case 3:
+		/* On kvm_pvm a CPL3 int3 raises #BP through the stub's DPL-0 gate; on hardware it
+		 * is a #GP, emulated in privop.c. Either way the guest's own gate's DPL decides. */
+		t->regs.rip -= 1;
+		t->soft_len = 1;
+		return reflect_event(t, 3, false, 0, EV_SOFTWARE);
 	case 8:
 	case 18:
 		pr_err("vcpu%u: %s while running the guest", t->vcpu->id,
