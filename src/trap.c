@@ -299,8 +299,17 @@ static int page_fault(struct trap *t)
 	int r;
 	uint32_t access = (t->error & (PFEC_W | PFEC_I)) | (g->user ? PFEC_U : 0), pfec = 0;
 
-	if (is_pvm_syscall(t, la))
+	if (is_pvm_syscall(t, la)) {
+		/* A syscall stepped in a displaced region: the step ends, and its TF must not
+		 * reach the guest through the RFLAGS the CPU saved in R11. */
+		if (g->step.active) {
+			if (!g->step.guest_tf)
+				t->regs.r11 &= ~(1ULL << 8);
+			if ((r = conflict_step_end(t)))
+				return r;
+		}
 		return trap_syscall(t);
+	}
 	/* A reserved bit in a shadow entry would fault forever: the guest's walk decides. */
 	if (t->error & PFEC_RSVD) {
 		g->cr2 = la;
