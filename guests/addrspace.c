@@ -90,29 +90,6 @@ static void page_fault(struct rt_frame *f)
 		CHECK_EQ(pf.cr2, (addr));                                                          \
 	} while (0)
 
-static uint64_t probe_read(uint64_t va)
-{
-	uint64_t v;
-
-	__asm__ volatile("xorl %k0, %k0\n"
-			 "1:\tmovq (%1), %0\n"
-			 "2:\n" RT_EXTABLE("1b", "2b")
-			 : "=&r"(v)
-			 : "r"(va)
-			 : "memory");
-	return v;
-}
-
-static uint64_t peek(uint64_t va)
-{
-	return *(volatile uint64_t *)va;
-}
-
-static void poke(uint64_t va, uint64_t v)
-{
-	*(volatile uint64_t *)va = v;
-}
-
 static uint64_t user_read(uint64_t va)
 {
 	return rt_user_call((void (*)(void))as_user_read, va);
@@ -230,7 +207,7 @@ void guest_main(void)
 	CHECK_EQ(user_read(ONLY_IN_0), 0x0a1e);
 	for (unsigned i = 1; i < SPACES; i++) {
 		switch_to(i);
-		CHECK_EQ(probe_read(ONLY_IN_0), 0);
+		CHECK_EQ(rt_probe_read(ONLY_IN_0), 0);
 		CHECK_PF(0, ONLY_IN_0);
 		CHECK_EQ(user_read(ONLY_IN_0 + 8), 0);
 		CHECK_PF(PF_U, ONLY_IN_0 + 8);
@@ -266,7 +243,7 @@ void guest_main(void)
 	pt_unmap(roots[3], PRIV_UDATA);
 	invlpg(PRIV_KDATA);
 	invlpg(PRIV_UDATA);
-	CHECK_EQ(probe_read(PRIV_KDATA), 0);
+	CHECK_EQ(rt_probe_read(PRIV_KDATA), 0);
 	CHECK_PF(0, PRIV_KDATA);
 	CHECK_EQ(user_read(PRIV_UDATA), 0);
 	CHECK_PF(PF_U, PRIV_UDATA);
@@ -280,7 +257,7 @@ void guest_main(void)
 		CHECK_EQ(run_space_code(), UTAG(i) + CTAG(i));
 	}
 	switch_to(3);
-	CHECK_EQ(probe_read(PRIV_KDATA + 8), 0);
+	CHECK_EQ(rt_probe_read(PRIV_KDATA + 8), 0);
 	CHECK_PF(0, PRIV_KDATA + 8);
 
 	STEP("no other page fault happened");

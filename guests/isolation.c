@@ -192,21 +192,6 @@ static uint64_t width_ones(unsigned size)
 
 #define CR0_AM (1ULL << 18)
 
-static void write_cr0(uint64_t v)
-{
-	__asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory");
-}
-
-static uint64_t peek(uint64_t va)
-{
-	return *(volatile uint64_t *)va;
-}
-
-static void poke(uint64_t va, uint64_t v)
-{
-	*(volatile uint64_t *)va = v;
-}
-
 /* ---- descriptor-table registers ------------------------------------------------------ */
 
 struct dtr {

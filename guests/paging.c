@@ -32,30 +32,6 @@ static void page_fault(struct rt_frame *f)
 		rt_unexpected(f);
 }
 
-/* Reads va; a #PF is recorded and the read gives 0. */
-static uint64_t probe_read(uint64_t va)
-{
-	uint64_t v;
-
-	__asm__ volatile("xorl %k0, %k0\n"
-			 "1:\tmovq (%1), %0\n"
-			 "2:\n" RT_EXTABLE("1b", "2b")
-			 : "=&r"(v)
-			 : "r"(va)
-			 : "memory");
-	return v;
-}
-
-static uint64_t peek(uint64_t va)
-{
-	return *(volatile uint64_t *)va;
-}
-
-static void poke(uint64_t va, uint64_t v)
-{
-	*(volatile uint64_t *)va = v;
-}
-
 static void fill(uint64_t frame, uint64_t pattern)
 {
 	for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
@@ -82,7 +58,7 @@ void guest_main(void)
 	fill(f2, PATTERN2);
 
 	STEP("map VA1 -> frame 1: reads see the frame, writes reach it");
-	CHECK_EQ(probe_read(VA1), 0);
+	CHECK_EQ(rt_probe_read(VA1), 0);
 	CHECK_EQ(faults.count, 1);
 	CHECK_EQ(faults.cr2, VA1);
 	pt_map(a, VA1, f1, PTE_W);
@@ -103,7 +79,7 @@ void guest_main(void)
 	STEP("unmap VA1 and invlpg: it faults (not present), VA2 still works");
 	pt_unmap(a, VA1);
 	invlpg(VA1);
-	CHECK_EQ(probe_read(VA1 + 0x40), 0);
+	CHECK_EQ(rt_probe_read(VA1 + 0x40), 0);
 	CHECK_EQ(faults.count, 2);
 	CHECK_EQ(faults.error, 0);
 	CHECK_EQ(faults.cr2, VA1 + 0x40);
@@ -129,7 +105,7 @@ void guest_main(void)
 	pt_map(b, VA1, f1, PTE_W);
 	write_cr3((uint64_t)b);
 	CHECK_EQ(peek(VA1 + 16), 0xfeed);
-	CHECK_EQ(probe_read(VA2), 0); /* VA2 is only in the first space */
+	CHECK_EQ(rt_probe_read(VA2), 0); /* VA2 is only in the first space */
 	CHECK_EQ(faults.count, 3);
 	CHECK_EQ(faults.cr2, VA2);
 	write_cr3((uint64_t)a);

@@ -108,30 +108,6 @@ static void page_fault(struct rt_frame *f)
 	} while (0)
 #define CHECK_NO_PF() CHECK_EQ(pf.count, expected_faults)
 
-/* Reads va; a #PF is recorded and the read gives 0. */
-static uint64_t probe_read(uint64_t va)
-{
-	uint64_t v;
-
-	__asm__ volatile("xorl %k0, %k0\n"
-			 "1:\tmovq (%1), %0\n"
-			 "2:\n" RT_EXTABLE("1b", "2b")
-			 : "=&r"(v)
-			 : "r"(va)
-			 : "memory");
-	return v;
-}
-
-/* Writes v to va; a #PF is recorded and the write skipped. */
-static void probe_write(uint64_t va, uint64_t v)
-{
-	__asm__ volatile("1:\tmovq %1, (%0)\n"
-			 "2:\n" RT_EXTABLE("1b", "2b")
-			 :
-			 : "r"(va), "r"(v)
-			 : "memory");
-}
-
 /* Calls the code at va (it returns a value in EAX); NOT_RUN if the fetch faulted. */
 static uint64_t probe_call(uint64_t va)
 {
@@ -147,21 +123,6 @@ static uint64_t probe_call(uint64_t va)
 
 #define PTE_G	(1ULL << 8)
 #define CR4_PGE (1ULL << 7)
-
-static void write_cr0(uint64_t v)
-{
-	__asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory");
-}
-
-static uint64_t peek(uint64_t va)
-{
-	return *(volatile uint64_t *)va;
-}
-
-static void poke(uint64_t va, uint64_t v)
-{
-	*(volatile uint64_t *)va = v;
-}
 
 /* A fresh frame holding pattern + i in word i (a few words, enough to tell frames apart). */
 static uint64_t frame(uint64_t pattern)
@@ -240,7 +201,7 @@ void guest_main(void)
 	pte = pte_of(root, VA_RO);
 	*pte &= ~PTE_W;
 	invlpg(VA_RO);
-	probe_write(VA_RO + OFF, 0xbad);
+	rt_probe_write(VA_RO + OFF, 0xbad);
 	CHECK_PF(PF_P | PF_W, VA_RO + OFF);
 	CHECK_EQ(peek(fa + OFF), 0x5a);
 	CHECK_EQ(peek(VA_RO + OFF), 0x5a); /* reads still work */
@@ -248,7 +209,7 @@ void guest_main(void)
 	STEP("writable again and invlpg: the write works");
 	*pte |= PTE_W;
 	invlpg(VA_RO);
-	probe_write(VA_RO + OFF, 0x5b);
+	rt_probe_write(VA_RO + OFF, 0x5b);
 	CHECK_NO_PF();
 	CHECK_EQ(peek(fa + OFF), 0x5b);
 
@@ -337,7 +298,7 @@ void guest_main(void)
 	pte = pte_of(root, VA_NP);
 	*pte = 0;
 	invlpg(VA_NP);
-	CHECK_EQ(probe_read(VA_NP + OFF), 0);
+	CHECK_EQ(rt_probe_read(VA_NP + OFF), 0);
 	CHECK_PF(0, VA_NP + OFF);
 	*pte = fb | PTE_P | PTE_W | PTE_NX; /* no invlpg */
 	CHECK_EQ(peek(VA_NP + 8 * 10), PAT_B + 10);
@@ -345,10 +306,10 @@ void guest_main(void)
 	STEP("... and a write after a write fault, and a user read after a user fault");
 	*pte = 0;
 	invlpg(VA_NP);
-	probe_write(VA_NP + OFF, 0x77);
+	rt_probe_write(VA_NP + OFF, 0x77);
 	CHECK_PF(PF_W, VA_NP + OFF);
 	*pte = fb | PTE_P | PTE_W | PTE_NX; /* no invlpg */
-	probe_write(VA_NP + OFF, 0x77);
+	rt_probe_write(VA_NP + OFF, 0x77);
 	CHECK_NO_PF();
 	CHECK_EQ(peek(fb + OFF), 0x77);
 	*pte = 0;
@@ -360,7 +321,7 @@ void guest_main(void)
 	CHECK_NO_PF();
 
 	STEP("... and a region with no page directory yet: build its tables, no invlpg");
-	CHECK_EQ(probe_read(VA_FRESH + OFF), 0);
+	CHECK_EQ(rt_probe_read(VA_FRESH + OFF), 0);
 	CHECK_PF(0, VA_FRESH + OFF);
 	pt_map(root, VA_FRESH, fc, PTE_NX); /* a new PD and PT: no invlpg */
 	CHECK_EQ(peek(VA_FRESH + 8 * 5), PAT_C + 5);
@@ -373,12 +334,12 @@ void guest_main(void)
 	e = pt_entry(root, VA_PDE, 2);
 	*e &= ~PTE_W;
 	invlpg(VA_PDE);
-	probe_write(VA_PDE + OFF, 0xbad);
+	rt_probe_write(VA_PDE + OFF, 0xbad);
 	CHECK_PF(PF_P | PF_W, VA_PDE + OFF);
 	CHECK_EQ(peek(VA_PDE + OFF), 0x1de);
 	*e |= PTE_W;
 	invlpg(VA_PDE);
-	probe_write(VA_PDE + OFF, 0x1df);
+	rt_probe_write(VA_PDE + OFF, 0x1df);
 	CHECK_NO_PF();
 	CHECK_EQ(peek(fa + OFF), 0x1df);
 
@@ -415,10 +376,10 @@ void guest_main(void)
 	*pte_of(root, VA_RELOAD(5)) &= ~(PTE_A | PTE_D);	   /* A and D clear */
 	write_cr3(read_cr3());
 	CHECK_EQ(peek(VA_RELOAD(0) + 8 * 10), PAT_B + 10);
-	probe_write(VA_RELOAD(1) + OFF, 0xbad);
+	rt_probe_write(VA_RELOAD(1) + OFF, 0xbad);
 	CHECK_PF(PF_P | PF_W, VA_RELOAD(1) + OFF);
 	CHECK_EQ(peek(fa + OFF), 0x11);
-	CHECK_EQ(probe_read(VA_RELOAD(2) + 8 * 5), 0);
+	CHECK_EQ(rt_probe_read(VA_RELOAD(2) + 8 * 5), 0);
 	CHECK_PF(0, VA_RELOAD(2) + 8 * 5);
 	CHECK_EQ(probe_call(VA_RELOAD(3)), NOT_RUN);
 	CHECK_PF(PF_P | PF_I, VA_RELOAD(3));
@@ -466,7 +427,7 @@ void guest_main(void)
 	pt_map(root, VA_RO, fa, PTE_U | PTE_NX); /* read-only, user */
 	invlpg(VA_RO);
 	write_cr0(read_cr0() & ~CR0_WP);
-	probe_write(VA_RO + OFF, 0x3c);
+	rt_probe_write(VA_RO + OFF, 0x3c);
 	CHECK_NO_PF();
 	CHECK_EQ(peek(fa + OFF), 0x3c);
 	user_write(VA_RO + OFF);
@@ -475,7 +436,7 @@ void guest_main(void)
 
 	STEP("CR0.WP set again: the kernel write faults P=1 W=1");
 	write_cr0(read_cr0() | CR0_WP);
-	probe_write(VA_RO + OFF, 0xbad);
+	rt_probe_write(VA_RO + OFF, 0xbad);
 	CHECK_PF(PF_P | PF_W, VA_RO + OFF);
 	CHECK_EQ(peek(fa + OFF), 0x3c);
 
@@ -514,7 +475,7 @@ void guest_main(void)
 	CHECK_NO_PF();
 
 	STEP("the read-only alias faults on a write, the writable ones still work");
-	probe_write(VA_ALIAS_RO + OFF, 0xbad);
+	rt_probe_write(VA_ALIAS_RO + OFF, 0xbad);
 	CHECK_PF(PF_P | PF_W, VA_ALIAS_RO + OFF);
 	CHECK_EQ(peek(VA_ALIAS2 + OFF), VA_ALIAS_U + OFF);
 	poke(VA_ALIAS2 + OFF, 0xa3);

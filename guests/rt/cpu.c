@@ -245,3 +245,25 @@ bool rt_fixup(struct rt_frame *f)
 	}
 	return false;
 }
+
+uint64_t rt_probe_read(uint64_t va)
+{
+	uint64_t v;
+
+	__asm__ volatile("xorl %k0, %k0\n"
+			 "1:\tmovq (%1), %0\n"
+			 "2:\n" RT_EXTABLE("1b", "2b")
+			 : "=&r"(v)
+			 : "r"(va)
+			 : "memory");
+	return v;
+}
+
+void rt_probe_write(uint64_t va, uint64_t v)
+{
+	__asm__ volatile("1:\tmovq %1, (%0)\n"
+			 "2:\n" RT_EXTABLE("1b", "2b")
+			 :
+			 : "r"(va), "r"(v)
+			 : "memory");
+}

@@ -108,6 +108,10 @@ static inline uint64_t read_cr0(void)
 	__asm__ volatile("mov %%cr0, %0" : "=r"(v));
 	return v;
 }
+static inline void write_cr0(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory");
+}
 static inline uint64_t read_cr2(void)
 {
 	uint64_t v;
@@ -322,6 +326,20 @@ _Noreturn void rt_unexpected(struct rt_frame *f);
 #define RT_EXTABLE(from, to)                                                                       \
 	".pushsection .rt_extable, \"a\"\n\t.balign 8\n\t.quad " from ", " to "\n\t.popsection\n"
 bool rt_fixup(struct rt_frame *f);
+
+/* One 64-bit access that must not be merged or removed by the compiler. */
+static inline uint64_t peek(uint64_t va)
+{
+	return *(volatile uint64_t *)va;
+}
+static inline void poke(uint64_t va, uint64_t v)
+{
+	*(volatile uint64_t *)va = v;
+}
+/* The same, for an access that may fault: a handler that calls rt_fixup() resumes after
+ * it; a faulting read gives 0, a faulting write is skipped. */
+uint64_t rt_probe_read(uint64_t va);
+void rt_probe_write(uint64_t va, uint64_t v);
 
 /* ---- CPL3 ---------------------------------------------------------------------------- */
 /*
