@@ -1,6 +1,6 @@
 /*
  * complete - instructions that KVM's emulator gives up on at CPL0 on kvm_pvm, which lodger
- * completes in direct mode (src/emulate.c), behave as the architecture says: cmpxchg16b
+ * completes in direct mode (src/direct/emulate.c), behave as the architecture says: cmpxchg16b
  * (exchange on a match, load on a mismatch, #GP when misaligned) and invpcid (#UD, as the
  * vCPU's CPUID does not offer it). In shadow mode the same instructions run natively at
  * CPL3. Must behave identically in both modes.

@@ -60,7 +60,7 @@ stub_code_start:
 
 	/*
 	 * #GP fast path (claims 7, 19: a trap the stub handles itself, without leaving the
-	 * VM). Gate 13 points here only where lodger enables it (src/stub.c). On entry: RSP
+	 * VM). Gate 13 points here only where lodger enables it (src/shadow/stub.c). On entry: RSP
 	 * at the hardware frame - error code, RIP, CS, RFLAGS, RSP, SS. A guest-kernel cli
 	 * or sti (opcode 0xfa/0xfb at RIP, and lodger's area says kernel mode) becomes a
 	 * change of IF in the frame and an iretq past it, through the present aliases of

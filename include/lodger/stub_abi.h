@@ -5,7 +5,7 @@
  * the guest's linear space to take traps from a guest running at CPL3 - IDT, GDT, TSS,
  * trap entry code and stacks. It lives in monitor memory and is mapped, supervisor-only,
  * at a 2 MiB-aligned linear base that can move (relocation). Nothing in it holds an
- * absolute address except what src/stub.c writes when it places the stub at a base.
+ * absolute address except what src/shadow/stub.c writes when it places the stub at a base.
  *
  * Only plain #defines: stub/entry.S includes this file.
  */

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "dev/devices.h"
-#include "log.h"
+#include "front/log.h"
 #include "lodger/boot.h"
-#include "vm.h"
+#include "kvm/vm.h"
 
 static void debug_exit_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write)
 {

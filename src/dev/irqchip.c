@@ -11,10 +11,10 @@
 #include <sys/ioctl.h>
 
 #include "dev/devices.h"
-#include "kvm.h"
-#include "log.h"
+#include "kvm/kvm.h"
+#include "front/log.h"
 #include "lodger/boot.h"
-#include "vm.h"
+#include "kvm/vm.h"
 
 /* Where Intel VMX keeps its real-mode TSS and identity page (inside the device window,
  * as QEMU and kvmtool place them). Other backends ignore it. */

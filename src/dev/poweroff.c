@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "dev/devices.h"
-#include "exitcode.h"
-#include "log.h"
+#include "front/exitcode.h"
+#include "front/log.h"
 #include "lodger/boot.h"
-#include "vm.h"
+#include "kvm/vm.h"
 
 static void poweroff_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write)
 {

@@ -17,10 +17,10 @@
 
 #include "dev/devices.h"
 #include "dev/uart16550.h"
-#include "exitcode.h"
-#include "log.h"
+#include "front/exitcode.h"
+#include "front/log.h"
 #include "lodger/boot.h"
-#include "vm.h"
+#include "kvm/vm.h"
 
 #define CTRL_A 0x01
 

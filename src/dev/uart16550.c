@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "front/log.h"
 
 /* Register offsets, as in the 16550A datasheet. */
 enum {

@@ -84,6 +84,9 @@ def run_case(lodger, name):
     if case.as_nobody and os.geteuid() != 0:
         print(f"SKIP: case {name} needs root to run lodger as an unprivileged user")
         return SKIP
+    if case.as_nobody and not os.path.exists("/dev/kvm"):
+        print(f"SKIP: case {name} needs a /dev/kvm whose permissions refuse an unprivileged user")
+        return SKIP
     with tempfile.TemporaryDirectory() as d:
         os.chmod(d, 0o755)
         for fname, content in case.files.items():

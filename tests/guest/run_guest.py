@@ -44,7 +44,7 @@ RT_EXIT_FAIL = 0x01  # guests/rt/rt.h: what the guest writes to isa-debug-exit
 RT_EXIT_LIMITATION = 0x3E
 LIMITATION_STATUS = (RT_EXIT_LIMITATION << 1) | 1
 
-# src/exitcode.h: lodger's own statuses are even; odd ones come from isa-debug-exit.
+# src/front/exitcode.h: lodger's own statuses are even; odd ones come from isa-debug-exit.
 LODGER_STATUS = {
     0: "guest powered off",
     2: "lodger: bad usage",

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "log.h"
+#include "front/config.h"
+#include "front/log.h"
 #include "lodger/boot.h"
 
 #define MiB (1ULL << 20)

@@ -1,5 +1,5 @@
 /*
- * test_fdt.c - the guest's device tree (src/devtree.c with the real device list),
+ * test_fdt.c - the guest's device tree (src/boot/devtree.c with the real device list),
  * built into a buffer and read back through libfdt.
  */
 #include <criterion/criterion.h>
@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "front/config.h"
 #include "dev/devices.h"
-#include "devtree.h"
+#include "boot/devtree.h"
 #include "lodger/boot.h"
-#include "vm.h"
+#include "kvm/vm.h"
 
 #define RAM_SIZE (128ULL << 20)
 #define BOOTARGS "console=ttyS0 earlyprintk=serial quiet"

@@ -1,5 +1,5 @@
 /*
- * test_gmem.c - guest linear memory access with the guest's permissions (src/gmem.c), on
+ * test_gmem.c - guest linear memory access with the guest's permissions (src/shadow/gmem.c), on
  * hand-built 4-level tables in a calloc'd guest RAM.
  */
 #include <criterion/criterion.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gmem.h"
-#include "pagewalk.h"
+#include "shadow/gmem.h"
+#include "shadow/pagewalk.h"
 
 #define RAM_SIZE (1ULL << 20)
 

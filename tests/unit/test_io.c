@@ -1,12 +1,12 @@
 /*
- * test_io.c - the port-I/O / MMIO bus: registration and dispatch (src/io.c).
+ * test_io.c - the port-I/O / MMIO bus: registration and dispatch (src/kvm/io.c).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "io.h"
+#include "kvm/io.h"
 
 /* What the last handler call saw. */
 struct seen {

@@ -1,5 +1,5 @@
 /*
- * test_loader.c - the ELF64 loader (src/loader.c) on images built in memory, and
+ * test_loader.c - the ELF64 loader (src/boot/loader.c) on images built in memory, and
  * load_file on the file system.
  *
  * Each image is an Elf64_Ehdr, its program headers right after it, then payload at
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "loader.h"
+#include "boot/loader.h"
 
 #define RAM_SIZE    (4ULL << 20)
 #define RSV_SIZE    (256ULL << 10)

@@ -1,12 +1,12 @@
 /*
- * test_mem.c - range arithmetic and the checked ways into guest RAM (src/mem.c).
+ * test_mem.c - range arithmetic and the checked ways into guest RAM (src/kvm/mem.c).
  */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "mem.h"
+#include "kvm/mem.h"
 
 #define RAM_SIZE 0x10000ULL
 

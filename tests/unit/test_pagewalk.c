@@ -1,5 +1,5 @@
 /*
- * test_pagewalk.c - the guest page-table walker (src/pagewalk.c), on hand-built
+ * test_pagewalk.c - the guest page-table walker (src/shadow/pagewalk.c), on hand-built
  * 4-level tables in a calloc'd guest RAM.
  */
 #include <criterion/criterion.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pagewalk.h"
+#include "shadow/pagewalk.h"
 
 #define RAM_SIZE (1ULL << 20)
 

@@ -1,5 +1,5 @@
 /*
- * test_relocate.c - choosing an unused region for the stub (src/relocate.c), on
+ * test_relocate.c - choosing an unused region for the stub (src/shadow/relocate.c), on
  * hand-built 4-level tables in a calloc'd guest RAM.
  */
 #include <criterion/criterion.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "pagewalk.h"
-#include "relocate.h"
+#include "shadow/pagewalk.h"
+#include "shadow/relocate.h"
 
 #define RAM_SIZE (1ULL << 20)
 #define REGION	 (1ULL << 21)

@@ -1,5 +1,5 @@
 /*
- * test_shadow.c - shadow page tables (src/shadow.c), built from hand-made guest tables in
+ * test_shadow.c - shadow page tables (src/shadow/shadow.c), built from hand-made guest tables in
  * a calloc'd guest RAM into a calloc'd monitor memory, and read back through MON_PTR.
  */
 #include <criterion/criterion.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pagewalk.h"
-#include "shadow.h"
+#include "shadow/pagewalk.h"
+#include "shadow/shadow.h"
 
 #define RAM_SIZE (8ULL << 20)
 #define MON_GPA	 (4ULL << 30)

@@ -14,11 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "guestcpu.h"
-#include "stats.h"
-#include "vcpu.h"
-#include "vm.h"
+#include "front/config.h"
+#include "shadow/guestcpu.h"
+#include "front/stats.h"
+#include "kvm/vcpu.h"
+#include "kvm/vm.h"
 
 /* ---- a minimal JSON checker: objects, strings and integers, which is all lodger writes ---- */
 

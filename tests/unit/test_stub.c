@@ -1,5 +1,5 @@
 /*
- * test_stub.c - installing the monitor stub and placing it at a linear base (src/stub.c),
+ * test_stub.c - installing the monitor stub and placing it at a linear base (src/shadow/stub.c),
  * in a calloc'd monitor memory.
  */
 #include <criterion/criterion.h>
@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bootmap.h"
+#include "boot/bootmap.h"
 #include "lodger/stub_abi.h"
-#include "stub.h"
+#include "shadow/stub.h"
 
 #define MON_SIZE 0x20000ULL
 #define MON_GPA	 0x100000000ULL

@@ -1,0 +1,153 @@
+/*
+ * cpu.c - the vCPU's architectural state: CPUID, the boot protocol's 64-bit entry state
+ * (DESIGN.md section 5), and register dumps for fatal exits.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "kvm/kvm.h"
+#include "front/log.h"
+#include "lodger/boot.h"
+#include "kvm/vcpu.h"
+#include "kvm/vm.h"
+
+#define CR0_PE	       (1ULL << 0)
+#define CR0_MP	       (1ULL << 1)
+#define CR0_ET	       (1ULL << 4)
+#define CR0_NE	       (1ULL << 5)
+#define CR0_WP	       (1ULL << 16)
+#define CR0_PG	       (1ULL << 31)
+#define CR4_PAE	       (1ULL << 5)
+#define CR4_OSFXSR     (1ULL << 9)
+#define CR4_OSXMMEXCPT (1ULL << 10)
+#define EFER_SCE       (1ULL << 0)
+#define EFER_LME       (1ULL << 8)
+#define EFER_LMA       (1ULL << 10)
+#define EFER_NXE       (1ULL << 11)
+
+/* Gives the vCPU everything KVM supports, so the guest sees what the backend can do. */
+int cpu_set_cpuid(struct vcpu *vcpu)
+{
+	struct kvm_cpuid2 *c = NULL;
+	int r = -1;
+
+	for (unsigned n = 64; n <= 4096; n *= 2) {
+		free(c);
+		c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+		if (!c)
+			return -ENOMEM;
+		c->nent = n;
+		r = ioctl(vcpu->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c);
+		if (r == 0 || errno != E2BIG)
+			break;
+	}
+	if (r < 0) {
+		r = -errno;
+		pr_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		free(c);
+		return r;
+	}
+	for (unsigned i = 0; i < c->nent; i++) {
+		if (c->entries[i].function == 1) /* leaf 1 EBX[31:24]: the initial APIC id */
+			c->entries[i].ebx = (c->entries[i].ebx & 0x00ffffff) | (vcpu->id << 24);
+		if (c->entries[i].function == 0x80000008) /* the walker checks reserved bits */
+			vcpu->vm->mem.phys_bits = c->entries[i].eax & 0xff;
+	}
+	r = kvm_ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
+	free(c);
+	return r;
+}
+
+struct kvm_segment cpu_flat_segment(uint16_t selector, bool code, bool long_mode)
+{
+	return (struct kvm_segment){
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = selector,
+		.type = code ? 0xb : 0x3,
+		.present = 1,
+		.dpl = selector & 3,
+		.s = 1,
+		.l = code && long_mode,
+		.db = !(code && long_mode),
+		.g = 1,
+	};
+}
+
+int cpu_set_boot_state(struct vcpu *vcpu, const struct boot_layout *layout, uint64_t entry,
+		       uint64_t fdt_gpa)
+{
+	struct kvm_sregs s;
+	struct kvm_regs regs = {
+		.rip = entry,
+		.rdi = fdt_gpa,
+		.rsi = LODGER_BOOT_MAGIC,
+		.rflags = 0x2, /* interrupts off, DF clear */
+	};
+	int r = cpu_set_cpuid(vcpu);
+
+	if (r)
+		return r;
+	if (kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
+		return -errno;
+	s.cs = cpu_flat_segment(LODGER_SEL_KERNEL_CS, true, true);
+	s.ds = cpu_flat_segment(LODGER_SEL_KERNEL_DS, false, false);
+	s.es = s.fs = s.gs = s.ss = s.ds;
+	s.tr = (struct kvm_segment){.base = layout->tss,
+				    .limit = BOOT_TSS_LIMIT,
+				    .selector = LODGER_SEL_BOOT_TSS,
+				    .type = 0xb,
+				    .present = 1};
+	s.ldt = (struct kvm_segment){.type = 0x2, .present = 1, .unusable = 1};
+	s.gdt.base = layout->gdt;
+	s.gdt.limit = BOOT_GDT_ENTRIES * 8 - 1;
+	s.idt.base = 0;
+	s.idt.limit = 0; /* no IDT until the guest loads one: an early fault is a triple fault */
+	s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+	s.cr3 = layout->pml4;
+	s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+	s.efer = EFER_LME | EFER_LMA | EFER_NXE | EFER_SCE;
+	if (kvm_ioctl(vcpu->fd, KVM_SET_SREGS, &s) < 0 ||
+	    kvm_ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	pr_debug(LOG_CPU, "vcpu%u: entry %#llx, device tree %#llx, cr3 %#llx", vcpu->id,
+		 (unsigned long long)entry, (unsigned long long)fdt_gpa, (unsigned long long)s.cr3);
+	return 0;
+}
+
+static void dump_segment(FILE *f, const char *name, const struct kvm_segment *s)
+{
+	fprintf(f, "  %-3s %04x base %016llx limit %08x type %x dpl %u p %u l %u db %u\n", name,
+		s->selector, (unsigned long long)s->base, s->limit, s->type, s->dpl, s->present,
+		s->l, s->db);
+}
+
+void cpu_dump(struct vcpu *vcpu, FILE *f)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0) {
+		fprintf(f, "  (registers unavailable: %s)\n", strerror(errno));
+		return;
+	}
+	fprintf(f,
+		"  rip %016llx rflags %016llx\n"
+		"  rax %016llx rbx %016llx rcx %016llx rdx %016llx\n"
+		"  rsi %016llx rdi %016llx rbp %016llx rsp %016llx\n"
+		"  r8  %016llx r9  %016llx r10 %016llx r11 %016llx\n"
+		"  r12 %016llx r13 %016llx r14 %016llx r15 %016llx\n",
+		r.rip, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8, r.r9,
+		r.r10, r.r11, r.r12, r.r13, r.r14, r.r15);
+	dump_segment(f, "cs", &s.cs);
+	dump_segment(f, "ss", &s.ss);
+	dump_segment(f, "ds", &s.ds);
+	dump_segment(f, "tr", &s.tr);
+	fprintf(f,
+		"  cr0 %016llx cr2 %016llx cr3 %016llx cr4 %016llx efer %016llx\n"
+		"  gdt %016llx/%04x idt %016llx/%04x\n",
+		s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.gdt.base, s.gdt.limit, s.idt.base,
+		s.idt.limit);
+}

@@ -1,0 +1,86 @@
+/* kvm.c - opening /dev/kvm and naming its ioctls and exits. */
+#include "kvm/kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "front/log.h"
+
+int kvm_ioctl_named(int fd, unsigned long req, void *arg, const char *name)
+{
+	int r;
+
+	do
+		r = ioctl(fd, req, arg);
+	while (r < 0 && errno == EINTR && req != KVM_RUN);
+	if (r < 0) {
+		int e = errno;
+
+		pr_err("%s: %s", name, strerror(e));
+		errno = e;
+	}
+	return r;
+}
+
+int kvm_open(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	int version;
+
+	if (fd < 0) {
+		int e = errno;
+
+		pr_err("cannot open %s: %s%s", path, strerror(e),
+		       e == ENOENT   ? " (is the kvm module loaded?)"
+		       : e == EACCES ? " (are you in the kvm group?)"
+				     : "");
+		return -e;
+	}
+	version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (version < 0) {
+		pr_err("%s: not a KVM device (KVM_GET_API_VERSION: %s)", path, strerror(errno));
+		close(fd);
+		return -ENOTTY;
+	}
+	if (version != KVM_API_VERSION) {
+		pr_err("%s: KVM API version %d, lodger needs %d", path, version, KVM_API_VERSION);
+		close(fd);
+		return -ENOTSUP;
+	}
+	return fd;
+}
+
+const char *kvm_exit_name(unsigned reason)
+{
+	static const char *const names[] = {
+		[KVM_EXIT_UNKNOWN] = "UNKNOWN",
+		[KVM_EXIT_EXCEPTION] = "EXCEPTION",
+		[KVM_EXIT_IO] = "IO",
+		[KVM_EXIT_HYPERCALL] = "HYPERCALL",
+		[KVM_EXIT_DEBUG] = "DEBUG",
+		[KVM_EXIT_HLT] = "HLT",
+		[KVM_EXIT_MMIO] = "MMIO",
+		[KVM_EXIT_IRQ_WINDOW_OPEN] = "IRQ_WINDOW_OPEN",
+		[KVM_EXIT_SHUTDOWN] = "SHUTDOWN",
+		[KVM_EXIT_FAIL_ENTRY] = "FAIL_ENTRY",
+		[KVM_EXIT_INTR] = "INTR",
+		[KVM_EXIT_SET_TPR] = "SET_TPR",
+		[KVM_EXIT_TPR_ACCESS] = "TPR_ACCESS",
+		[KVM_EXIT_NMI] = "NMI",
+		[KVM_EXIT_INTERNAL_ERROR] = "INTERNAL_ERROR",
+		[KVM_EXIT_SYSTEM_EVENT] = "SYSTEM_EVENT",
+	};
+
+	if (reason < sizeof(names) / sizeof(names[0]) && names[reason])
+		return names[reason];
+	return "unknown exit";
+}
+
+bool kvm_backend_is_pvm(void)
+{
+	return access("/sys/module/kvm_pvm", F_OK) == 0;
+}

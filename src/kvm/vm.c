@@ -1,0 +1,298 @@
+/*
+ * vm.c - building, loading, running and tearing down the VM.
+ *
+ * vm_prepare needs no KVM: guest RAM and the boot protocol in it (reserved RAM, kernel,
+ * initrd, page tables and descriptor tables, device tree), so a bad image or option is
+ * reported the same with or without /dev/kvm. vm_start then creates the KVM VM, registers
+ * RAM as memslot 0, starts the devices (the irqchip before any vCPU) and the vCPU in its
+ * entry state. vm_destroy undoes both in reverse.
+ */
+#include "kvm/vm.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dev/devices.h"
+#include "front/exitcode.h"
+#include "shadow/guestcpu.h"
+#include "boot/devtree.h"
+#include "kvm/kvm.h"
+#include "front/log.h"
+#include "lodger/boot.h"
+#include "kvm/vcpu.h"
+
+const struct device *const devices[] = {
+	&irqchip_device,
+	&uart_device,
+	&poweroff_device,
+	&debug_exit_device,
+};
+const unsigned nr_devices = sizeof(devices) / sizeof(devices[0]);
+
+#define PAGE_SIZE 0x1000ULL
+
+/* Shadow mode: monitor memory sits just above the device window, outside everything the
+ * guest is told about; the stub starts high in the canonical upper half, where the test
+ * guests map nothing (stub placement policy comes with relocation). */
+#define MONITOR_GPA	  (4ULL << 30)
+#define MONITOR_SIZE	  (16ULL << 20)
+#define DEFAULT_STUB_BASE 0xfffffe0000000000ULL
+
+void vm_request_exit(struct vm *vm, int status)
+{
+	if (vm->stop)
+		return;
+	vm->exit_status = status;
+	vm->stop = true;
+	if (vm->vcpu)
+		vcpu_kick(vm->vcpu);
+}
+
+int vm_set_irq_line(struct vm *vm, unsigned irq, bool level)
+{
+	struct kvm_irq_level line = {.irq = irq, .level = level};
+
+	return kvm_ioctl(vm->vm_fd, KVM_IRQ_LINE, &line) < 0 ? -errno : 0;
+}
+
+static int add_slot(struct vm *vm, unsigned id, uint64_t gpa, uint64_t size, void *host)
+{
+	struct kvm_userspace_memory_region slot = {
+		.slot = id,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)host,
+	};
+
+	return kvm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0 ? -errno : 0;
+}
+
+int vm_flush_monitor(struct vm *vm)
+{
+	if (add_slot(vm, 1, MONITOR_GPA, 0, vm->mem.monitor) ||
+	    add_slot(vm, 1, MONITOR_GPA, MONITOR_SIZE, vm->mem.monitor))
+		return EXIT_HOST_ERROR;
+	return 0;
+}
+
+/* Shadow mode: monitor memory in its own memslot, then the guest's virtual CPU. */
+static int start_shadow_mode(struct vm *vm)
+{
+	int r = mem_alloc_monitor(&vm->mem, MONITOR_GPA, MONITOR_SIZE);
+
+	if (r) {
+		pr_err("cannot allocate monitor memory: %s", strerror(-r));
+		return EXIT_HOST_ERROR;
+	}
+	if (add_slot(vm, 1, MONITOR_GPA, MONITOR_SIZE, vm->mem.monitor))
+		return EXIT_HOST_ERROR;
+	const struct config *cfg = vm->cfg;
+	struct guestcpu_options opt = {
+		.stub_base = cfg->stub_base_set ? cfg->stub_base : DEFAULT_STUB_BASE,
+		.relocate = cfg->relocate,
+		.seed = cfg->seed_set ? cfg->seed : (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32,
+		/* Measured (docs/shadow-mode.md): on kvm_pvm a trap the stub handles costs a third
+		 * of one handed to lodger; hardware KVM would favour the stub even more. */
+		.fast_paths = cfg->traps == TRAPS_AUTO,
+		.reloc_hot = cfg->reloc_hot,
+		.reloc_window_ms = cfg->reloc_window_ms,
+	};
+
+	pr_debug(LOG_STUB, "stub at %#llx (%s), monitor memory at guest-physical %#llx",
+		 (unsigned long long)opt.stub_base, cfg->stub_base_set ? "stub-base=" : "default",
+		 (unsigned long long)MONITOR_GPA);
+	pr_debug(LOG_RELOC, "relocation %s, seed %llu", opt.relocate ? "on" : "off",
+		 (unsigned long long)opt.seed);
+	return guestcpu_init(vm->vcpu, &opt, vm->image.entry, vm->layout.fdt, &vm->layout);
+}
+
+static int init_devices(struct vm *vm)
+{
+	for (; vm->devices_up < nr_devices; vm->devices_up++) {
+		const struct device *dev = devices[vm->devices_up];
+		int r = dev->init ? dev->init(vm) : 0;
+
+		if (r) {
+			pr_err("device %s failed to start: %s", dev->name, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Puts the initrd just below reserved RAM, page-aligned, above the kernel. */
+static int load_initrd(struct vm *vm)
+{
+	const char *path = vm->cfg->initrd;
+	char err[256];
+	uint8_t *buf;
+	size_t len;
+	uint64_t top = vm->layout.reserved;
+
+	if (load_file(path, &buf, &len, err, sizeof(err))) {
+		pr_err("initrd %s: %s", path, err);
+		return EXIT_BAD_IMAGE;
+	}
+	if (len > top || ((top - len) & ~(PAGE_SIZE - 1)) < vm->image.high) {
+		pr_err("initrd %s: %zu bytes do not fit between the kernel and reserved RAM "
+		       "(try a larger -m)",
+		       path, len);
+		free(buf);
+		return EXIT_BAD_IMAGE;
+	}
+	vm->initrd_gpa = (top - len) & ~(PAGE_SIZE - 1);
+	vm->initrd_size = len;
+	memcpy(GPA_PTR(&vm->mem, vm->initrd_gpa, len), buf, len);
+	free(buf);
+	pr_debug(LOG_BOOT, "initrd at %#llx, %zu bytes", (unsigned long long)vm->initrd_gpa, len);
+	return 0;
+}
+
+static int load_kernel(struct vm *vm, const struct mem_range *reserved)
+{
+	const char *path = vm->cfg->kernel;
+	char err[256];
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	if (load_file(path, &buf, &len, err, sizeof(err))) {
+		pr_err("kernel %s: %s", path, err);
+		return EXIT_BAD_IMAGE;
+	}
+	r = elf_load(buf, len, &vm->mem, reserved, 1, &vm->image, err, sizeof(err));
+	free(buf);
+	if (r) {
+		pr_err("kernel %s: %s", path, err);
+		return EXIT_BAD_IMAGE;
+	}
+	pr_debug(LOG_BOOT, "kernel [%#llx, %#llx), entry %#llx", (unsigned long long)vm->image.low,
+		 (unsigned long long)vm->image.high, (unsigned long long)vm->image.entry);
+	return 0;
+}
+
+static const struct selectors *mode_selectors(const struct vm *vm)
+{
+	return vm->cfg->mode == MODE_SHADOW ? &shadow_selectors : &direct_selectors;
+}
+
+static int build_device_tree(struct vm *vm, const struct mem_range *reserved, unsigned n)
+{
+	struct fdt_params p = {
+		.ram_size = vm->mem.ram_size,
+		.bootargs = vm->cfg->append,
+		.mode = vm->cfg->mode,
+		.nr_cpus = vm->cfg->smp,
+		.reserved = reserved,
+		.nr_reserved = n,
+		.initrd_start = vm->initrd_gpa,
+		.initrd_size = vm->initrd_size,
+		.selectors = mode_selectors(vm),
+	};
+	char err[256];
+	void *fdt = GPA_PTR(&vm->mem, vm->layout.fdt, LODGER_FDT_MAX_SIZE);
+
+	if (fdt_build(fdt, LODGER_FDT_MAX_SIZE, &p, vm, devices, nr_devices, err, sizeof(err))) {
+		/* Too long an -append is the only user-reachable cause. */
+		pr_err("cannot build the device tree: %s", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int load_boot_image(struct vm *vm)
+{
+	struct mem_range reserved[2];
+	int r;
+
+	boot_layout_init(&vm->layout, vm->mem.ram_size);
+	reserved[0] = (struct mem_range){vm->layout.reserved, LODGER_RESERVED_SIZE};
+	pr_debug(LOG_BOOT, "RAM %llu MiB, reserved [%#llx, %#llx)",
+		 (unsigned long long)(vm->mem.ram_size >> 20),
+		 (unsigned long long)reserved[0].start,
+		 (unsigned long long)(reserved[0].start + reserved[0].size));
+	r = load_kernel(vm, reserved);
+	if (!r && vm->cfg->initrd)
+		r = load_initrd(vm);
+	if (r)
+		return r;
+	reserved[1] = (struct mem_range){vm->initrd_gpa, vm->initrd_size};
+	bootmap_build(&vm->mem, &vm->layout, mode_selectors(vm));
+	r = build_device_tree(vm, reserved, vm->initrd_size ? 2 : 1);
+	return r;
+}
+
+int vm_prepare(struct vm *vm, const struct config *cfg)
+{
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->pio.name = "port";
+	vm->mmio.name = "mmio";
+	r = mem_alloc_ram(&vm->mem, cfg->mem_size);
+	if (r) {
+		pr_err("cannot allocate %llu MiB of guest RAM: %s",
+		       (unsigned long long)(cfg->mem_size >> 20), strerror(-r));
+		return EXIT_HOST_ERROR;
+	}
+	return load_boot_image(vm);
+}
+
+int vm_start(struct vm *vm)
+{
+	const char *device = getenv("LODGER_KVM_DEVICE");
+
+	vm->kvm_fd = kvm_open(device ? device : "/dev/kvm");
+	if (vm->kvm_fd < 0)
+		return EXIT_NO_KVM;
+	/* Where kvm_pvm departs from hardware KVM, lodger adapts (docs/platform.md). */
+	pr_debug(LOG_BOOT, "KVM backend: %s",
+		 kvm_backend_is_pvm() ? "kvm_pvm (software, shadow paging in the host)"
+				      : "hardware KVM");
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0) {
+		pr_err("KVM lacks an in-kernel irqchip (KVM_CAP_IRQCHIP)");
+		return EXIT_NO_KVM;
+	}
+	vm->vm_fd = kvm_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return EXIT_NO_KVM;
+	if (add_slot(vm, 0, LODGER_RAM_BASE, vm->mem.ram_size, vm->mem.ram) || init_devices(vm) ||
+	    vcpu_create(vm, 0, &vm->vcpu))
+		return EXIT_HOST_ERROR;
+	if (vm->cfg->mode == MODE_SHADOW)
+		return start_shadow_mode(vm);
+	if (cpu_set_boot_state(vm->vcpu, &vm->layout, vm->image.entry, vm->layout.fdt))
+		return EXIT_HOST_ERROR;
+	return 0;
+}
+
+int vm_run(struct vm *vm)
+{
+	return vcpu_loop(vm->vcpu);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->vcpu)
+		guestcpu_destroy(vm->vcpu);
+	vcpu_destroy(vm->vcpu);
+	vm->vcpu = NULL;
+	while (vm->devices_up > 0) {
+		const struct device *dev = devices[--vm->devices_up];
+
+		if (dev->exit)
+			dev->exit(vm);
+	}
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	mem_free(&vm->mem);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->vm_fd = vm->kvm_fd = -1;
+}

@@ -1,0 +1,161 @@
+/*
+ * reflect.c - delivering exceptions and interrupts through the guest's own IDT.
+ *
+ * The guest's IDT is virtual (DESIGN.md section 7): lodger does what the CPU would do with
+ * it - check the gate, switch to the guest's kernel stack (RSP0 of its TSS on a
+ * user-to-kernel transition, or the gate's IST), push a native 64-bit frame with the
+ * guest's own view of CS, RFLAGS and SS, and enter the handler in guest kernel mode.
+ * A fault while doing so is delivered instead, with the architecture's double-fault
+ * rules; a fault while delivering a double fault is a triple fault, which ends the run
+ * as it does in direct mode.
+ */
+#include "shadow/guestcpu.h"
+
+#include "front/exitcode.h"
+#include "front/log.h"
+#include "lodger/stub_abi.h"
+
+#define RFLAGS_TF      (1ULL << 8)
+#define RFLAGS_IF      (1ULL << 9)
+#define RFLAGS_IOPL    (3ULL << 12)
+#define RFLAGS_NT      (1ULL << 14)
+#define RFLAGS_RF      (1ULL << 16)
+#define RFLAGS_VM      (1ULL << 17)
+#define GATE_INTERRUPT 0xe
+#define GATE_TRAP      0xf
+#define VEC_DF	       8
+
+struct gate {
+	uint64_t offset;
+	uint16_t selector;
+	unsigned ist, type, dpl;
+	bool present;
+};
+
+static bool read_gate(struct trap *t, unsigned vector, struct gate *gate, struct gfault *f)
+{
+	struct gview kv = trap_view(t, false);
+	uint64_t raw[2];
+
+	if (vector * 16 + 15 > t->g->idtr_limit) {
+		*f = (struct gfault){.vector = 13, .error = vector * 8 + 2};
+		return false;
+	}
+	if (!gmem_read(&kv, t->g->idtr_base + vector * 16, raw, sizeof(raw), false, f))
+		return false;
+	gate->offset = (raw[0] & 0xffff) | ((raw[0] >> 32) & 0xffff0000) | (raw[1] << 32);
+	gate->selector = raw[0] >> 16;
+	gate->ist = (raw[0] >> 32) & 7;
+	gate->type = (raw[0] >> 40) & 0xf;
+	gate->dpl = (raw[0] >> 45) & 3;
+	gate->present = (raw[0] >> 47) & 1;
+	return true;
+}
+
+/* The guest's RFLAGS as it would see them: its own IF, IOPL 0. */
+static uint64_t guest_rflags(const struct trap *t)
+{
+	return (t->regs.rflags & ~(RFLAGS_IF | RFLAGS_IOPL)) | 2 |
+	       (t->g->user || t->g->vif ? RFLAGS_IF : 0);
+}
+
+/* One attempt; false with *f set to the fault met on the way. */
+static bool deliver(struct trap *t, unsigned vector, bool has_error, uint32_t error,
+		    enum event_kind kind, struct gfault *f)
+{
+	struct guestcpu *g = t->g;
+	struct gview kv = trap_view(t, false);
+	/* EXT: the failure happened while delivering an event the program did not ask for
+	 * (an interrupt or an earlier exception), as opposed to an int n. */
+	uint32_t ext = kind != EV_SOFTWARE;
+	uint64_t frame[6], rsp;
+	unsigned n = 0;
+	struct gate gate;
+
+	if (!read_gate(t, vector, &gate, f))
+		return false;
+	if (gate.type != GATE_INTERRUPT && gate.type != GATE_TRAP) {
+		*f = (struct gfault){.vector = 13, .error = vector * 8 + 2 + ext};
+		return false;
+	}
+	if (kind == EV_SOFTWARE && gate.dpl < (g->user ? 3u : 0u)) {
+		*f = (struct gfault){.vector = 13, .error = vector * 8 + 2};
+		return false;
+	}
+	if (!gate.present) {
+		*f = (struct gfault){.vector = 11, .error = vector * 8 + 2 + ext};
+		return false;
+	}
+	if ((gate.selector & ~3) != (STUB_GUEST_KERNEL_CS & ~3)) {
+		*f = (struct gfault){.vector = 13, .error = (gate.selector & ~3) + ext};
+		return false;
+	}
+	rsp = t->regs.rsp;
+	if (gate.ist && !gmem_read(&kv, g->tr_base + 0x24 + (gate.ist - 1) * 8, &rsp, 8, false, f))
+		return false;
+	if (!gate.ist && g->user && !gmem_read(&kv, g->tr_base + 4, &rsp, 8, false, f))
+		return false;
+	rsp &= ~15ULL;
+
+	if (has_error)
+		frame[n++] = error;
+	frame[n++] = t->regs.rip + (kind == EV_SOFTWARE ? t->soft_len : 0);
+	frame[n++] = t->sregs.cs.selector;
+	frame[n++] = guest_rflags(t);
+	frame[n++] = t->regs.rsp;
+	frame[n++] = t->sregs.ss.selector;
+	rsp -= n * 8;
+	if (!gmem_write(&kv, rsp, frame, n * 8, f))
+		return false;
+
+	t->regs.rsp = rsp;
+	t->regs.rip = gate.offset;
+	t->regs.rflags &= ~(RFLAGS_TF | RFLAGS_NT | RFLAGS_RF | RFLAGS_VM);
+	if (gate.type == GATE_INTERRUPT)
+		g->vif = false;
+	else
+		g->vif = g->user || g->vif;
+	trap_set_mode(t, false);
+	return true;
+}
+
+static bool contributory(unsigned v)
+{
+	return v == 0 || (v >= 10 && v <= 13);
+}
+
+int reflect_event(struct trap *t, unsigned vector, bool has_error, uint32_t error,
+		  enum event_kind kind)
+{
+	struct gfault f;
+
+	t->g->stats.by_kind[TK_REFLECTED]++;
+	for (;;) {
+		if (deliver(t, vector, has_error, error, kind, &f)) {
+			pr_debug(LOG_TRAP, "delivered vector %u to the guest's handler at %#llx",
+				 vector, (unsigned long long)t->regs.rip);
+			return 0;
+		}
+		if (vector == VEC_DF)
+			return EXIT_TRIPLE_FAULT;
+		if (f.vector == 14)
+			t->g->cr2 = f.cr2;
+		if ((contributory(vector) && contributory(f.vector)) ||
+		    (vector == 14 && (f.vector == 14 || contributory(f.vector)))) {
+			vector = VEC_DF;
+			error = 0;
+		} else {
+			vector = f.vector;
+			error = f.error;
+		}
+		has_error = true;
+		kind = EV_EXCEPTION;
+	}
+}
+
+int reflect_fault(struct trap *t, const struct gfault *f)
+{
+	if (f->vector == 14)
+		t->g->cr2 = f->cr2;
+	return reflect_event(t, f->vector, true, f->error, EV_EXCEPTION);
+}

@@ -1,0 +1,150 @@
+/*
+ * conflict.c - what lodger does when the guest touches the stub's region (claims 1, 9-12).
+ *
+ * In the order it happens:
+ *   detect   shadow_fill() says SHADOW_STUB_CONFLICT for a guest access (trap.c);
+ *   unused   if the guest leaves some region unmapped, the stub moves there and the guest
+ *            simply gets its region (claim 9);
+ *   random   if the guest maps everything, the stub moves to a random region the guest
+ *            does map (claim 10): that region's content is now displaced. lodger does not
+ *            copy it: it stays in guest memory, which lodger reaches through its own
+ *            mapping and the guest's page tables;
+ *   serve    a later guest access to displaced content is served exactly (claim 11) by
+ *            running that one instruction with the stub moved aside to a temporary second
+ *            place: the CPU performs the access itself, with the guest's permissions,
+ *            A/D bits, faults, locking and rep semantics, and a single-step trap (TF,
+ *            taken through the stub's own #DB entry) brings the stub back;
+ *   policy   accesses to displaced content are counted per time window; a region that is
+ *            hot makes the stub move on to another random region, at most once per window,
+ *            remembering hot regions so it does not come back (claim 12).
+ * Every move is logged under -d reloc and counted in the statistics.
+ */
+#include <time.h>
+
+#include "front/exitcode.h"
+#include "shadow/guestcpu.h"
+#include "front/log.h"
+#include "shadow/pagewalk.h"
+#include "kvm/vcpu.h"
+#include "kvm/vm.h"
+
+#define RFLAGS_TF (1ULL << 8)
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static const char *access_name(uint32_t access)
+{
+	return access & PFEC_I ? "fetch" : access & PFEC_W ? "write" : "read";
+}
+
+static int move(struct trap *t, uint64_t to, const char *kind, uint64_t la, uint32_t access,
+		uint64_t start)
+{
+	uint64_t from = t->g->stub.base;
+	int r = trap_move_stub(t, to);
+
+	pr_debug(LOG_RELOC, "stub %#llx -> %#llx (%s): guest %s %s at %#llx, rip %#llx, %llu ns",
+		 (unsigned long long)from, (unsigned long long)to, kind,
+		 t->g->user ? "user" : "kernel", access_name(access), (unsigned long long)la,
+		 (unsigned long long)t->regs.rip, (unsigned long long)(now_ns() - start));
+	return r;
+}
+
+/* Claim 11: run the one instruction with the stub at a temporary second place. */
+static int step_begin(struct trap *t, uint64_t la, uint32_t access)
+{
+	struct guestcpu *g = t->g;
+	uint64_t home = g->stub.base, aside = reloc_random_region(&g->reloc, home);
+
+	g->step.active = true;
+	g->step.home = home;
+	g->step.guest_tf = t->regs.rflags & RFLAGS_TF;
+	g->step.start_ns = now_ns();
+	t->regs.rflags |= RFLAGS_TF; /* interrupts stay off for the step: see resume() */
+	pr_debug(LOG_RELOC, "displaced %s at %#llx, rip %#llx: one step with the stub at %#llx",
+		 access_name(access), (unsigned long long)la, (unsigned long long)t->regs.rip,
+		 (unsigned long long)aside);
+	return trap_move_stub(t, aside);
+}
+
+int conflict_step_end(struct trap *t)
+{
+	struct guestcpu *g = t->g;
+	struct reloc *r = &g->reloc;
+	uint64_t now = now_ns();
+	int status;
+
+	g->step.active = false;
+	t->regs.rflags = (t->regs.rflags & ~RFLAGS_TF) | (g->step.guest_tf ? RFLAGS_TF : 0);
+	status = trap_move_stub(t, g->step.home);
+	r->stats.displaced++;
+	r->stats.ns += now - g->step.start_ns;
+	if (status || !reloc_hot(r, now))
+		return status;
+	/* Claim 12: too many displaced accesses here. An unused region, should the guest
+	 * have freed one meanwhile, ends the displacement; else another random region. */
+	uint64_t to, from = g->stub.base;
+
+	reloc_note_conflict(r, from);
+	r->stats.hot_moves++;
+	if (reloc_find_unused(r, &t->vcpu->vm->mem, g->cr3, from, &to)) {
+		r->displacing = false;
+		r->stats.to_unused++;
+		return move(t, to, "hot region left for an unused one", t->regs.rip, PFEC_I, now);
+	}
+	r->stats.to_random++;
+	return move(t, reloc_random_region(r, from), "hot region left for a random one",
+		    t->regs.rip, PFEC_I, now);
+}
+
+bool conflict_step_trap(struct trap *t, int *status)
+{
+	if (t->vector == 1) { /* the step's #DB: the instruction is done */
+		*status = conflict_step_end(t);
+		if (!*status && t->g->step.guest_tf)
+			return false; /* the guest single-steps too: its #DB is still due */
+		return true;
+	}
+	if (t->vector != 14)
+		*status = conflict_step_end(t); /* then lodger handles the trap as usual */
+	return false;
+}
+
+int conflict_handle(struct trap *t, uint64_t la, uint32_t access)
+{
+	struct guestcpu *g = t->g;
+	struct reloc *r = &g->reloc;
+	uint64_t from = g->stub.base, to, start = now_ns();
+	int status;
+
+	r->stats.conflicts++;
+	if (!r->enabled) {
+		r->stats.refused++;
+		pr_err("vcpu%u: guest access to %#llx falls in the monitor stub's region at %#llx, "
+		       "and relocation is off (-machine relocate=off)",
+		       t->vcpu->id, (unsigned long long)la, (unsigned long long)from);
+		return EXIT_INTERNAL;
+	}
+	if (g->step.active) /* the step touched the temporary place: another one */
+		return trap_move_stub(t, reloc_random_region(r, g->stub.base));
+	if (r->displacing)
+		return step_begin(t, la, access);
+	reloc_note_conflict(r, from);
+	if (reloc_find_unused(r, &t->vcpu->vm->mem, g->cr3, from, &to)) {
+		status = move(t, to, "unused region", la, access, start);
+		r->stats.to_unused++;
+	} else {
+		r->displacing = true;
+		status = move(t, reloc_random_region(r, from), "random region, content displaced",
+			      la, access, start);
+		r->stats.to_random++;
+	}
+	r->stats.ns += now_ns() - start;
+	return status;
+}

@@ -1,0 +1,122 @@
+/*
+ * shadow.h - shadow page tables: the real page tables a shadow-mode guest runs on.
+ *
+ * The guest kernel runs at CPL3 (DESIGN.md section 7), so its own page tables cannot be
+ * the ones the CPU walks: lodger builds shadows of them, lazily, in monitor memory.
+ * For each guest CR3 there are two roots: the kernel root (everything the guest maps,
+ * with U=1 so CPL3 code can reach it) and the user root (only the guest's user pages).
+ * Both also map the monitor stub's region supervisor-only (U=0), through one shared page
+ * table. Shadow entries are filled on a shadow miss (#PF) from a walk of the guest's
+ * tables, which sets the guest's Accessed bits, and Dirty on the first write: a page
+ * whose guest D bit is clear is shadowed read-only until then.
+ *
+ * No shadow entry ever points into monitor memory: a guest frame there is shadowed by the
+ * same offset in an unbacked guest-physical window (`open_bus_gpa`), so KVM treats every
+ * access to it as MMIO and lodger's bus answers with all ones and drops writes - what
+ * direct mode does for an address with no memory, for every instruction form. Frames
+ * outside RAM and monitor memory are mapped as they are, so KVM sees MMIO there too.
+ */
+#ifndef LODGER_SHADOW_H
+#define LODGER_SHADOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kvm/mem.h"
+
+#define SHADOW_MAX_ROOTS 16 /* cached (guest CR3, kernel|user) roots, LRU-evicted */
+
+enum shadow_fill_result {
+	SHADOW_FILLED,	      /* the entry is in place: resume the guest */
+	SHADOW_GUEST_FAULT,   /* the guest's own tables deny it: deliver #PF(*pfec) */
+	SHADOW_STUB_CONFLICT, /* the address lies in the stub's region (relocation's job) */
+	SHADOW_NONCANONICAL,  /* not a #PF: the guest gets #GP */
+	SHADOW_NO_MEMORY,     /* the pool is exhausted even after evicting every root */
+};
+
+struct shadow_root {
+	uint64_t guest_cr3; /* the guest's CR3, page-aligned */
+	bool user;	    /* user root (guest U=1 pages only) */
+	bool in_use;
+	uint64_t pml4_gpa;  /* what the real CR3 holds */
+	uint64_t last_used; /* LRU stamp */
+};
+
+struct shadow_stats {
+	uint64_t fills, guest_faults, root_switches, root_flushes, evictions, invlpgs;
+	uint64_t kvm_flushes; /* counted by the caller, which performs them */
+};
+
+struct shadow {
+	struct guest_mem *mem;
+	uint64_t pool_off, pool_pages; /* table pages: monitor memory [pool_off, +pages*4K) */
+	uint32_t *free_pages;	       /* stack of free page indexes */
+	uint32_t nr_free;
+	bool *page_busy;       /* per pool page: allocated (catches a double free) */
+	uint64_t stub_base;    /* 2 MiB-aligned linear base of the stub region */
+	uint64_t stub_pt_gpa;  /* page table mapping the stub's pages (U=0) */
+	uint64_t open_bus_gpa; /* unbacked window standing in for monitor memory */
+	struct shadow_root roots[SHADOW_MAX_ROOTS];
+	uint64_t clock;
+	struct shadow_stats stats;
+	/*
+	 * Set when an entry was removed or a table page freed. KVM does not see lodger's
+	 * writes to these tables: on a backend that shadows them itself (kvm_pvm, or any KVM
+	 * without EPT/NPT) its copy is then stale, and on hardware paging the TLB may be. The
+	 * caller must make KVM drop what it derived from the monitor memslot before the
+	 * guest runs again (vm_flush_monitor), then clear this. Adding an entry, or making a
+	 * read-only one writable, needs nothing: a fault makes KVM and the CPU walk again.
+	 */
+	bool kvm_stale;
+	/* The last fill found the entry already as it would write it: a backend that does not
+	 * honour the entry (kvm_pvm's first upper-half slot at CPL3) faults on it forever. */
+	bool refilled_same;
+};
+
+/* The guest-visible state a fill depends on. */
+struct shadow_guest_mode {
+	bool wp;  /* guest CR0.WP: supervisor writes honour R/O pages */
+	bool nxe; /* guest EFER.NXE: NX bits are honoured */
+};
+
+/*
+ * pool_off/pool_pages: monitor memory for table pages; stub_pt_gpa, open_bus_gpa: pages
+ * the caller owns (the stub's page table, the all-ones page), outside the pool. Returns 0,
+ * -EINVAL for a pool outside monitor memory or a stub_base not 2 MiB-aligned and
+ * canonical, or -ENOMEM.
+ */
+int shadow_init(struct shadow *s, struct guest_mem *mem, uint64_t pool_off, uint64_t pool_pages,
+		uint64_t stub_base, uint64_t stub_pt_gpa, uint64_t open_bus_gpa);
+void shadow_destroy(struct shadow *s);
+
+/*
+ * The root to load in the real CR3 for (guest_cr3, user). `flush` empties it first, as a
+ * guest CR3 write flushes the TLB. Returns the root's guest-physical address, or 0 when
+ * no page can be had.
+ */
+uint64_t shadow_root(struct shadow *s, uint64_t guest_cr3, bool user, bool flush);
+
+/*
+ * A shadow miss at linear `la` in root (guest_cr3, user_root). `access` holds the #PF
+ * error-code bits of the guest's access (PFEC_W, PFEC_U for a guest user-mode access,
+ * PFEC_I for a fetch). On SHADOW_GUEST_FAULT *pfec is the error code the guest sees.
+ * When the pool is dry, roots of other guest CR3s are evicted first; roots of guest_cr3
+ * (this one included) are only ever emptied, so their addresses stay valid.
+ */
+enum shadow_fill_result shadow_fill(struct shadow *s, uint64_t guest_cr3, bool user_root,
+				    uint64_t la, uint32_t access,
+				    const struct shadow_guest_mode *mode, uint32_t *pfec);
+
+/*
+ * Guest invlpg: drops the shadow of `la` in both roots of guest_cr3: la's 4 KiB entry, or
+ * all of the 2 MiB / 1 GiB region when it was shadowed from a guest large page.
+ */
+void shadow_invlpg(struct shadow *s, uint64_t guest_cr3, uint64_t la);
+
+/* Drops every root's contents (a guest CR4 or CR0 change that affects translation). */
+void shadow_flush_all(struct shadow *s);
+
+/* Moves the stub region to a new 2 MiB-aligned base in every root (relocation). */
+void shadow_set_stub_base(struct shadow *s, uint64_t stub_base);
+
+#endif
