@@ -59,9 +59,8 @@ void rt_cpu_init(void);
 
 /* ---- IDT ------------------------------------------------------------------------------ */
 
-static void set_gate(unsigned v, uint16_t cs, unsigned dpl, unsigned ist)
+static void set_gate_to(unsigned v, uint64_t off, uint16_t cs, unsigned dpl, unsigned ist)
 {
-	uint64_t off = (uint64_t)rt_trap_stubs + 16 * v;
 
 	idt[v].off0 = (uint16_t)off;
 	idt[v].sel = cs;
@@ -70,6 +69,11 @@ static void set_gate(unsigned v, uint16_t cs, unsigned dpl, unsigned ist)
 	idt[v].off1 = (uint16_t)(off >> 16);
 	idt[v].off2 = (uint32_t)(off >> 32);
 	idt[v].zero = 0;
+}
+
+static void set_gate(unsigned v, uint16_t cs, unsigned dpl, unsigned ist)
+{
+	set_gate_to(v, (uint64_t)rt_trap_stubs + 16 * v, cs, dpl, ist);
 }
 
 static void load_idt(uint16_t cs)
@@ -90,6 +94,16 @@ void rt_trap_init(void)
 void rt_set_handler(uint8_t vector, rt_handler_t h)
 {
 	handlers[vector] = h;
+}
+
+void rt_set_gate_entry(uint8_t vector, const void *entry)
+{
+	unsigned dpl = (idt[vector].type_attr >> 5) & 3;
+
+	if (entry)
+		set_gate_to(vector, (uint64_t)entry, idt[vector].sel, dpl, idt[vector].ist);
+	else
+		set_gate(vector, idt[vector].sel, dpl, idt[vector].ist);
 }
 
 static struct rt_segments frame_segments;

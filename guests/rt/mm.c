@@ -33,13 +33,14 @@ void rt_mem_init(void)
 {
 	uint64_t start = align_up((uint64_t)_end, PAGE_SIZE), end = rt_boot.ram_size;
 	uint64_t addr, size;
-	int n = rt_fdt_num_mem_rsv(rt_boot.fdt);
+	int n = rt_boot.fdt ? rt_fdt_num_mem_rsv(rt_boot.fdt) : 0;
 
 	for (int i = 0; i < n; i++)
 		if (rt_fdt_get_mem_rsv(rt_boot.fdt, i, &addr, &size))
 			exclude(&start, &end, addr, size);
-	/* The tree must be reserved too; do not trust that it is. */
-	exclude(&start, &end, (uint64_t)rt_boot.fdt, rt_fdt_totalsize(rt_boot.fdt));
+	/* The tree must be reserved too; do not trust that it is. (PVH boots have none.) */
+	if (rt_boot.fdt)
+		exclude(&start, &end, (uint64_t)rt_boot.fdt, rt_fdt_totalsize(rt_boot.fdt));
 	next_free = start;
 	free_end = end & ~(PAGE_SIZE - 1);
 }

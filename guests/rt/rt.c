@@ -21,21 +21,14 @@ static uint16_t lodger_selector(int node, const char *name)
 	return (uint16_t)v;
 }
 
-/* Called by _start with the registers lodger left: RDI = device tree, RSI = magic. */
-_Noreturn void rt_main(uint64_t fdt, uint64_t magic);
-_Noreturn void rt_main(uint64_t fdt, uint64_t magic)
+/* lodger's boot protocol: RDI = device tree (docs/guest-contract.md). */
+static void lodger_boot(uint64_t fdt)
 {
 	int node;
 	const void *reg;
 	uint32_t len;
 
-	rt_trap_init();
-	rt_serial_init();
-	rt_boot.magic = magic;
 	rt_boot.fdt = (const void *)fdt;
-	/* Without the magic, RDI means nothing: stop before reading through it. */
-	if (magic != LODGER_BOOT_MAGIC)
-		rt_fail("boot magic is 0x%lx, not 0x%x", magic, LODGER_BOOT_MAGIC);
 	if (!rt_fdt_valid(rt_boot.fdt))
 		rt_fail("no valid device tree at RDI");
 
@@ -53,7 +46,27 @@ _Noreturn void rt_main(uint64_t fdt, uint64_t magic)
 	if (!reg || len < 16)
 		rt_fail("device tree has no /memory reg");
 	rt_boot.ram_size = rt_be64((const uint8_t *)reg + 8);
+	rt_boot.cmdline = rt_fdt_getprop_string(
+		rt_boot.fdt, rt_fdt_path_offset(rt_boot.fdt, "/chosen"), "bootargs");
+	if (!rt_boot.cmdline)
+		rt_boot.cmdline = "";
+}
 
+/*
+ * Called by _start: RDI = device tree and RSI = LODGER_BOOT_MAGIC from lodger, or, in a
+ * guest linked with pvh.S and booted by QEMU, RDI = hvm_start_info and RSI = its magic.
+ */
+_Noreturn void rt_main(uint64_t fdt, uint64_t magic);
+_Noreturn void rt_main(uint64_t fdt, uint64_t magic)
+{
+	rt_trap_init();
+	rt_serial_init();
+	rt_boot.magic = magic;
+	/* Without a magic we know, RDI means nothing: stop before reading through it. */
+	if (magic == LODGER_BOOT_MAGIC)
+		lodger_boot(fdt);
+	else if (!rt_pvh_boot(fdt, magic))
+		rt_fail("boot magic is 0x%lx, not 0x%x", magic, LODGER_BOOT_MAGIC);
 	rt_cpu_init();
 	rt_mem_init();
 	guest_main();
@@ -73,8 +86,7 @@ bool rt_streq(const char *a, const char *b)
 
 bool rt_bootarg(const char *key, char *buf, size_t size)
 {
-	const char *p = rt_fdt_getprop_string(
-		rt_boot.fdt, rt_fdt_path_offset(rt_boot.fdt, "/chosen"), "bootargs");
+	const char *p = rt_boot.cmdline;
 
 	while (p && *p) {
 		const char *k = key;

@@ -44,8 +44,17 @@ struct rt_boot {
 	uint16_t kernel_cs, kernel_ds, user_cs, user_ds, user32_cs;
 	uint16_t tss_sel;	 /* a free slot of our choosing */
 	uint64_t trap_stack_top; /* TSS.RSP0: traps from CPL3 land here */
+	const char *cmdline;	 /* /chosen bootargs, or PVH's command line; never NULL */
+	bool pvh;		 /* entered through the PVH note (QEMU -kernel), not lodger's */
 };
 extern struct rt_boot rt_boot;
+
+/*
+ * The PVH way in (pvh.c): true if info/magic are QEMU's hvm_start_info and its magic, after
+ * filling rt_boot from it; false (nothing changed) otherwise. Only guests linked with pvh.S
+ * are entered that way.
+ */
+bool rt_pvh_boot(uint64_t info, uint64_t magic);
 
 /* ---- port I/O, MMIO, control registers, MSRs ---------------------------------------- */
 static inline void outb(uint16_t port, uint8_t v)
@@ -300,6 +309,12 @@ typedef void (*rt_handler_t)(struct rt_frame *f);
 #define PF_I	(1u << 4) /* an instruction fetch */
 
 void rt_set_handler(uint8_t vector, rt_handler_t h);
+/*
+ * Points the gate straight at entry, bypassing the runtime's frame and C dispatch: for
+ * handlers a few instructions long (bench). entry must end in iretq itself and keep every
+ * register. NULL gives the gate back to the runtime.
+ */
+void rt_set_gate_entry(uint8_t vector, const void *entry);
 
 /*
  * CS and SS as an exception frame shows them (an int3 and a #BP handler). This is the view
