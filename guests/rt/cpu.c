@@ -61,7 +61,6 @@ void rt_cpu_init(void);
 
 static void set_gate_to(unsigned v, uint64_t off, uint16_t cs, unsigned dpl, unsigned ist)
 {
-
 	idt[v].off0 = (uint16_t)off;
 	idt[v].sel = cs;
 	idt[v].ist = (uint8_t)ist;
