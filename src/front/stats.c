@@ -5,6 +5,7 @@
  * struct shadow's stats); this file only reads them. docs/cli.md documents the layout.
  */
 #include "front/stats.h"
+#include "front/phase.h"
 #include "shadow/guestcpu.h"
 #include "kvm/kvm.h"
 #include "front/log.h"
@@ -187,6 +188,41 @@ static void write_shadow(struct json *j, const struct shadow_stats *st)
 	json_close(j);
 }
 
+/* Only phases that occurred; nothing at all when none did (a VM that never ran). */
+static void write_phases(struct json *j, const struct vcpu *vcpu)
+{
+	bool any = false;
+	char bucket[8];
+
+	for (unsigned p = 0; vcpu && p < PHASES; p++)
+		any |= vcpu->phases[p].count != 0;
+	if (!any)
+		return;
+	json_open(j, "phases");
+	for (unsigned p = 0; p < PHASES; p++) {
+		const struct phase_stats *s = &vcpu->phases[p];
+
+		if (!s->count)
+			continue;
+		json_open(j, phase_names[p]);
+		json_u64(j, "count", s->count);
+		json_u64(j, "total_ns", s->total_ns);
+		json_u64(j, "max_ns", s->max_ns);
+		json_u64(j, "p50_ns", phase_percentile_ns(s, 50));
+		json_u64(j, "p99_ns", phase_percentile_ns(s, 99));
+		json_open(j, "log2_ns");
+		for (unsigned b = 0; b < PHASE_BUCKETS; b++) {
+			if (!s->log2_ns[b])
+				continue;
+			snprintf(bucket, sizeof(bucket), "%u", b);
+			json_u64(j, bucket, s->log2_ns[b]);
+		}
+		json_close(j);
+		json_close(j);
+	}
+	json_close(j);
+}
+
 static void write_stats(FILE *f, const struct vm *vm, int exit_status)
 {
 	const struct vcpu *vcpu = vm->vcpu;
@@ -200,6 +236,7 @@ static void write_stats(FILE *f, const struct vm *vm, int exit_status)
 	json_int(&j, "exit_status", exit_status);
 	write_kvm_exits(&j, vcpu);
 	json_u64(&j, "instructions_completed_for_kvm", vcpu ? vcpu->completed : 0);
+	write_phases(&j, vcpu);
 	if (g) {
 		write_traps(&j, &g->stats);
 		write_shadow(&j, &g->shadow.stats);

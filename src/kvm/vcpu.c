@@ -184,6 +184,7 @@ int vcpu_loop(struct vcpu *vcpu)
 
 	vcpu->thread = pthread_self();
 	while (!vm->stop) {
+		uint64_t entered = phase_now(), exited;
 		int status;
 
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
@@ -194,7 +195,10 @@ int vcpu_loop(struct vcpu *vcpu)
 			pr_err("vcpu%u: KVM_RUN: %s", vcpu->id, strerror(errno));
 			return EXIT_HOST_ERROR;
 		}
+		exited = phase_now();
+		phase_add(&vcpu->phases[PHASE_KVM_RUN], exited - entered);
 		status = dispatch_exit(vcpu);
+		phase_end(vcpu->phases, PHASE_EXIT, exited);
 		if (status)
 			return status;
 	}

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "boot/bootmap.h"
+#include "front/phase.h"
 
 struct vm;
 struct guestcpu;
@@ -31,6 +32,7 @@ struct vcpu {
 	pthread_t thread;		   /* the thread in KVM_RUN, for vcpu_kick */
 	uint64_t exits[VCPU_EXIT_REASONS]; /* exits by KVM_EXIT_* reason */
 	uint64_t completed;		   /* instructions lodger completed for KVM (emulate.c) */
+	struct phase_stats phases[PHASES]; /* where the time goes (phase.h), for -stats */
 	struct guestcpu *guest; /* shadow mode: the virtual CPU (guestcpu.h); NULL in direct */
 };
 

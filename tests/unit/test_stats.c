@@ -17,6 +17,7 @@
 #include "front/config.h"
 #include "shadow/guestcpu.h"
 #include "front/stats.h"
+#include "front/phase.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 
@@ -488,6 +489,53 @@ Test(stats, unnamed_exit_reasons_are_keyed_by_number)
 	assert_json(text); /* two unnamed reasons must not share a key */
 	cr_assert(strstr(text, "    \"HLT\": 2,\n    \"60\": 1,\n    \"61\": 4\n"),
 		  "expected HLT by name and 60, 61 by number, seen:\n%s", text);
+	free(text);
+	fake_done(&f);
+}
+
+Test(stats, phases_that_occurred_are_listed_with_their_tail)
+{
+	struct fake f;
+	char *text;
+
+	fake_init(&f, MODE_DIRECT);
+	f.vcpu.exits[KVM_EXIT_IO] = 3;
+	phase_add(&f.vcpu.phases[PHASE_KVM_RUN], 1000);	   /* bucket 9 */
+	phase_add(&f.vcpu.phases[PHASE_KVM_RUN], 1100);	   /* bucket 10 */
+	phase_add(&f.vcpu.phases[PHASE_MEMSLOT], 5000000); /* bucket 22: a stall */
+	text = stats_text(&f.vm, 0);
+	assert_stats_text(text, "{\n"
+				"  \"lodger\": \"V\",\n"
+				"  \"mode\": \"direct\",\n"
+				"  \"exit_status\": 0,\n"
+				"  \"kvm_exits\": {\n"
+				"    \"IO\": 3\n"
+				"  },\n"
+				"  \"instructions_completed_for_kvm\": 0,\n"
+				"  \"phases\": {\n"
+				"    \"kvm_run\": {\n"
+				"      \"count\": 2,\n"
+				"      \"total_ns\": 2100,\n"
+				"      \"max_ns\": 1100,\n"
+				"      \"p50_ns\": 1023,\n"
+				"      \"p99_ns\": 1100,\n"
+				"      \"log2_ns\": {\n"
+				"        \"9\": 1,\n"
+				"        \"10\": 1\n"
+				"      }\n"
+				"    },\n"
+				"    \"memslot\": {\n"
+				"      \"count\": 1,\n"
+				"      \"total_ns\": 5000000,\n"
+				"      \"max_ns\": 5000000,\n"
+				"      \"p50_ns\": 5000000,\n"
+				"      \"p99_ns\": 5000000,\n"
+				"      \"log2_ns\": {\n"
+				"        \"22\": 1\n"
+				"      }\n"
+				"    }\n"
+				"  }\n"
+				"}\n");
 	free(text);
 	fake_done(&f);
 }
