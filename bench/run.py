@@ -65,6 +65,10 @@ EVENTS = {
     "slice": "process-like slice (2 spaces, user compute, 4 fresh pages, switch)",
 }
 
+# src/front/phase.h's order, for the breakdown's columns
+PHASE_ORDER = ["kvm_run", "exit", "memslot", "complete", "regs", "decode", "walk", "fill",
+               "flush", "deliver"]
+
 LINE = re.compile(r"^bench: (\S+) (\d+) p99=(\d+) ops=(\d+)\s*$", re.M)
 CANNOT = re.compile(r"^bench: (\S+) cannot: (.*?)\s*$", re.M)
 
@@ -167,21 +171,27 @@ def fmt_us(cycles, mhz):
 
 
 def count_traps(args, config, event):
-    """Traps per operation of one event: {'vmm': x, 'stub': y}, from two runs whose
-    rounds differ (everything else in them cancels out)."""
+    """One event's traps and phase times per operation, from two runs whose rounds differ
+    (everything else in them cancels out): {'vmm': traps, 'stub': traps, 'phases':
+    {phase: ns}}, or None if a run failed."""
     lo, hi = args.rounds // 2, args.rounds
-    counts = []
+    stats = []
     for rounds in (lo, hi):
         with tempfile.NamedTemporaryFile(suffix=".json") as f:
             out, why = boot(args, config, args.bench, f"events={event} rounds={rounds}",
                             stats=f.name)
             if why:
                 return None
-            s = json.load(open(f.name))
-        counts.append(s["traps"]["handled_in"])
-        ops = int(LINE.search(out).group(4)) if LINE.search(out) else 1
+            stats.append(json.load(open(f.name)))
+        m = LINE.search(out)
+        ops = int(m.group(4)) if m else 1
     n = (hi - lo) * ops
-    return {place: (counts[1][place] - counts[0][place]) / n for place in ("vmm", "stub")}
+    t = {place: (stats[1]["traps"]["handled_in"][place] -
+                 stats[0]["traps"]["handled_in"][place]) / n for place in ("vmm", "stub")}
+    phases = [s.get("phases", {}) for s in stats]
+    t["phases"] = {p: (phases[1][p]["total_ns"] - phases[0].get(p, {}).get("total_ns", 0)) / n
+                   for p in phases[1]}
+    return t
 
 
 def relocation_figures(args):
@@ -240,6 +250,8 @@ def main():
     ap.add_argument("--no-traps", action="store_true", help="skip the trap counts")
     ap.add_argument("--no-relocation", action="store_true",
                     help="skip the relocation figures")
+    ap.add_argument("--load", type=int, default=0, metavar="N",
+                    help="run N CPU-bound processes beside the benchmarks (p99 under load)")
     args = ap.parse_args()
     args.lodger = os.path.join(args.build, "lodger")
     args.bench = os.path.join(args.build, "guests", "bench.elf")
@@ -260,6 +272,19 @@ def main():
         elif c != "qemu-tcg" and no_kvm:
             cannot[c] = no_kvm
 
+    # Host load, if asked for: N busy loops for the whole run (a p99 under load is then
+    # compared with a quiet run's medians by hand).
+    load = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(args.load)]
+    try:
+        measure(args, configs, cannot, no_kvm)
+    finally:
+        for p in load:
+            p.kill()
+            p.wait()
+
+
+def measure(args, configs, cannot, no_kvm):
     # 1. The floor, first.
     floor, why_no_floor = run_floor(args) if not no_kvm else (None, no_kvm)
     mhz = tsc_mhz(floor)
@@ -287,7 +312,8 @@ def main():
 
     print(f"\nbench/run.py: guests/bench.elf, {args.runs} runs of each configuration, "
           f"{args.rounds} samples per event; median per operation over the runs "
-          f"(each run's own median), spread = (max - min) / median; TSC {mhz:.0f} MHz")
+          f"(each run's own median), spread = (max - min) / median; TSC {mhz:.0f} MHz"
+          + (f"; {args.load} CPU-bound processes beside it" if args.load else ""))
     head = "| per operation |" + "".join(f" {CONFIGS[c][0]} | spread |" for c in configs)
     ratios = [(a, b) for a, b in (("shadow", "qemu-kvm"), ("shadow", "qemu-tcg"))
               if a in configs and b in configs]
@@ -344,6 +370,7 @@ def main():
                   f"bound = traps in lodger x (a) + traps in the stub x (b)")
             print("| event | cost | x(a) | traps/op lodger | traps/op stub | bound | x bound |")
             print("|---|---:|---:|---:|---:|---:|---:|")
+            breakdown = {}
             for e in EVENTS:
                 m = med(c, e)[0]
                 if m is None:
@@ -351,12 +378,23 @@ def main():
                 t = None if args.no_traps else count_traps(args, c, e)
                 xa = f"{m / fa:.1f}" if fa else "-"
                 if t and fa and fb is not None:
+                    breakdown[e] = t["phases"]
                     bound = t["vmm"] * fa + t["stub"] * fb
                     xb = f"{m / bound:.1f}" if bound > 0 else "-"
                     print(f"| {e} | {fmt_us(m, mhz)} | {xa} | {t['vmm']:.2f} | "
                           f"{t['stub']:.2f} | {fmt_us(bound, mhz)} | {xb} |")
                 else:
                     print(f"| {e} | {fmt_us(m, mhz)} | {xa} | - | - | - | - |")
+            names = sorted({p for b in breakdown.values() for p in b},
+                           key=lambda p: (PHASE_ORDER + [p]).index(p))
+            if names:
+                print(f"\n{CONFIGS[c][0]}: where an operation's time goes (lodger's -stats "
+                      f"phases, host clock, per operation; kvm_run includes guest time)")
+                print("| event |" + "".join(f" {p} |" for p in names))
+                print("|---|" + "---:|" * len(names))
+                for e, b in breakdown.items():
+                    print(f"| {e} |" + "".join(f" {b.get(p, 0) / 1000:.1f} us |"
+                                                for p in names))
 
     # 4. Relocation (lodger only).
     if not args.no_relocation and not no_kvm:

@@ -129,6 +129,18 @@ _Noreturn void rt_debug_exit(uint8_t v)
 _Noreturn void rt_poweroff(void)
 {
 	outw(LODGER_POWEROFF_PORT, LODGER_POWEROFF_VALUE);
+	/* QEMU (a PVH boot) powers off from its main loop, a little later: wait a few
+	 * seconds of TSC for it. lodger stops at the write itself. */
+	if (rt_boot.pvh) {
+		uint32_t lo, hi;
+		uint64_t start;
+
+		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+		start = (uint64_t)hi << 32 | lo;
+		do
+			__asm__ volatile("pause; rdtsc" : "=a"(lo), "=d"(hi));
+		while (((uint64_t)hi << 32 | lo) - start < (10ULL << 30));
+	}
 	rt_printf("%s: FAIL power-off did not stop the machine\n", rt_guest_name);
 	rt_debug_exit(RT_EXIT_FAIL);
 }
