@@ -122,7 +122,7 @@ static struct kvm_segment segment(uint16_t sel, bool code)
 {
 	return (struct kvm_segment){
 		.selector = sel,
-		.limit = 0xfffff,
+		.limit = 0xffffffff,   /* 4 GiB, byte-counted, as KVM wants it with G = 1 */
 		.type = code ? 11 : 3, /* execute/read or read/write, accessed */
 		.present = 1,
 		.dpl = sel & 3,
