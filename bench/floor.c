@@ -337,6 +337,7 @@ static int floor_run(struct floor *f, const struct path *p, uint64_t n, uint64_t
 		.rdi = p->cpl3 ? guest_addr(p->cpl3) : 0,
 	};
 	uint64_t t0;
+	uint16_t port;
 
 	set_gate(f, 13, guest_addr(p->gp));
 	if (ioctl(f->vcpu_fd, KVM_SET_SREGS, &f->boot) < 0 ||
@@ -358,7 +359,8 @@ static int floor_run(struct floor *f, const struct path *p, uint64_t n, uint64_t
 				 kvm_exit_name(f->run->exit_reason), f->run->exit_reason);
 			return -1;
 		}
-		if (f->run->io.port == FLOOR_PORT_BENCH) {
+		port = f->run->io.port; /* the completing entry below rewrites kvm_run */
+		if (port == FLOOR_PORT_BENCH) {
 			++*exits;
 			continue;
 		}
@@ -368,14 +370,14 @@ static int floor_run(struct floor *f, const struct path *p, uint64_t n, uint64_t
 			snprintf(why, size, "KVM_GET_REGS: %s", strerror(errno));
 			return -1;
 		}
-		if (f->run->io.port == FLOOR_PORT_DONE) {
+		if (port == FLOOR_PORT_DONE) {
 			*cycles = r.rbx;
 			return 0;
 		}
-		if (f->run->io.port == FLOOR_PORT_ERR)
+		if (port == FLOOR_PORT_ERR)
 			floor_describe_fault(f, &r, why, size);
 		else
-			snprintf(why, size, "out to unexpected port %#x", f->run->io.port);
+			snprintf(why, size, "out to unexpected port %#x", port);
 		return -1;
 	}
 }
