@@ -344,17 +344,33 @@ static int load_task_register(struct op *o)
 
 /* ---- MSRs ---- */
 
-static bool forwarded_msr(uint32_t index)
+enum msr_route privop_msr_route(uint32_t index)
 {
+	switch (index) {
+	case MSR_EFER:
+	case MSR_STAR:
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_FMASK:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_KERNEL_GS_BASE:
+	case MSR_PAT:
+	case MSR_SYSENTER_CS:
+	case MSR_SYSENTER_ESP:
+	case MSR_SYSENTER_EIP:
+		return MSR_ROUTE_VIRTUAL;
+	}
 	/* Safe to let KVM handle: the TSC, the local APIC, MTRRs and the read-mostly feature
 	 * MSRs. Anything else (a backend's private MSRs among them) never reaches KVM from a
 	 * shadow-mode guest. Not SYSENTER_CS/ESP/EIP either: on hardware a CPL3 sysenter
 	 * would enter the guest's chosen EIP at real CPL0; they are virtual, and the real
 	 * SYSENTER_CS stays 0, so sysenter faults. */
-	return index == 0x10 || index == 0x1b || index == 0x3b || index == 0xfe || index == 0x6e0 ||
-	       index == 0x1a0 || (index >= 0x174 && index <= 0x176) ||
-	       (index >= 0x200 && index <= 0x2ff && index != MSR_PAT) ||
-	       (index >= 0x800 && index <= 0x8ff);
+	if (index == 0x10 || index == 0x1b || index == 0x3b || index == 0xfe || index == 0x6e0 ||
+	    index == 0x1a0 || (index >= 0x200 && index <= 0x2ff) ||
+	    (index >= 0x800 && index <= 0x8ff))
+		return MSR_ROUTE_KVM;
+	return MSR_ROUTE_FAULT;
 }
 
 static bool kvm_msr(struct vcpu *vcpu, uint32_t index, uint64_t *value, bool write)
@@ -402,6 +418,11 @@ static bool virtual_msr(struct op *o, uint32_t index, uint64_t **slot)
 	case MSR_GS_BASE:
 		*slot = (uint64_t *)&o->t->sregs.gs.base;
 		return true;
+	case MSR_SYSENTER_CS:
+	case MSR_SYSENTER_ESP:
+	case MSR_SYSENTER_EIP:
+		*slot = &g->sysenter[index - MSR_SYSENTER_CS];
+		return true;
 	default:
 		return false;
 	}
@@ -426,13 +447,16 @@ static int msr(struct op *o, bool write)
 				shadow_flush_all(&g->shadow);
 			g->efer = value | EFER_LMA;
 		} else if ((index == MSR_FS_BASE || index == MSR_GS_BASE || index == MSR_LSTAR ||
-			    index == MSR_CSTAR || index == MSR_KERNEL_GS_BASE) &&
+			    index == MSR_CSTAR || index == MSR_KERNEL_GS_BASE ||
+			    index == MSR_SYSENTER_ESP || index == MSR_SYSENTER_EIP) &&
 			   !canonical(value)) {
 			return fault(o, 13, 0);
 		} else {
 			*slot = value;
 		}
-	} else if (!forwarded_msr(index) || !kvm_msr(o->t->vcpu, index, &value, write)) {
+	} else if (privop_msr_route(index) != MSR_ROUTE_KVM) {
+		return fault(o, 13, 0);
+	} else if (!kvm_msr(o->t->vcpu, index, &value, write)) {
 		return fault(o, 13, 0);
 	}
 	if (!write) {
