@@ -373,6 +373,22 @@ enum msr_route privop_msr_route(uint32_t index)
 	return MSR_ROUTE_FAULT;
 }
 
+/*
+ * A write to the x2APIC's ICR (0x830) or an LVT entry (CMCI 0x82f, timer .. error
+ * 0x832-0x837) asking for SMI, INIT or Start-up delivery. KVM's local APIC would act on it
+ * behind lodger's back (INIT resets the vCPU to real mode at real CPL0; SMI enters SMM),
+ * so lodger drops such writes: the register keeps its value and nothing is sent
+ * (docs/shadow-mode.md, "Keeping the guest contained").
+ */
+static bool apic_write_dropped(uint32_t index, uint64_t value)
+{
+	unsigned mode = (value >> 8) & 7;
+
+	if (index != 0x830 && index != 0x82f && (index < 0x832 || index > 0x837))
+		return false;
+	return mode == 2 || mode == 5 || mode == 6;
+}
+
 static bool kvm_msr(struct vcpu *vcpu, uint32_t index, uint64_t *value, bool write)
 {
 	struct {
@@ -456,6 +472,9 @@ static int msr(struct op *o, bool write)
 		}
 	} else if (privop_msr_route(index) != MSR_ROUTE_KVM) {
 		return fault(o, 13, 0);
+	} else if (write && apic_write_dropped(index, value)) {
+		pr_debug(LOG_TRAP, "dropped x2APIC write %#x = %#llx (SMI/INIT/SIPI)", index,
+			 (unsigned long long)value);
 	} else if (!kvm_msr(o->t->vcpu, index, &value, write)) {
 		return fault(o, 13, 0);
 	}

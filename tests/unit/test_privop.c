@@ -243,3 +243,32 @@ Test(msr, the_emulator_sends_exactly_the_routed_indices_to_kvm)
 			t.regs.rsp = KSTACK - 0x100;
 		}
 }
+
+Test(msr, apic_icr_init_sipi_and_smi_are_dropped_fixed_and_nmi_go_through)
+{
+	static const uint8_t wrmsr[] = {0x0f, 0x30};
+	static const struct {
+		uint32_t mode;
+		bool reaches;
+	} cases[] = {{0, true}, {1, true}, {2, false}, {4, true}, {5, false}, {6, false}};
+
+	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		unsigned before = kvm.msr_calls;
+
+		t.regs.rcx = 0x830;
+		t.regs.rax = cases[c].mode << 8 | 0x40;
+		t.regs.rdx = 0;
+		cr_assert_eq(run(wrmsr, 2, 13), 1);
+		cr_assert_eq(t.regs.rip, CODE + 2, "a dropped ICR write still completes");
+		cr_assert_eq(kvm.msr_calls - before, cases[c].reaches ? 1u : 0u,
+			     "ICR delivery mode %u", cases[c].mode);
+	}
+	/* An LVT entry (LINT0) asking for SMI or INIT is dropped too. */
+	t.regs.rcx = 0x835;
+	t.regs.rax = 2 << 8;
+	kvm.msr_calls = 0;
+	run(wrmsr, 2, 13);
+	t.regs.rax = 5 << 8;
+	run(wrmsr, 2, 13);
+	cr_assert_eq(kvm.msr_calls, 0);
+}
