@@ -155,6 +155,24 @@ static int run(const void *bytes, size_t len, unsigned vector)
 	return privop_emulate(&t);
 }
 
+static void enter_user(void)
+{
+	g->user = true;
+	t.sregs.cs.selector = STUB_GUEST_USER_CS;
+	t.regs.rsp = USTACK;
+}
+
+/* The guest now runs vector v's handler with `error` on top of its frame (if any). */
+static void assert_delivered(unsigned v, bool has_error, uint64_t error)
+{
+	cr_assert_eq(t.regs.rip, HANDLERS + v * 0x10, "expected vector %u's handler, RIP %#llx", v,
+		     (unsigned long long)t.regs.rip);
+	cr_assert_not(g->user, "a handler runs in kernel mode");
+	if (has_error)
+		cr_assert_eq(*ram64(t.regs.rsp), error, "error code %#llx, expected %#llx",
+			     (unsigned long long)*ram64(t.regs.rsp), (unsigned long long)error);
+}
+
 /* ---- item 2: which MSR indices can ever reach KVM ---- */
 
 static bool kvm_allowed(uint32_t i)
@@ -271,4 +289,79 @@ Test(msr, apic_icr_init_sipi_and_smi_are_dropped_fixed_and_nmi_go_through)
 	t.regs.rax = 5 << 8;
 	run(wrmsr, 2, 13);
 	cr_assert_eq(kvm.msr_calls, 0);
+}
+
+/* ---- item 4: no double-fault promotion for int n; the SDM's classes otherwise ---- */
+
+Test(deliver, user_int_8_13_14_through_a_dpl0_gate_is_gp_vector_times_8_plus_2)
+{
+	static const uint8_t vectors[] = {8, 13, 14, 2, 0x80};
+
+	for (unsigned i = 0; i < sizeof(vectors); i++) {
+		uint8_t insn[2] = {0xcd, vectors[i]};
+
+		enter_user();
+		cr_assert_eq(run(insn, 2, 13), 1, "int $%u: not handled", vectors[i]);
+		assert_delivered(13, true, vectors[i] * 8u + 2);
+		cr_assert_eq(*ram64(t.regs.rsp + 8), CODE, "the #GP frame points at the int");
+	}
+}
+
+Test(deliver, kernel_int_8_through_its_gate_is_a_plain_interrupt)
+{
+	static const uint8_t insn[] = {0xcd, 0x08};
+
+	cr_assert_eq(run(insn, 2, 13), 1);
+	assert_delivered(8, false, 0);
+	cr_assert_eq(*ram64(t.regs.rsp), CODE + 2, "no error code, return after the int");
+}
+
+Test(deliver, a_fault_delivering_int_n_is_delivered_as_it_is)
+{
+	static const uint8_t insn[] = {0xcd, 0x0d};
+
+	set_gate(13, HANDLERS + 13 * 0x10, 0, 0xe, true);
+	set_gate(0x0d, HANDLERS + 13 * 0x10, 0, 0xe, true);
+	set_gate(0x0d, 0, 0, 0xe, false); /* int $13 meets a not-present gate: #NP(13*8+2) */
+	cr_assert_eq(run(insn, 2, 13), 1);
+	assert_delivered(11, true, 13 * 8 + 2);
+}
+
+Test(deliver, contributory_after_contributory_is_a_double_fault)
+{
+	set_gate(13, 0, 0, 0xe, false);
+	cr_assert_eq(reflect_event(&t, 13, true, 0, EV_EXCEPTION), 0);
+	assert_delivered(8, true, 0);
+}
+
+Test(deliver, contributory_after_a_page_fault_is_a_double_fault)
+{
+	set_gate(14, 0, 0, 0xe, false);
+	cr_assert_eq(reflect_event(&t, 14, true, 2, EV_EXCEPTION), 0);
+	assert_delivered(8, true, 0);
+}
+
+Test(deliver, a_page_fault_after_a_benign_exception_is_delivered_as_it_is)
+{
+	*(uint64_t *)(vm.mem.ram + TSS + 4) = 0x400000;	 /* RSP0 below an unmapped 2 MiB */
+	*(uint64_t *)(vm.mem.ram + TSS + 0x24) = KSTACK; /* IST1, for #PF */
+	*ram64(IDT + 14 * 16) |= 1ULL << 32;
+	enter_user();
+	cr_assert_eq(reflect_event(&t, 6, false, 0, EV_EXCEPTION), 0);
+	assert_delivered(14, true, PFEC_W);
+	cr_assert_eq(g->cr2, 0x400000 - 40, "CR2 %#llx", (unsigned long long)g->cr2);
+}
+
+Test(deliver, an_interrupt_meeting_a_not_present_gate_is_np_not_df)
+{
+	set_gate(0x40, 0, 0, 0xe, false);
+	cr_assert_eq(reflect_event(&t, 0x40, false, 0, EV_EXTERNAL), 0);
+	assert_delivered(11, true, 0x40 * 8 + 2 + 1);
+}
+
+Test(deliver, a_fault_delivering_a_double_fault_is_a_triple_fault)
+{
+	set_gate(13, 0, 0, 0xe, false);
+	set_gate(8, 0, 0, 0xe, false);
+	cr_assert_eq(reflect_event(&t, 13, true, 0, EV_EXCEPTION), EXIT_TRIPLE_FAULT);
 }
