@@ -95,6 +95,12 @@ static bool deliver(struct trap *t, unsigned vector, bool has_error, uint32_t er
 		return false;
 	if (!gate.ist && g->user && !gmem_read(&kv, g->tr_base + 4, &rsp, 8, false, f))
 		return false;
+	/* The handler's address is checked before anything is pushed: #GP(EXT), and lodger
+	 * (or the stub) never resumes at a non-canonical RIP. */
+	if ((uint64_t)((int64_t)(gate.offset << 16) >> 16) != gate.offset) {
+		*f = (struct gfault){.vector = 13, .error = ext};
+		return false;
+	}
 	rsp &= ~15ULL;
 
 	if (has_error)

@@ -365,3 +365,21 @@ Test(deliver, a_fault_delivering_a_double_fault_is_a_triple_fault)
 	set_gate(8, 0, 0, 0xe, false);
 	cr_assert_eq(reflect_event(&t, 13, true, 0, EV_EXCEPTION), EXIT_TRIPLE_FAULT);
 }
+
+/* ---- item 5: a gate's offset is checked for canonicality at delivery ---- */
+
+Test(deliver, kernel_int_n_through_a_noncanonical_gate_is_gp_0)
+{
+	static const uint8_t insn[] = {0xcd, 0x81};
+
+	set_gate(0x81, 0x0000800000000000ULL, 0, 0xe, true);
+	cr_assert_eq(run(insn, 2, 13), 1);
+	assert_delivered(13, true, 0);
+}
+
+Test(deliver, an_exception_through_a_noncanonical_gate_is_gp_ext)
+{
+	set_gate(6, 0x00007fffffffffffULL + 0x10, 0, 0xe, true);
+	cr_assert_eq(reflect_event(&t, 6, false, 0, EV_EXCEPTION), 0);
+	assert_delivered(13, true, 1);
+}
