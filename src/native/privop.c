@@ -162,12 +162,18 @@ static int write_cr(struct op *o, unsigned cr, uint64_t v)
 	case 2:
 		g->cr2 = v;
 		return next(o);
-	case 3:
+	case 3: {
+		/* Bits at and above MAXPHYADDR are reserved (bit 63 too: PCIDE is never set). */
+		unsigned bits = o->t->vcpu->vm->mem.phys_bits;
+
+		if (v >> (bits && bits < 52 ? bits : 52))
+			return fault(o, 13, 0);
 		/* A CR3 write flushes the TLB: both roots of the new CR3 start empty. */
 		g->cr3 = v;
 		shadow_root(&g->shadow, v, true, true);
 		shadow_root(&g->shadow, v, false, true);
 		return next(o);
+	}
 	case 4:
 		if ((v & ~CR4_ALLOWED) || !(v & CR4_PAE))
 			return fault(o, 13, 0);

@@ -383,3 +383,23 @@ Test(deliver, an_exception_through_a_noncanonical_gate_is_gp_ext)
 	cr_assert_eq(reflect_event(&t, 6, false, 0, EV_EXCEPTION), 0);
 	assert_delivered(13, true, 1);
 }
+
+/* ---- item 8: mov to CR3 with a reserved bit is #GP(0) ---- */
+
+Test(emulate, mov_to_cr3_with_a_reserved_bit_is_gp_0)
+{
+	static const uint8_t mov_rax_cr3[] = {0x0f, 0x22, 0xd8};
+	static const uint64_t bad[] = {1ULL << 62, 1ULL << 63, 1ULL << 46, PML4 | 1ULL << 51};
+
+	for (unsigned i = 0; i < 4; i++) {
+		t.regs.rax = PML4 | bad[i];
+		t.regs.rsp = KSTACK - 0x100;
+		cr_assert_eq(run(mov_rax_cr3, 3, 13), 1);
+		assert_delivered(13, true, 0);
+		cr_assert_eq(g->cr3, PML4, "CR3 %#llx was accepted", (unsigned long long)g->cr3);
+	}
+	t.regs.rax = PML4 | 0x18; /* PWT, PCD: not reserved */
+	cr_assert_eq(run(mov_rax_cr3, 3, 13), 1);
+	cr_assert_eq(t.regs.rip, CODE + 3);
+	cr_assert_eq(g->cr3, PML4 | 0x18);
+}
