@@ -27,14 +27,15 @@
 #include "kvm/vm.h"
 #include "arch/x86dec.h"
 
-#define CR0_PE	 (1ULL << 0)
-#define CR0_TS	 (1ULL << 3)
-#define CR0_NW	 (1ULL << 29)
-#define CR0_CD	 (1ULL << 30)
-#define CR0_WP	 (1ULL << 16)
-#define CR0_PG	 (1ULL << 31)
-#define CR4_PAE	 (1ULL << 5)
-#define CR4_UMIP (1ULL << 11)
+#define CR0_PE	    (1ULL << 0)
+#define CR0_TS	    (1ULL << 3)
+#define CR0_NW	    (1ULL << 29)
+#define CR0_CD	    (1ULL << 30)
+#define CR0_WP	    (1ULL << 16)
+#define CR0_PG	    (1ULL << 31)
+#define CR4_PAE	    (1ULL << 5)
+#define CR4_UMIP    (1ULL << 11)
+#define CR4_OSXSAVE (1ULL << 18)
 /* CR4 bits a guest may set: DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT UMIP. */
 #define CR4_ALLOWED	0xff8ULL
 #define CR4_TRANSLATION ((1ULL << 4) | (1ULL << 5) | (1ULL << 7)) /* PSE PAE PGE */
@@ -835,6 +836,12 @@ static int dispatch(struct op *o)
 	case ZYDIS_MNEMONIC_WBINVD:
 	case ZYDIS_MNEMONIC_INVD:
 		return o->kernel ? next(o) : NOT_MINE; /* caches are the host's business */
+	case ZYDIS_MNEMONIC_XSETBV:
+		/* #UD before the privilege check while CR4.OSXSAVE is clear, which it always is
+		 * here: OSXSAVE is not among the CR4 bits a shadow-mode guest may set. */
+		if (!(g->cr4 & CR4_OSXSAVE))
+			return fault(o, 6, 0);
+		return o->kernel ? fault(o, 13, 0) : NOT_MINE;
 	case ZYDIS_MNEMONIC_CLTS:
 		if (!o->kernel)
 			return NOT_MINE;

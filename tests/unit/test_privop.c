@@ -403,3 +403,17 @@ Test(emulate, mov_to_cr3_with_a_reserved_bit_is_gp_0)
 	cr_assert_eq(t.regs.rip, CODE + 3);
 	cr_assert_eq(g->cr3, PML4 | 0x18);
 }
+
+/* ---- item 10: xsetbv with CR4.OSXSAVE clear is #UD, in both modes ---- */
+
+Test(emulate, xsetbv_with_osxsave_clear_is_ud)
+{
+	static const uint8_t xsetbv[] = {0x0f, 0x01, 0xd1};
+
+	cr_assert_eq(run(xsetbv, 3, 13), 1);
+	assert_delivered(6, false, 0);
+	cr_assert_eq(*ram64(t.regs.rsp), CODE, "#UD points at the xsetbv");
+	enter_user();
+	cr_assert_eq(run(xsetbv, 3, 13), 1);
+	assert_delivered(6, false, 0);
+}
