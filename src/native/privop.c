@@ -13,6 +13,7 @@
  * sgdt/sidt/sldt/str/smsw unless the guest set CR4.UMIP).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -36,9 +37,12 @@
 #define CR4_PAE	    (1ULL << 5)
 #define CR4_UMIP    (1ULL << 11)
 #define CR4_OSXSAVE (1ULL << 18)
-/* CR4 bits a guest may set: DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT UMIP. */
+/* CR4 bits a guest may set: DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT UMIP, and SMEP where
+ * its CPUID offers it (the shadow fill honours it). Every other bit is #GP, and the CPUID
+ * a shadow-mode guest sees hides the features behind them (src/boot/cpu.c). */
 #define CR4_ALLOWED	0xff8ULL
-#define CR4_TRANSLATION ((1ULL << 4) | (1ULL << 5) | (1ULL << 7)) /* PSE PAE PGE */
+#define CR4_SMEP	(1ULL << 20)
+#define CR4_TRANSLATION ((1ULL << 4) | (1ULL << 5) | (1ULL << 7) | CR4_SMEP) /* PSE PAE PGE */
 #define EFER_SCE	(1ULL << 0)
 #define EFER_LME	(1ULL << 8)
 #define EFER_LMA	(1ULL << 10)
@@ -77,6 +81,24 @@ struct op {
 static bool canonical(uint64_t a)
 {
 	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+/* CPUID.(7,0):EBX.SMEP of the vCPU, as lodger set it. */
+static bool cpuid_offers_smep(struct vcpu *vcpu)
+{
+	enum { N = 256 };
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + N * sizeof(c->entries[0]));
+	bool smep = false;
+
+	if (!c)
+		return false;
+	c->nent = N;
+	if (ioctl(vcpu->fd, KVM_GET_CPUID2, c) == 0)
+		for (unsigned i = 0; i < c->nent && i < N; i++)
+			if (c->entries[i].function == 7 && c->entries[i].index == 0)
+				smep = c->entries[i].ebx & (1u << 7);
+	free(c);
+	return smep;
 }
 
 /* Raises `vector` in the guest instead of completing the instruction. */
@@ -176,11 +198,13 @@ static int write_cr(struct op *o, unsigned cr, uint64_t v)
 		return next(o);
 	}
 	case 4:
-		if ((v & ~CR4_ALLOWED) || !(v & CR4_PAE))
+		if ((v & ~(CR4_ALLOWED | CR4_SMEP)) || !(v & CR4_PAE) ||
+		    ((v & ~g->cr4 & CR4_SMEP) && !cpuid_offers_smep(o->t->vcpu)))
 			return fault(o, 13, 0);
 		if ((v ^ g->cr4) & CR4_TRANSLATION)
 			shadow_flush_all(&g->shadow);
 		g->cr4 = v;
+		g->shadow.smep = v & CR4_SMEP;
 		return next(o);
 	case 8:
 		if (v & ~0xfULL)

@@ -417,3 +417,27 @@ Test(emulate, xsetbv_with_osxsave_clear_is_ud)
 	cr_assert_eq(run(xsetbv, 3, 13), 1);
 	assert_delivered(6, false, 0);
 }
+
+/* ---- item 11: CR4 takes only what is offered and honoured ---- */
+
+Test(emulate, cr4_smep_is_taken_where_cpuid_offers_it_smap_never)
+{
+	static const uint8_t mov_rax_cr4[] = {0x0f, 0x22, 0xe0};
+
+	t.regs.rax = g->cr4 | CR4_SMEP;
+	cr_assert_eq(run(mov_rax_cr4, 3, 13), 1);
+	assert_delivered(13, true, 0); /* not offered */
+	kvm.offer_smep = true;
+	t.regs.rsp = KSTACK - 0x100;
+	cr_assert_eq(run(mov_rax_cr4, 3, 13), 1);
+	cr_assert_eq(t.regs.rip, CODE + 3, "SMEP refused although offered");
+	cr_assert(g->shadow.smep, "the shadow fill must know");
+	t.regs.rax = g->cr4 | CR4_SMAP; /* offered by KVM here, never honoured */
+	cr_assert_eq(run(mov_rax_cr4, 3, 13), 1);
+	assert_delivered(13, true, 0);
+	t.regs.rax = 0x620;
+	t.regs.rsp = KSTACK - 0x100;
+	cr_assert_eq(run(mov_rax_cr4, 3, 13), 1);
+	cr_assert_eq(t.regs.rip, CODE + 3);
+	cr_assert_not(g->shadow.smep);
+}
