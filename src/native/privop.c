@@ -86,7 +86,7 @@ static bool canonical(uint64_t a)
 /* CPUID.(7,0):EBX.SMEP of the vCPU, as lodger set it. */
 static bool cpuid_offers_smep(struct vcpu *vcpu)
 {
-	enum { N = 256 };
+	enum { N = 1024 }; /* KVM_GET_CPUID2 fails (E2BIG) on a short buffer */
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + N * sizeof(c->entries[0]));
 	bool smep = false;
 
