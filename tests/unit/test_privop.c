@@ -86,6 +86,12 @@ static uint64_t *ram64(uint64_t gpa)
 	return (uint64_t *)(vm.mem.ram + gpa);
 }
 
+/* TSS fields are not 8-byte aligned (RSP0 at +4, IST1 at +0x24). */
+static void set_tss(uint64_t gpa, uint64_t v)
+{
+	memcpy(vm.mem.ram + gpa, &v, 8);
+}
+
 static void set_gate(unsigned v, uint64_t offset, unsigned dpl, unsigned type, bool present)
 {
 	uint64_t *gate = ram64(IDT + v * 16);
@@ -120,7 +126,7 @@ static void setup(void)
 	*ram64(PD) = PTE_P | PTE_W | PTE_U | PTE_PS;
 	for (unsigned v = 0; v < 256; v++)
 		set_gate(v, HANDLERS + v * 0x10, 0, 0xe, true);
-	*(uint64_t *)(vm.mem.ram + TSS + 4) = KSTACK;
+	set_tss(TSS + 4, KSTACK);
 	g->cr0 = 0x80010033;
 	g->cr4 = 0x620;
 	g->efer = 0xd01;
@@ -343,8 +349,8 @@ Test(deliver, contributory_after_a_page_fault_is_a_double_fault)
 
 Test(deliver, a_page_fault_after_a_benign_exception_is_delivered_as_it_is)
 {
-	*(uint64_t *)(vm.mem.ram + TSS + 4) = 0x400000;	 /* RSP0 below an unmapped 2 MiB */
-	*(uint64_t *)(vm.mem.ram + TSS + 0x24) = KSTACK; /* IST1, for #PF */
+	set_tss(TSS + 4, 0x400000);  /* RSP0 below an unmapped 2 MiB */
+	set_tss(TSS + 0x24, KSTACK); /* IST1, for #PF */
 	*ram64(IDT + 14 * 16) |= 1ULL << 32;
 	enter_user();
 	cr_assert_eq(reflect_event(&t, 6, false, 0, EV_EXCEPTION), 0);
