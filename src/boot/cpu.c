@@ -27,7 +27,27 @@
 #define EFER_LMA       (1ULL << 10)
 #define EFER_NXE       (1ULL << 11)
 
-/* Gives the vCPU everything KVM supports, so the guest sees what the backend can do. */
+/*
+ * In shadow mode, the features lodger's virtual CPU does not honour: their CR4 bits are
+ * #GP there (privop.c), so the guest must not be told it has them. VMX SMX PCID XSAVE
+ * OSXSAVE (leaf 1 ECX); FSGSBASE SMAP (7 EBX); PKU OSPKE CET-SS LA57 PKS (7 ECX); CET-IBT
+ * (7 EDX); FRED LAM (7.1 EAX: LAM would also make CR3 bits 61-62 legal).
+ */
+static void hide_unhonoured(struct kvm_cpuid_entry2 *e)
+{
+	if (e->function == 1)
+		e->ecx &= ~((1u << 5) | (1u << 6) | (1u << 17) | (1u << 26) | (1u << 27));
+	if (e->function == 7 && e->index == 0) {
+		e->ebx &= ~((1u << 0) | (1u << 20));
+		e->ecx &= ~((1u << 3) | (1u << 4) | (1u << 7) | (1u << 16) | (1u << 31));
+		e->edx &= ~(1u << 20);
+	}
+	if (e->function == 7 && e->index == 1)
+		e->eax &= ~((1u << 17) | (1u << 26));
+}
+
+/* Gives the vCPU everything KVM supports, so the guest sees what the backend can do
+ * (in shadow mode, less what lodger does not honour). */
 int cpu_set_cpuid(struct vcpu *vcpu)
 {
 	struct kvm_cpuid2 *c = NULL;
@@ -54,6 +74,8 @@ int cpu_set_cpuid(struct vcpu *vcpu)
 			c->entries[i].ebx = (c->entries[i].ebx & 0x00ffffff) | (vcpu->id << 24);
 		if (c->entries[i].function == 0x80000008) /* the walker checks reserved bits */
 			vcpu->vm->mem.phys_bits = c->entries[i].eax & 0xff;
+		if (vcpu->guest) /* shadow mode: guestcpu_init sets it before calling here */
+			hide_unhonoured(&c->entries[i]);
 	}
 	r = kvm_ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
 	free(c);

@@ -13,6 +13,7 @@
  * sgdt/sidt/sldt/str/smsw unless the guest set CR4.UMIP).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -27,17 +28,21 @@
 #include "kvm/vm.h"
 #include "arch/x86dec.h"
 
-#define CR0_PE	 (1ULL << 0)
-#define CR0_TS	 (1ULL << 3)
-#define CR0_NW	 (1ULL << 29)
-#define CR0_CD	 (1ULL << 30)
-#define CR0_WP	 (1ULL << 16)
-#define CR0_PG	 (1ULL << 31)
-#define CR4_PAE	 (1ULL << 5)
-#define CR4_UMIP (1ULL << 11)
-/* CR4 bits a guest may set: DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT UMIP. */
+#define CR0_PE	    (1ULL << 0)
+#define CR0_TS	    (1ULL << 3)
+#define CR0_NW	    (1ULL << 29)
+#define CR0_CD	    (1ULL << 30)
+#define CR0_WP	    (1ULL << 16)
+#define CR0_PG	    (1ULL << 31)
+#define CR4_PAE	    (1ULL << 5)
+#define CR4_UMIP    (1ULL << 11)
+#define CR4_OSXSAVE (1ULL << 18)
+/* CR4 bits a guest may set: DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT UMIP, and SMEP where
+ * its CPUID offers it (the shadow fill honours it). Every other bit is #GP, and the CPUID
+ * a shadow-mode guest sees hides the features behind them (src/boot/cpu.c). */
 #define CR4_ALLOWED	0xff8ULL
-#define CR4_TRANSLATION ((1ULL << 4) | (1ULL << 5) | (1ULL << 7)) /* PSE PAE PGE */
+#define CR4_SMEP	(1ULL << 20)
+#define CR4_TRANSLATION ((1ULL << 4) | (1ULL << 5) | (1ULL << 7) | CR4_SMEP) /* PSE PAE PGE */
 #define EFER_SCE	(1ULL << 0)
 #define EFER_LME	(1ULL << 8)
 #define EFER_LMA	(1ULL << 10)
@@ -76,6 +81,24 @@ struct op {
 static bool canonical(uint64_t a)
 {
 	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+/* CPUID.(7,0):EBX.SMEP of the vCPU, as lodger set it. */
+static bool cpuid_offers_smep(struct vcpu *vcpu)
+{
+	enum { N = 1024 }; /* KVM_GET_CPUID2 fails (E2BIG) on a short buffer */
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + N * sizeof(c->entries[0]));
+	bool smep = false;
+
+	if (!c)
+		return false;
+	c->nent = N;
+	if (ioctl(vcpu->fd, KVM_GET_CPUID2, c) == 0)
+		for (unsigned i = 0; i < c->nent && i < N; i++)
+			if (c->entries[i].function == 7 && c->entries[i].index == 0)
+				smep = c->entries[i].ebx & (1u << 7);
+	free(c);
+	return smep;
 }
 
 /* Raises `vector` in the guest instead of completing the instruction. */
@@ -162,18 +185,26 @@ static int write_cr(struct op *o, unsigned cr, uint64_t v)
 	case 2:
 		g->cr2 = v;
 		return next(o);
-	case 3:
+	case 3: {
+		/* Bits at and above MAXPHYADDR are reserved (bit 63 too: PCIDE is never set). */
+		unsigned bits = o->t->vcpu->vm->mem.phys_bits;
+
+		if (v >> (bits && bits < 52 ? bits : 52))
+			return fault(o, 13, 0);
 		/* A CR3 write flushes the TLB: both roots of the new CR3 start empty. */
 		g->cr3 = v;
 		shadow_root(&g->shadow, v, true, true);
 		shadow_root(&g->shadow, v, false, true);
 		return next(o);
+	}
 	case 4:
-		if ((v & ~CR4_ALLOWED) || !(v & CR4_PAE))
+		if ((v & ~(CR4_ALLOWED | CR4_SMEP)) || !(v & CR4_PAE) ||
+		    ((v & ~g->cr4 & CR4_SMEP) && !cpuid_offers_smep(o->t->vcpu)))
 			return fault(o, 13, 0);
 		if ((v ^ g->cr4) & CR4_TRANSLATION)
 			shadow_flush_all(&g->shadow);
 		g->cr4 = v;
+		g->shadow.smep = v & CR4_SMEP;
 		return next(o);
 	case 8:
 		if (v & ~0xfULL)
@@ -344,17 +375,49 @@ static int load_task_register(struct op *o)
 
 /* ---- MSRs ---- */
 
-static bool forwarded_msr(uint32_t index)
+enum msr_route privop_msr_route(uint32_t index)
 {
+	switch (index) {
+	case MSR_EFER:
+	case MSR_STAR:
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_FMASK:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_KERNEL_GS_BASE:
+	case MSR_PAT:
+	case MSR_SYSENTER_CS:
+	case MSR_SYSENTER_ESP:
+	case MSR_SYSENTER_EIP:
+		return MSR_ROUTE_VIRTUAL;
+	}
 	/* Safe to let KVM handle: the TSC, the local APIC, MTRRs and the read-mostly feature
 	 * MSRs. Anything else (a backend's private MSRs among them) never reaches KVM from a
 	 * shadow-mode guest. Not SYSENTER_CS/ESP/EIP either: on hardware a CPL3 sysenter
 	 * would enter the guest's chosen EIP at real CPL0; they are virtual, and the real
 	 * SYSENTER_CS stays 0, so sysenter faults. */
-	return index == 0x10 || index == 0x1b || index == 0x3b || index == 0xfe || index == 0x6e0 ||
-	       index == 0x1a0 || (index >= 0x174 && index <= 0x176) ||
-	       (index >= 0x200 && index <= 0x2ff && index != MSR_PAT) ||
-	       (index >= 0x800 && index <= 0x8ff);
+	if (index == 0x10 || index == 0x1b || index == 0x3b || index == 0xfe || index == 0x6e0 ||
+	    index == 0x1a0 || (index >= 0x200 && index <= 0x2ff) ||
+	    (index >= 0x800 && index <= 0x8ff))
+		return MSR_ROUTE_KVM;
+	return MSR_ROUTE_FAULT;
+}
+
+/*
+ * A write to the x2APIC's ICR (0x830) or an LVT entry (CMCI 0x82f, timer .. error
+ * 0x832-0x837) asking for SMI, INIT or Start-up delivery. KVM's local APIC would act on it
+ * behind lodger's back (INIT resets the vCPU to real mode at real CPL0; SMI enters SMM),
+ * so lodger drops such writes: the register keeps its value and nothing is sent
+ * (docs/shadow-mode.md, "Keeping the guest contained").
+ */
+static bool apic_write_dropped(uint32_t index, uint64_t value)
+{
+	unsigned mode = (value >> 8) & 7;
+
+	if (index != 0x830 && index != 0x82f && (index < 0x832 || index > 0x837))
+		return false;
+	return mode == 2 || mode == 5 || mode == 6;
 }
 
 static bool kvm_msr(struct vcpu *vcpu, uint32_t index, uint64_t *value, bool write)
@@ -402,6 +465,11 @@ static bool virtual_msr(struct op *o, uint32_t index, uint64_t **slot)
 	case MSR_GS_BASE:
 		*slot = (uint64_t *)&o->t->sregs.gs.base;
 		return true;
+	case MSR_SYSENTER_CS:
+	case MSR_SYSENTER_ESP:
+	case MSR_SYSENTER_EIP:
+		*slot = &g->sysenter[index - MSR_SYSENTER_CS];
+		return true;
 	default:
 		return false;
 	}
@@ -426,13 +494,19 @@ static int msr(struct op *o, bool write)
 				shadow_flush_all(&g->shadow);
 			g->efer = value | EFER_LMA;
 		} else if ((index == MSR_FS_BASE || index == MSR_GS_BASE || index == MSR_LSTAR ||
-			    index == MSR_CSTAR || index == MSR_KERNEL_GS_BASE) &&
+			    index == MSR_CSTAR || index == MSR_KERNEL_GS_BASE ||
+			    index == MSR_SYSENTER_ESP || index == MSR_SYSENTER_EIP) &&
 			   !canonical(value)) {
 			return fault(o, 13, 0);
 		} else {
 			*slot = value;
 		}
-	} else if (!forwarded_msr(index) || !kvm_msr(o->t->vcpu, index, &value, write)) {
+	} else if (privop_msr_route(index) != MSR_ROUTE_KVM) {
+		return fault(o, 13, 0);
+	} else if (write && apic_write_dropped(index, value)) {
+		pr_debug(LOG_TRAP, "dropped x2APIC write %#x = %#llx (SMI/INIT/SIPI)", index,
+			 (unsigned long long)value);
+	} else if (!kvm_msr(o->t->vcpu, index, &value, write)) {
 		return fault(o, 13, 0);
 	}
 	if (!write) {
@@ -786,6 +860,12 @@ static int dispatch(struct op *o)
 	case ZYDIS_MNEMONIC_WBINVD:
 	case ZYDIS_MNEMONIC_INVD:
 		return o->kernel ? next(o) : NOT_MINE; /* caches are the host's business */
+	case ZYDIS_MNEMONIC_XSETBV:
+		/* #UD before the privilege check while CR4.OSXSAVE is clear, which it always is
+		 * here: OSXSAVE is not among the CR4 bits a shadow-mode guest may set. */
+		if (!(g->cr4 & CR4_OSXSAVE))
+			return fault(o, 6, 0);
+		return o->kernel ? fault(o, 13, 0) : NOT_MINE;
 	case ZYDIS_MNEMONIC_CLTS:
 		if (!o->kernel)
 			return NOT_MINE;

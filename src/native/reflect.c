@@ -95,6 +95,12 @@ static bool deliver(struct trap *t, unsigned vector, bool has_error, uint32_t er
 		return false;
 	if (!gate.ist && g->user && !gmem_read(&kv, g->tr_base + 4, &rsp, 8, false, f))
 		return false;
+	/* The handler's address is checked before anything is pushed: #GP(EXT), and lodger
+	 * (or the stub) never resumes at a non-canonical RIP. */
+	if ((uint64_t)((int64_t)(gate.offset << 16) >> 16) != gate.offset) {
+		*f = (struct gfault){.vector = 13, .error = ext};
+		return false;
+	}
 	rsp &= ~15ULL;
 
 	if (has_error)
@@ -124,6 +130,18 @@ static bool contributory(unsigned v)
 	return v == 0 || (v >= 10 && v <= 13);
 }
 
+/* The SDM's double-fault table: a fault met delivering `first` becomes #DF only for a
+ * contributory exception after a contributory one, or a contributory one or #PF after a
+ * #PF. int n, int3, interrupts and NMIs are benign: their delivery faults are delivered
+ * as they are. */
+static bool promotes(unsigned first, enum event_kind kind, unsigned second)
+{
+	if (kind != EV_EXCEPTION)
+		return false;
+	return (contributory(first) && contributory(second)) ||
+	       (first == 14 && (second == 14 || contributory(second)));
+}
+
 int reflect_event(struct trap *t, unsigned vector, bool has_error, uint32_t error,
 		  enum event_kind kind)
 {
@@ -136,12 +154,11 @@ int reflect_event(struct trap *t, unsigned vector, bool has_error, uint32_t erro
 				 vector, (unsigned long long)t->regs.rip);
 			return 0;
 		}
-		if (vector == VEC_DF)
+		if (vector == VEC_DF && kind == EV_EXCEPTION)
 			return EXIT_TRIPLE_FAULT;
 		if (f.vector == 14)
 			t->g->cr2 = f.cr2;
-		if ((contributory(vector) && contributory(f.vector)) ||
-		    (vector == 14 && (f.vector == 14 || contributory(f.vector)))) {
+		if (promotes(vector, kind, f.vector)) {
 			vector = VEC_DF;
 			error = 0;
 		} else {

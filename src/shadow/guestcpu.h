@@ -149,6 +149,11 @@ int reflect_fault(struct trap *t, const struct gfault *f);
  * or a negative value carrying an exit status (-EXIT_*). */
 int privop_emulate(struct trap *t);
 
+/* Where a guest rdmsr/wrmsr of `index` goes: lodger's virtual CPU, KVM, or #GP. Only the
+ * indices routed to KVM can ever reach KVM_GET/SET_MSRS (tests/unit/test_privop.c). */
+enum msr_route { MSR_ROUTE_FAULT, MSR_ROUTE_VIRTUAL, MSR_ROUTE_KVM };
+enum msr_route privop_msr_route(uint32_t index);
+
 /* conflict.c: the guest touched the stub's region (claims 1, 9-12). Returns 0 or an exit
  * status; the guest's access runs again on resume. */
 int conflict_handle(struct trap *t, uint64_t la, uint32_t access);

@@ -39,6 +39,12 @@ enum walk_status pagewalk(const struct guest_mem *mem, uint64_t cr3, uint64_t la
 		/* Address bits at or above MAXPHYADDR are reserved: the CPU faults on them. */
 		if (mem->phys_bits && mem->phys_bits < 52 && (e & PTE_ADDR_MASK) >> mem->phys_bits)
 			return WALK_RESERVED;
+		/* A large page's address starts at bit 21 (2 MiB) or 30 (1 GiB): the bits
+		 * between PAT (bit 12) and there are reserved. */
+		if (level == 3 && (e & PTE_PS) && (e & 0x3fffe000ULL))
+			return WALK_RESERVED;
+		if (level == 2 && (e & PTE_PS) && (e & 0x1fe000ULL))
+			return WALK_RESERVED;
 		if ((level <= 3 && (e & PTE_PS)) || level == 1) {
 			uint64_t page_mask = (1ULL << (12 + 9 * (level - 1))) - 1;
 

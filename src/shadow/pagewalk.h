@@ -33,7 +33,7 @@ enum walk_status {
 	WALK_OK,
 	WALK_NONCANONICAL,  /* a #GP, not a #PF */
 	WALK_NOT_PRESENT,   /* #PF with P = 0 */
-	WALK_RESERVED,	    /* a reserved bit (PS in a PML4E), #PF with RSVD */
+	WALK_RESERVED,	    /* a reserved bit (PS in a PML4E, ...), #PF with RSVD */
 	WALK_TABLE_OUTSIDE, /* a table frame outside RAM: the guest's walk reads open bus */
 };
 

@@ -400,12 +400,12 @@ uint64_t shadow_root(struct shadow *s, uint64_t guest_cr3, bool user, bool flush
  * in it is checked as a user one.
  */
 static bool guest_denies(enum walk_status st, const struct walk *w, bool user_root, uint32_t access,
-			 const struct shadow_guest_mode *mode, uint32_t *pfec)
+			 const struct shadow_guest_mode *mode, bool smep, uint32_t *pfec)
 {
 	bool user = (access & PFEC_U) || user_root;
 	bool write = access & PFEC_W;
 	bool fetch = access & PFEC_I;
-	uint32_t code = (access & (PFEC_W | PFEC_U)) | (fetch && mode->nxe ? PFEC_I : 0);
+	uint32_t code = (access & (PFEC_W | PFEC_U)) | (fetch && (mode->nxe || smep) ? PFEC_I : 0);
 
 	/* With EFER.NXE clear, bit 63 of any present entry read is a reserved bit. */
 	if (!mode->nxe && !w->executable)
@@ -421,7 +421,7 @@ static bool guest_denies(enum walk_status st, const struct walk *w, bool user_ro
 		return true;
 	}
 	if ((user && !w->user) || (write && !w->writable && (user || mode->wp)) ||
-	    (fetch && mode->nxe && !w->executable)) {
+	    (fetch && mode->nxe && !w->executable) || (fetch && !user && smep && w->user)) {
 		*pfec = code | PFEC_P;
 		return true;
 	}
@@ -444,6 +444,10 @@ static uint64_t shadow_leaf(const struct shadow *s, const struct walk *w, uint64
 	if (guest_leaf & pat)
 		e |= SPTE_PAT;
 	if (mode->nxe && !w->executable)
+		e |= PTE_NX;
+	/* SMEP: the guest kernel may read its user pages but not run them; the real CPU
+	 * (the kernel runs at CPL3) sees an NX page, and the fetch comes here to be denied. */
+	if (!user_root && s->smep && w->user)
 		e |= PTE_NX;
 	/* Monitor memory is never the guest's: the same offset of the unbacked window. */
 	if (!gpa_ok(s->mem, frame, PAGE_SIZE) &&
@@ -494,7 +498,7 @@ enum shadow_fill_result shadow_fill(struct shadow *s, uint64_t guest_cr3, bool u
 	if (in_stub(s, la))
 		return SHADOW_STUB_CONFLICT;
 	st = pagewalk(s->mem, cr3, la, &w);
-	if (guest_denies(st, &w, user_root, access, mode, pfec)) {
+	if (guest_denies(st, &w, user_root, access, mode, s->smep, pfec)) {
 		s->stats.guest_faults++;
 		return SHADOW_GUEST_FAULT;
 	}

@@ -71,6 +71,9 @@ struct shadow {
 	/* The last fill found the entry already as it would write it: a backend that does not
 	 * honour the entry (kvm_pvm's first upper-half slot at CPL3) faults on it forever. */
 	bool refilled_same;
+	/* The guest's CR4.SMEP (set by the CR4 emulation, which flushes every root when it
+	 * changes): guest user pages are not executable in kernel roots. */
+	bool smep;
 };
 
 /* The guest-visible state a fill depends on. */

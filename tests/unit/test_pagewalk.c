@@ -249,6 +249,57 @@ Test(pagewalk, ps_in_a_pml4_entry_is_a_reserved_bit)
 	assert_status(pagewalk(&mem, PML4, LA_4K, &w), WALK_RESERVED);
 }
 
+Test(pagewalk, the_bits_between_pat_and_the_address_of_a_2m_page_are_reserved)
+{
+	uint64_t la = (1ULL << 39) | (7ULL << 21) | 0x1234;
+	struct walk w;
+
+	*entry(PML4, idx(la, 4)) = PDPT | PERM;
+	*entry(PDPT, idx(la, 3)) = PD | PERM;
+	for (unsigned bit = 13; bit <= 20; bit++) {
+		*entry(PD, idx(la, 2)) = 0x200000ULL | (1ULL << bit) | PERM | PTE_PS;
+		assert_status(pagewalk(&mem, PML4, la, &w), WALK_RESERVED);
+	}
+	*entry(PD, idx(la, 2)) = 0x200000ULL | (1ULL << 21) | PERM | PTE_PS;
+	assert_status(pagewalk(&mem, PML4, la, &w), WALK_OK);
+}
+
+Test(pagewalk, the_bits_between_pat_and_the_address_of_a_1g_page_are_reserved)
+{
+	uint64_t la = 0xffff800000000000ULL | (3ULL << 30) | 0x1234;
+	struct walk w;
+
+	*entry(PML4, idx(la, 4)) = PDPT | PERM;
+	for (unsigned bit = 13; bit <= 29; bit++) {
+		*entry(PDPT, idx(la, 3)) = 0x80000000ULL | (1ULL << bit) | PERM | PTE_PS;
+		assert_status(pagewalk(&mem, PML4, la, &w), WALK_RESERVED);
+	}
+	*entry(PDPT, idx(la, 3)) = 0x80000000ULL | (1ULL << 12) | PERM | PTE_PS;
+	assert_status(pagewalk(&mem, PML4, la, &w), WALK_OK);
+}
+
+Test(pagewalk, address_bits_of_a_large_page_at_maxphyaddr_and_up_are_reserved)
+{
+	uint64_t la = (1ULL << 39) | (7ULL << 21);
+	struct walk w;
+
+	mem.phys_bits = 39;
+	*entry(PML4, idx(la, 4)) = PDPT | PERM;
+	*entry(PDPT, idx(la, 3)) = PD | PERM;
+	*entry(PD, idx(la, 2)) = (1ULL << 39) | PERM | PTE_PS;
+	assert_status(pagewalk(&mem, PML4, la, &w), WALK_RESERVED);
+	*entry(PD, idx(la, 2)) = (1ULL << 38) | PERM | PTE_PS;
+	assert_status(pagewalk(&mem, PML4, la, &w), WALK_OK);
+}
+
+Test(pagewalk, bit_13_of_a_pte_is_an_address_bit)
+{
+	struct walk w;
+
+	map_4k(LA_4K, FRAME_A | (1ULL << 13), PERM);
+	assert_status(pagewalk(&mem, PML4, LA_4K, &w), WALK_OK);
+}
+
 Test(pagewalk, a_non_canonical_address_is_refused_before_any_table_is_read)
 {
 	struct walk w;

@@ -441,6 +441,34 @@ Test(shadow_fill, the_user_root_maps_a_user_page)
 	cr_assert_eq(sentry(root(false), LA_U, 1), 0, "expected the kernel root untouched");
 }
 
+Test(shadow_fill, with_smep_the_kernel_root_maps_user_pages_not_executable)
+{
+	uint64_t r = root(false);
+
+	sh.smep = true;
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW | PTE_D, UPPER);
+	gmap(gcr3, LA_K, 1, FRAME_B, PTE_P | PTE_W | PTE_D, UPPER);
+	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	cr_assert(sentry(r, LA_U, 1) & PTE_NX, "a user page the kernel may run: %#llx",
+		  (unsigned long long)sentry(r, LA_U, 1));
+	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
+	cr_assert_not(sentry(r, LA_K, 1) & PTE_NX, "a kernel page must stay executable");
+	assert_result(fill(true, LA_U, PFEC_U), SHADOW_FILLED);
+	cr_assert_not(sentry(root(true), LA_U, 1) & PTE_NX, "user mode runs its own pages");
+}
+
+Test(shadow_fill, with_smep_a_kernel_fetch_from_a_user_page_is_a_guest_fault)
+{
+	static const struct shadow_guest_mode no_nxe = {.wp = true};
+
+	sh.smep = true;
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW | PTE_D, UPPER);
+	assert_fault(false, LA_U, PFEC_I, &WP_NXE, PFEC_P | PFEC_I);
+	assert_fault(false, LA_U, PFEC_I, &no_nxe, PFEC_P | PFEC_I);
+	sh.smep = false;
+	assert_result(fill(false, LA_U, PFEC_I), SHADOW_FILLED);
+}
+
 Test(shadow_fill, cr0_wp_clear_lets_kernel_writes_through_read_only_pages)
 {
 	const struct shadow_guest_mode no_wp = {.wp = false, .nxe = true};
