@@ -6,6 +6,7 @@
 
 #include "boot/bzimage.h"
 #include "boot/imagekind.h"
+#include "front/log.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -241,6 +242,12 @@ int kernel_load(const uint8_t *buf, size_t len, struct guest_mem *mem,
 			goto out;
 		}
 	}
+	pr_debug(LOG_BOOT, "kernel: %s%s%s, %zu bytes of ELF, %s", elf ? form : "ELF file",
+		 *release ? " " : "", release, elf_len,
+		 kind == IMAGE_XEN_PV	      ? "Xen PV notes"
+		 : kind == IMAGE_LINUX_NO_XEN ? "Linux without Xen PV notes"
+		 : kind == IMAGE_ELF64	      ? "lodger's boot protocol"
+					      : what);
 	switch (kind) {
 	case IMAGE_ELF64:
 		r = elf_load(buf, elf_len, mem, reserved, nreserved, out, err, errlen);
