@@ -61,6 +61,17 @@ def main(script):
                     problems.append(f"/init did not print {want!r}")
             if r.stdout.find(MARKER) > r.stdout.find("answer=42"):
                 problems.append("the command ran before the marker")
+            # lodger.cmd= from the kernel command line, quoted and bare.
+            for line, want in [('console=hvc0 lodger.cmd="echo q$((1 + 1))" quiet', "q2"),
+                               ("console=hvc0 lodger.cmd=uname quiet", "Linux")]:
+                with open(os.path.join(root, "cmdline"), "w") as f:
+                    f.write(line + "\n")
+                r = subprocess.run(["unshare", "--pid", "--fork", "--mount", "chroot", root,
+                                    "/usr/bin/env", "LODGER_INITRAMFS_CMDLINE=/cmdline", "/init"],
+                                   capture_output=True, text=True, timeout=60)
+                print(r.stdout + r.stderr, end="")
+                if f"\n{want}\n" not in r.stdout or "exited with status 0" not in r.stdout:
+                    problems.append(f"/init with {line!r} did not run its lodger.cmd")
         for p in problems:
             print(f"FAIL: {p}")
         return 1 if problems else 0
