@@ -1,5 +1,12 @@
-/* loader.c - ELF64 kernel loading, with every field of the file checked first. */
+/*
+ * loader.c - reading kernel and initrd files, naming the kernel's format, and ELF64
+ * loading, with every field of the file checked first.
+ */
 #include "boot/loader.h"
+
+#include "boot/bzimage.h"
+#include "boot/imagekind.h"
+#include "front/log.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -15,6 +22,9 @@
 /* Sanity cap: a kernel image larger than the largest RAM cannot fit anyway. */
 #define MAX_IMAGE_SIZE (3ULL << 30)
 
+/* What lodger boots, the end of every refusal of a kernel it recognises but cannot boot. */
+#define LODGER_BOOTS "lodger boots Xen PV kernels and its own 64-bit ELF kernels (docs/linux.md)"
+
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -25,12 +35,29 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-int load_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen)
+static const char *file_type(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "a special file";
+}
+
+int load_file_max(const char *path, uint64_t max, uint8_t **buf, size_t *len, char *err,
+		  size_t errlen)
 {
 	struct stat st;
 	uint8_t *p;
 	size_t done = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
 	if (fd < 0)
 		return fail(err, errlen, "%s", strerror(errno));
@@ -40,11 +67,16 @@ int load_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t er
 		close(fd);
 		return fail(err, errlen, "%s", strerror(e));
 	}
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAX_IMAGE_SIZE) {
+	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(err, errlen, "%s",
-			    S_ISREG(st.st_mode) ? "larger than any guest RAM"
-						: "not a regular file");
+		return fail(err, errlen, "not a regular file (%s)", file_type(st.st_mode));
+	}
+	/* By its size, before a byte is read: a 3 GiB file costs nothing to refuse. */
+	if ((uint64_t)st.st_size > max || (uint64_t)st.st_size > MAX_IMAGE_SIZE) {
+		close(fd);
+		return fail(err, errlen, "%llu MiB, larger than guest RAM (%llu MiB)",
+			    (unsigned long long)(((uint64_t)st.st_size + (1 << 20) - 1) >> 20),
+			    (unsigned long long)(max >> 20));
 	}
 	p = malloc(st.st_size ? st.st_size : 1);
 	if (!p) {
@@ -54,7 +86,10 @@ int load_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t er
 	while (done < (size_t)st.st_size) {
 		ssize_t n = read(fd, p + done, st.st_size - done);
 
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0) {
+			/* 0: the file shrank while being read. */
 			int e = n < 0 ? errno : EIO;
 
 			free(p);
@@ -67,6 +102,11 @@ int load_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t er
 	*buf = p;
 	*len = done;
 	return 0;
+}
+
+int load_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen)
+{
+	return load_file_max(path, MAX_IMAGE_SIZE, buf, len, err, errlen);
 }
 
 static int check_header(const Elf64_Ehdr *eh, size_t len, char *err, size_t errlen)
@@ -173,4 +213,62 @@ int elf_load(const uint8_t *buf, size_t len, struct guest_mem *mem,
 	}
 	out->entry = eh.e_entry;
 	return 0;
+}
+
+int kernel_load(const uint8_t *buf, size_t len, struct guest_mem *mem,
+		const struct mem_range *reserved, unsigned nreserved, struct boot_image *out,
+		char *err, size_t errlen)
+{
+	char what[128], release[64] = "";
+	uint8_t *elf = NULL;
+	size_t elf_len = len;
+	const char *form = "vmlinux";
+	int r = -1;
+	enum image_kind kind = image_identify(buf, len, what, sizeof(what));
+
+	if (kind == IMAGE_BZIMAGE) {
+		bzimage_release(buf, len, release, sizeof(release));
+		if (bzimage_extract(buf, len, mem->ram_size, &elf, &elf_len, err, errlen))
+			return -1;
+		buf = elf;
+		form = "bzImage";
+		kind = image_identify(buf, elf_len, what, sizeof(what));
+		if (kind == IMAGE_ELF64) /* a bzImage holds Linux, notes or not */
+			kind = IMAGE_LINUX_NO_XEN;
+		if (kind == IMAGE_OTHER || kind == IMAGE_BZIMAGE) {
+			fail(err, errlen,
+			     "Linux bzImage whose payload is not an ELF64 vmlinux (%s)",
+			     kind == IMAGE_OTHER ? what : "another bzImage");
+			goto out;
+		}
+	}
+	pr_debug(LOG_BOOT, "kernel: %s%s%s, %zu bytes of ELF, %s", elf ? form : "ELF file",
+		 *release ? " " : "", release, elf_len,
+		 kind == IMAGE_XEN_PV	      ? "Xen PV notes"
+		 : kind == IMAGE_LINUX_NO_XEN ? "Linux without Xen PV notes"
+		 : kind == IMAGE_ELF64	      ? "lodger's boot protocol"
+					      : what);
+	switch (kind) {
+	case IMAGE_ELF64:
+		r = elf_load(buf, elf_len, mem, reserved, nreserved, out, err, errlen);
+		break;
+	case IMAGE_LINUX_NO_XEN:
+		fail(err, errlen, "Linux kernel (%s%s%s) without Xen PV support: " LODGER_BOOTS,
+		     form, *release ? " " : "", release);
+		break;
+	case IMAGE_XEN_PV:
+		/* Where the Xen PV personality takes the ELF (buf, elf_len) over. */
+		fail(err, errlen,
+		     "%s kernel (%s%s%s) with Xen PV support: lodger's Xen PV personality is not "
+		     "yet wired in; it boots its own 64-bit ELF kernels for now (docs/linux.md)",
+		     elf || elf_has_linux_note(buf, elf_len) ? "Linux" : "Xen PV", form,
+		     *release ? " " : "", release);
+		break;
+	default:
+		fail(err, errlen, "%s: " LODGER_BOOTS, what);
+		break;
+	}
+out:
+	free(elf);
+	return r;
 }

@@ -1,5 +1,5 @@
 /*
- * loader.h - the ELF64 loader of the boot protocol (DESIGN.md section 5).
+ * loader.h - kernel and initrd files, and the ELF64 loader of the boot protocol.
  *
  * PT_LOAD segments go to p_paddr in guest RAM (p_vaddr may differ); e_entry is a
  * physical address inside a loaded segment. Everything in the file is untrusted: every
@@ -19,7 +19,15 @@ struct boot_image {
 	uint64_t high;	/* one past the highest */
 };
 
-/* Reads a whole file into a malloc'd buffer; on failure fills err and returns -1. */
+/*
+ * Reads a whole regular file of at most `max` bytes into a malloc'd buffer; on failure
+ * fills err and returns -1. A FIFO, device or other non-regular file is refused without
+ * waiting on it, and a file larger than max by its size, before a byte is read.
+ */
+int load_file_max(const char *path, uint64_t max, uint8_t **buf, size_t *len, char *err,
+		  size_t errlen);
+
+/* load_file_max with the largest guest RAM lodger offers as the bound. */
 int load_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen);
 
 /*
@@ -30,5 +38,16 @@ int load_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t er
 int elf_load(const uint8_t *buf, size_t len, struct guest_mem *mem,
 	     const struct mem_range *reserved, unsigned nreserved, struct boot_image *out,
 	     char *err, size_t errlen);
+
+/*
+ * Boots what it can of a kernel file's bytes (docs/linux.md): a Linux bzImage is
+ * decompressed (bounded by guest RAM) to its vmlinux first; an ELF64 without Linux or Xen
+ * notes goes to elf_load. A Linux kernel without Xen PV notes, a Xen PV kernel (until the
+ * Xen PV personality takes that branch) and every other format are refused with one line
+ * in err that names what the file is. Returns 0 or -1 like elf_load.
+ */
+int kernel_load(const uint8_t *buf, size_t len, struct guest_mem *mem,
+		const struct mem_range *reserved, unsigned nreserved, struct boot_image *out,
+		char *err, size_t errlen);
 
 #endif

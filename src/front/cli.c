@@ -33,7 +33,7 @@ static const char usage[] =
 	"Usage: lodger [options] [kernel]\n"
 	"Runs an ELF64 kernel in a KVM virtual machine; options are QEMU's.\n"
 	"\n"
-	"  -kernel PATH        the guest kernel (ELF64), or give it as the last argument\n"
+	"  -kernel PATH        the guest kernel (ELF64 or Linux bzImage), or the last argument\n"
 	"  -append STRING      the kernel command line (/chosen bootargs)\n"
 	"  -initrd PATH        an initial ramdisk\n"
 	"  -m [size=]SIZE      guest RAM: a number with an optional K, M, G or T suffix\n"

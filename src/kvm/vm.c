@@ -139,7 +139,7 @@ static int load_initrd(struct vm *vm)
 	size_t len;
 	uint64_t top = vm->layout.reserved;
 
-	if (load_file(path, &buf, &len, err, sizeof(err))) {
+	if (load_file_max(path, vm->mem.ram_size, &buf, &len, err, sizeof(err))) {
 		pr_err("initrd %s: %s", path, err);
 		return EXIT_BAD_IMAGE;
 	}
@@ -166,11 +166,11 @@ static int load_kernel(struct vm *vm, const struct mem_range *reserved)
 	size_t len;
 	int r;
 
-	if (load_file(path, &buf, &len, err, sizeof(err))) {
+	if (load_file_max(path, vm->mem.ram_size, &buf, &len, err, sizeof(err))) {
 		pr_err("kernel %s: %s", path, err);
 		return EXIT_BAD_IMAGE;
 	}
-	r = elf_load(buf, len, &vm->mem, reserved, 1, &vm->image, err, sizeof(err));
+	r = kernel_load(buf, len, &vm->mem, reserved, 1, &vm->image, err, sizeof(err));
 	free(buf);
 	if (r) {
 		pr_err("kernel %s: %s", path, err);

@@ -10,7 +10,9 @@ import shutil
 import struct
 import subprocess
 import sys
+import lzma
 import tempfile
+import time
 
 EXIT_USAGE, EXIT_BAD_IMAGE, EXIT_NO_KVM = 2, 4, 6
 SKIP = 77
@@ -28,10 +30,80 @@ def elf64(machine=62, elf_class=2, paddr=0x100000, entry=None, code=b"\xf4"):
     return ehdr + phdr + code
 
 
+def note(name, ntype, desc=bytes(8)):
+    """One ELF note, 4-byte aligned."""
+    n = name.encode() + b"\0"
+    pad = lambda b: b + bytes(-len(b) % 4)
+    return struct.pack("<III", len(n), len(desc), ntype) + pad(n) + pad(desc)
+
+
+def vmlinux(xen=False):
+    """An ELF64 like Linux's vmlinux: a PT_LOAD, and a PT_NOTE with a "Linux" note and,
+    with xen, Xen's GUEST_OS and ENTRY (XEN_ELFNOTE_ENTRY = 1) notes."""
+    notes = note("Linux", 0x100)
+    if xen:
+        notes += note("Xen", 6, b"linux\0\0\0") + note("Xen", 1, struct.pack("<Q", 1 << 24))
+    paddr, code = 0x1000000, b"\xf4" * 16
+    ehdr_size, phdr_size = 64, 56
+    ident = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    ehdr = ident + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, paddr, ehdr_size, 0, 0,
+                               ehdr_size, phdr_size, 2, 0, 0, 0)
+    note_off = ehdr_size + 2 * phdr_size
+    code_off = note_off + len(notes)
+    load = struct.pack("<IIQQQQQQ", 1, 5, code_off, paddr, paddr, len(code), len(code), 0x1000)
+    pnote = struct.pack("<IIQQQQQQ", 4, 4, note_off, 0, 0, len(notes), len(notes), 4)
+    return ehdr + load + pnote + notes + code
+
+
+def bzimage(payload_elf=None, raw_payload=None, declared=None):
+    """A Linux bzImage (boot protocol 2.15, EFI-stub "MZ" start) around an xz-compressed
+    ELF, or around raw_payload; the decompressed size appended as Linux does."""
+    if raw_payload is None:
+        raw_payload = lzma.compress(payload_elf, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32)
+        declared = len(payload_elf) if declared is None else declared
+    payload = raw_payload + struct.pack("<I", declared or 0)
+    setup = bytearray(1024)  # setup_sects = 1
+    setup[0:2] = b"MZ"
+    setup[0x1f1] = 1
+    setup[0x1fe:0x200] = b"\x55\xaa"
+    setup[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", setup, 0x206, 0x020f)
+    struct.pack_into("<H", setup, 0x20e, 0x100)  # kernel_version: the string at 0x300
+    version = b"6.1.0-99-amd64 (test) #1 SMP\0"
+    setup[0x300:0x300 + len(version)] = version
+    struct.pack_into("<II", setup, 0x248, 0, len(payload))
+    return bytes(setup) + payload
+
+
+def pe_efi():
+    b = bytearray(0x200)
+    b[0:2] = b"MZ"
+    struct.pack_into("<I", b, 0x3c, 0x80)
+    b[0x80:0x86] = b"PE\0\0\x64\x86"
+    return bytes(b)
+
+
+def multiboot_raw():
+    return bytes(0x40) + struct.pack("<III", 0x1badb002, 0, (-0x1badb002) & 0xffffffff) + \
+        bytes(0x100)
+
+
+def make_fifo(path):
+    os.mkfifo(path)
+
+
+def make_sparse_3g(path):
+    with open(path, "wb") as f:
+        f.truncate(3 << 30)
+
+
 class Case:
-    def __init__(self, status, words, args=(), files=None, env=None, as_nobody=False):
+    def __init__(self, status, words, args=(), files=None, env=None, as_nobody=False,
+                 make=None, max_seconds=None):
         self.status, self.words, self.args = status, words, list(args)
         self.files, self.env, self.as_nobody = files or {}, env or {}, as_nobody
+        # make: {name: function(path)} for what is not plain bytes (a FIFO, a sparse file)
+        self.make, self.max_seconds = make or {}, max_seconds
 
 
 CASES = {
@@ -72,6 +144,46 @@ CASES = {
     "config-bad-value": Case(EXIT_USAGE, ["vm.cfg:2"], ["-readconfig", "{dir}/vm.cfg"],
                              {"vm.cfg": b"[memory]\n  size = \"lots\"\n"}),
     "config-missing-file": Case(EXIT_USAGE, ["nope.cfg"], ["-readconfig", "{dir}/nope.cfg"]),
+    # Kernels lodger recognises and cannot boot: one line naming each (docs/linux.md).
+    "linux-vmlinux-without-xen": Case(EXIT_BAD_IMAGE, ["Linux kernel (vmlinux) without Xen PV"],
+                                      ["{dir}/vmlinux"], {"vmlinux": vmlinux()}),
+    "linux-bzimage-without-xen": Case(EXIT_BAD_IMAGE,
+                                      ["Linux kernel (bzImage 6.1.0-99-amd64) without Xen PV"],
+                                      ["{dir}/vmlinuz"], {"vmlinuz": bzimage(vmlinux())}),
+    "linux-bzimage-with-xen": Case(EXIT_BAD_IMAGE, ["Linux kernel (bzImage", "with Xen PV"],
+                                   ["{dir}/vmlinuz"], {"vmlinuz": bzimage(vmlinux(xen=True))}),
+    "linux-vmlinux-with-xen": Case(EXIT_BAD_IMAGE, ["Linux kernel (vmlinux) with Xen PV"],
+                                   ["{dir}/vmlinux"], {"vmlinux": vmlinux(xen=True)}),
+    "bzimage-bzip2": Case(EXIT_BAD_IMAGE, ["bzip2", "xz, gzip and zstd"], ["{dir}/vmlinuz"],
+                          {"vmlinuz": bzimage(raw_payload=b"BZh91AY&SY" + bytes(64),
+                                              declared=4096)}),
+    "bzimage-truncated": Case(EXIT_BAD_IMAGE, ["outside the file"], ["{dir}/vmlinuz"],
+                              {"vmlinuz": bzimage(vmlinux())[:-40]}),
+    "bzimage-bomb": Case(EXIT_BAD_IMAGE, ["more than guest RAM (64 MiB)"],
+                         ["-m", "64M", "{dir}/vmlinuz"],
+                         {"vmlinuz": bzimage(vmlinux(), declared=128 << 20)}),
+    "pe-efi": Case(EXIT_BAD_IMAGE, ["PE/COFF", "EFI"], ["{dir}/k.efi"], {"k.efi": pe_efi()}),
+    "multiboot": Case(EXIT_BAD_IMAGE, ["multiboot kernel"], ["{dir}/k.bin"],
+                      {"k.bin": multiboot_raw()}),
+    "gzipped-vmlinux": Case(EXIT_BAD_IMAGE, ["gzip-compressed"], ["{dir}/vmlinux.gz"],
+                            {"vmlinux.gz": __import__("gzip").compress(vmlinux())}),
+    "random-data": Case(EXIT_BAD_IMAGE, ["not an ELF file nor a Linux bzImage"], ["{dir}/k"],
+                        {"k": bytes((i * 131 + 7) & 0xff for i in range(4096))}),
+    # Host input: never wait on a FIFO; refuse a file larger than guest RAM by its size.
+    "kernel-fifo": Case(EXIT_BAD_IMAGE, ["not a regular file (a FIFO)"], ["{dir}/k"],
+                        make={"k": make_fifo}, max_seconds=10),
+    "initrd-fifo": Case(EXIT_BAD_IMAGE, ["initrd", "not a regular file (a FIFO)"],
+                        ["-initrd", "{dir}/i", "{dir}/k.elf"], {"k.elf": elf64()},
+                        make={"i": make_fifo}, max_seconds=10),
+    "kernel-char-device": Case(EXIT_BAD_IMAGE, ["not a regular file (a character device)"],
+                               ["/dev/null"]),
+    "kernel-larger-than-ram": Case(EXIT_BAD_IMAGE, ["3072 MiB, larger than guest RAM (64 MiB)"],
+                                   ["-m", "64M", "{dir}/k"], make={"k": make_sparse_3g},
+                                   max_seconds=2),
+    "initrd-larger-than-ram": Case(EXIT_BAD_IMAGE, ["initrd", "larger than guest RAM (64 MiB)"],
+                                   ["-m", "64M", "-initrd", "{dir}/i", "{dir}/k.elf"],
+                                   {"k.elf": elf64()}, make={"i": make_sparse_3g},
+                                   max_seconds=2),
     "kvm-absent": Case(EXIT_NO_KVM, ["/nonexistent/kvm"], ["{dir}/k.elf"], {"k.elf": elf64()},
                        env={"LODGER_KVM_DEVICE": "/nonexistent/kvm"}),
     "kvm-not-permitted": Case(EXIT_NO_KVM, ["/dev/kvm", "Permission denied"], ["{dir}/k.elf"],
@@ -95,13 +207,17 @@ def run_case(lodger, name):
             with open(path, "wb") as f:
                 f.write(data)
             os.chmod(path, mode)
+        for fname, make in case.make.items():
+            make(os.path.join(d, fname))
         args = [a.replace("{dir}", d) for a in case.args]
         cmd = [os.path.abspath(lodger)] + args
         if case.as_nobody:
             cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
         env = dict(os.environ, **case.env)
+        start = time.monotonic()
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=env,
                            stdin=subprocess.DEVNULL)
+        took = time.monotonic() - start
     lines = p.stderr.splitlines()
     problems = []
     if p.returncode != case.status:
@@ -110,6 +226,8 @@ def run_case(lodger, name):
         problems.append(f"{len(lines)} lines on stderr, expected exactly 1")
     elif not lines[0].startswith("lodger: "):
         problems.append("stderr line does not start with 'lodger: '")
+    if case.max_seconds is not None and took > case.max_seconds:
+        problems.append(f"took {took:.1f} s, expected under {case.max_seconds} s")
     for w in case.words:
         w = w.replace("{dir}", "")
         if w not in p.stderr:
