@@ -268,6 +268,11 @@ int blk_event_fd(const struct blk_engine *e)
 	return e->efd;
 }
 
+bool blk_discard_supported(const struct blk_engine *e)
+{
+	return e->discard;
+}
+
 int blk_fd(const struct blk_engine *e)
 {
 	return e->fd;

@@ -74,6 +74,7 @@ void blk_close(struct blk_engine *e);
 uint64_t blk_size(const struct blk_engine *e); /* bytes, a multiple of BLK_SECTOR_SIZE */
 bool blk_readonly(const struct blk_engine *e);
 bool blk_uses_io_uring(const struct blk_engine *e);
+bool blk_discard_supported(const struct blk_engine *e); /* probed at open */
 int blk_event_fd(const struct blk_engine *e);
 /* The image's descriptor: for tests that put a failing file (/dev/full) in its place. */
 int blk_fd(const struct blk_engine *e);
