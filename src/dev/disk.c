@@ -107,7 +107,7 @@ static int disk_init(struct vm *vm)
 		return 0;
 	for (unsigned i = 0; i < disks.n; i++) {
 		struct disk *d = &disks.d[i];
-		char serial[20];
+		char serial[24]; /* "lodger-diskN", cut to virtio's 20 bytes */
 
 		d->blk = malloc(sizeof(*d->blk));
 		if (!d->blk) {
