@@ -59,9 +59,9 @@ static void wr(uint64_t off, uint32_t v)
 	virtio_mmio_access(&blk->transport, off, (uint8_t *)&v, 4, true);
 }
 
-static void open_device(bool readonly)
+static void open_device_aio(bool readonly, enum blk_aio aio)
 {
-	struct blk_options opt = {.path = path, .readonly = readonly};
+	struct blk_options opt = {.path = path, .readonly = readonly, .aio = aio};
 	char err[256];
 	int fd;
 
@@ -79,6 +79,11 @@ static void open_device(bool readonly)
 	irq_level = false;
 	irq_raises = 0;
 	avail_idx = 0;
+}
+
+static void open_device(bool readonly)
+{
+	open_device_aio(readonly, BLK_AIO_IO_URING);
 }
 
 static void driver_init(void)
@@ -253,6 +258,30 @@ Test(virtio_blk, write_flush_read_round_trip_reaches_the_image)
 	cr_assert_eq(pread(fd, file, 4096, 8 * 512), 4096);
 	close(fd);
 	cr_assert_arr_eq(file, ram + DATA_GPA, 4096);
+}
+
+Test(virtio_blk, the_synchronous_fallback_serves_a_batch_too)
+{
+	open_device_aio(false, BLK_AIO_THREADS);
+	driver_init();
+	memset(ram + DATA_GPA, 0x3c, 1024);
+	set_hdr(HDR_GPA, VIRTIO_BLK_T_OUT, 4);
+	set_desc(0, HDR_GPA, 16, VRING_DESC_F_NEXT, 1);
+	set_desc(1, DATA_GPA, 1024, VRING_DESC_F_NEXT, 2);
+	set_desc(2, STAT_GPA, 1, VRING_DESC_F_WRITE, 0);
+	set_hdr(HDR_GPA + 16, VIRTIO_BLK_T_FLUSH, 0);
+	set_desc(3, HDR_GPA + 16, 16, VRING_DESC_F_NEXT, 4);
+	set_desc(4, STAT_GPA + 1, 1, VRING_DESC_F_WRITE, 0);
+	ram[STAT_GPA] = ram[STAT_GPA + 1] = 0xff;
+	make_available(0);
+	make_available(3);
+	notify_and_wait(2);
+	cr_assert_eq(used_idx(), 2);
+	cr_assert_eq(ram[STAT_GPA], VIRTIO_BLK_S_OK);
+	cr_assert_eq(ram[STAT_GPA + 1], VIRTIO_BLK_S_OK);
+	cr_assert_eq(simple_request(5, VIRTIO_BLK_T_IN, 4, DATA_GPA + 0x1000, 1024),
+		     VIRTIO_BLK_S_OK);
+	cr_assert_arr_eq(ram + DATA_GPA + 0x1000, ram + DATA_GPA, 1024);
 }
 
 Test(virtio_blk, any_framing_of_the_header_is_accepted)
