@@ -235,6 +235,34 @@ bool rt_fdt_getprop_u32(const void *fdt, int node, const char *name, uint32_t *o
 	return true;
 }
 
+int rt_fdt_next_compatible(const void *fdt, int after, const char *compat)
+{
+	struct cursor c = struct_block(fdt);
+	uint32_t off = 0, tok_off, len;
+	const char *name;
+	const void *val;
+
+	if (after >= 0) { /* step past that node's own FDT_BEGIN_NODE */
+		off = (uint32_t)after;
+		if (next_token(fdt, c, &off, &name, &val, &len) != FDT_BEGIN_NODE)
+			return -1;
+	}
+	for (;;) {
+		uint32_t tok;
+
+		tok_off = off;
+		tok = next_token(fdt, c, &off, &name, &val, &len);
+		if (tok == FDT_BEGIN_NODE) {
+			const char *s = rt_fdt_getprop_string(fdt, (int)tok_off, "compatible");
+
+			if (s && rt_streq(s, compat))
+				return (int)tok_off;
+		} else if (tok == 0 || tok == FDT_END) {
+			return -1;
+		}
+	}
+}
+
 /* The reservation block: (address, size) big-endian u64 pairs, ended by (0, 0). */
 int rt_fdt_num_mem_rsv(const void *fdt)
 {

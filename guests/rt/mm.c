@@ -202,6 +202,9 @@ uint64_t *pt_new_kernel_space(void)
 	       PTE_W | PTE_PCD | PTE_PWT);
 	map_2m(root, LODGER_LAPIC_BASE & ~(big - 1), LODGER_LAPIC_BASE & ~(big - 1),
 	       PTE_W | PTE_PCD | PTE_PWT);
+	/* virtio-mmio devices */
+	map_2m(root, LODGER_VIRTIO_MMIO_BASE & ~(big - 1), LODGER_VIRTIO_MMIO_BASE & ~(big - 1),
+	       PTE_W | PTE_PCD | PTE_PWT);
 	return root;
 }
 

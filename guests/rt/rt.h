@@ -271,6 +271,9 @@ const void *rt_fdt_getprop(const void *fdt, int node, const char *name, uint32_t
 /* The property as a NUL-terminated string, or NULL (missing or not terminated). */
 const char *rt_fdt_getprop_string(const void *fdt, int node, const char *name);
 bool rt_fdt_getprop_u32(const void *fdt, int node, const char *name, uint32_t *out);
+/* The next node after `after` (-1: from the start) whose first compatible string is
+ * `compat`, or -1. */
+int rt_fdt_next_compatible(const void *fdt, int after, const char *compat);
 int rt_fdt_num_mem_rsv(const void *fdt);
 bool rt_fdt_get_mem_rsv(const void *fdt, int i, uint64_t *addr, uint64_t *size);
 static inline uint32_t rt_be32(const void *p)

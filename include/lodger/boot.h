@@ -28,6 +28,15 @@
 #define LODGER_RESERVED_SIZE (256ULL << 10)
 #define LODGER_FDT_MAX_SIZE  (64ULL << 10)
 
+/*
+ * virtio-mmio devices (virtio 1.x, version 2 registers): slot N at BASE + N * STRIDE,
+ * interrupt at IOAPIC pin IRQ_BASE + N (level, active high). The device tree lists the
+ * slots in use as /virtio_mmio@ADDR.
+ */
+#define LODGER_VIRTIO_MMIO_BASE	    0xd0000000ULL
+#define LODGER_VIRTIO_MMIO_STRIDE   0x200ULL
+#define LODGER_VIRTIO_MMIO_IRQ_BASE 16
+
 /* Ports (DESIGN.md section 6). */
 #define LODGER_UART_PORT       0x3f8
 #define LODGER_UART_IRQ	       4

@@ -21,6 +21,7 @@ extern const struct device irqchip_device;
 extern const struct device uart_device;
 extern const struct device poweroff_device;
 extern const struct device debug_exit_device;
+extern const struct device disk_device;
 
 /* In init order: the irqchip first, since the UART drives one of its lines. */
 extern const struct device *const devices[];

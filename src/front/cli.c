@@ -52,6 +52,9 @@ static const char usage[] =
 	"  -d LIST             debug categories, comma-separated, or all (-d help lists them)\n"
 	"  -D FILE             write debug output to FILE instead of stderr\n"
 	"  -stats FILE         at exit, write lodger's statistics as JSON to FILE (- is stderr)\n"
+	"  -drive file=PATH[,format=raw][,if=virtio][,readonly=on|off][,cache=MODE]\n"
+	"         [,aio=io_uring|threads]   a disk (virtio-blk); MODE: writeback (default),\n"
+	"                      none, writethrough, directsync or unsafe; up to 4\n"
 	"  -readconfig FILE    read settings from FILE (QEMU format); may be repeated;\n"
 	"                      the other options override it wherever they stand\n"
 	"  --print-config      print the merged configuration in -readconfig format, exit\n"
@@ -294,6 +297,16 @@ static int opt_debug(struct cli *cli, const char *arg)
 			  CONFIG_SET_DEBUG);
 }
 
+static int opt_drive(struct cli *cli, const char *arg)
+{
+	char why[CONFIG_WHY_MAX];
+
+	if (drive_parse(&cli->layer.cfg.drives, arg, why) < 0)
+		return fail(cli, "-drive %s: %s", arg, why);
+	cli->layer.set |= CONFIG_SET_DRIVES;
+	return OPT_OK;
+}
+
 static int opt_readconfig(struct cli *cli, const char *arg)
 {
 	cli->files[cli->nfiles++] = arg;
@@ -341,6 +354,7 @@ static const struct option {
 	{"d", true, opt_debug},
 	{"D", true, opt_logfile},
 	{"stats", true, opt_stats},
+	{"drive", true, opt_drive},
 	{"readconfig", true, opt_readconfig},
 	{"print-config", false, opt_print_config},
 	{"h", false, opt_help},

@@ -62,6 +62,7 @@ void config_free(struct config *cfg)
 	free_str(cfg->serial_path);
 	free_str(cfg->debug_file);
 	free_str(cfg->stats_file);
+	drive_list_free(&cfg->drives);
 	config_init_defaults(cfg);
 }
 
@@ -377,12 +378,22 @@ void config_merge(struct config *dst, struct config_layer *layer)
 		dst->seed = src->seed;
 		dst->seed_set = src->seed_set;
 	}
+	if (set & CONFIG_SET_DRIVES)
+		drive_list_move(&dst->drives, &src->drives); /* too many: config_validate */
 	layer->set = 0;
 }
 
 /* ---- -readconfig files ---- */
 
-enum group { GROUP_NONE, GROUP_MACHINE, GROUP_MEMORY, GROUP_SMP, GROUP_SERIAL, GROUP_LODGER };
+enum group {
+	GROUP_NONE,
+	GROUP_MACHINE,
+	GROUP_MEMORY,
+	GROUP_SMP,
+	GROUP_SERIAL,
+	GROUP_LODGER,
+	GROUP_DRIVE,
+};
 
 static const struct {
 	const char *name;
@@ -391,6 +402,7 @@ static const struct {
 	[GROUP_NONE] = {"", false},	    [GROUP_MACHINE] = {"machine", false},
 	[GROUP_MEMORY] = {"memory", false}, [GROUP_SMP] = {"smp-opts", false},
 	[GROUP_SERIAL] = {"chardev", true}, [GROUP_LODGER] = {"lodger", false},
+	[GROUP_DRIVE] = {"drive", false}, /* an id is optional: see group_parse */
 };
 
 #define SERIAL_ID "serial0" /* the only chardev: the UART's */
@@ -463,6 +475,13 @@ static int group_parse(struct reader *r, const char *p)
 	for (size_t g = 1; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		if (strlen(groups[g].name) != len || strncmp(name, groups[g].name, len) != 0)
 			continue;
+		if (g == GROUP_DRIVE) { /* each [drive] or [drive "id"] is one more disk */
+			r->group = GROUP_DRIVE;
+			if (drive_list_add(&r->cfg->drives) < 0)
+				return problem(r, "too many drives (lodger has %d slots)",
+					       DRIVE_MAX);
+			return 0;
+		}
 		if (!groups[g].has_id && id)
 			return problem(r, "group [%s] takes no id", groups[g].name);
 		if (groups[g].has_id && !id)
@@ -699,6 +718,26 @@ static const char *group_label(enum group g)
 	return g == GROUP_SERIAL ? "chardev \"" SERIAL_ID "\"" : groups[g].name;
 }
 
+/* A [drive] key: the group's drive is the last one added. */
+static int drive_key(struct reader *r, const char *name)
+{
+	struct drive_config *d = &r->cfg->drives.d[r->cfg->drives.n - 1];
+	char why[CONFIG_WHY_MAX];
+	char *text = malloc(strlen(r->value) + 1);
+	const char *bad;
+	int ok = 1;
+
+	if (!text)
+		return problem(r, "out of memory");
+	bad = value_parse(r->value, text);
+	if (bad)
+		ok = problem(r, "[drive] %s: %s", name, bad);
+	else if (drive_set_key(d, name, text, why) < 0)
+		ok = problem(r, "[drive] %s = \"%s\": %s", name, text, why);
+	free(text);
+	return ok;
+}
+
 /* inih's handler; section and value are ignored in favour of r->group and r->value. */
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -715,6 +754,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		return 0;
 	if (r->group == GROUP_NONE)
 		return problem(r, "key '%s' outside any group", name);
+	if (r->group == GROUP_DRIVE)
+		return drive_key(r, name);
 	if (!key)
 		return problem(r, "unknown key '%s' in group [%s]", name, group_label(r->group));
 	text = malloc(strlen(r->value) + 1);
@@ -858,6 +899,7 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "  nographic = \"%s\"\n", cfg->nographic ? "on" : "off");
 	if (cfg->stats_file)
 		print_str(out, "stats", cfg->stats_file);
+	drive_print(&cfg->drives, out);
 }
 
 int config_validate(const struct config *cfg, FILE *err)
@@ -901,6 +943,16 @@ int config_validate(const struct config *cfg, FILE *err)
 	if (cfg->stub_base_set && check_stub_base(cfg->stub_base, why) < 0) {
 		config_error(err, "%s", why);
 		return -1;
+	}
+	if (cfg->drives.overflow) {
+		config_error(err, "too many drives (lodger has %d slots)", DRIVE_MAX);
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg->drives.n; i++) {
+		if (drive_check(&cfg->drives.d[i], why) < 0) {
+			config_error(err, "drive %u: %s", i, why);
+			return -1;
+		}
 	}
 	return 0;
 }

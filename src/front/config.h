@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "front/drive_opt.h"
+
 enum vm_mode { MODE_DIRECT, MODE_SHADOW };
 enum serial_backend { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 /* Shadow mode: who handles a trap from the guest (-machine traps=). */
@@ -46,6 +48,8 @@ struct config {
 	bool seed_set;		  /* false: lodger picks a seed and logs it */
 	unsigned reloc_hot;	  /* displaced accesses per window that make a region hot */
 	unsigned reloc_window_ms; /* the policy's window (claim 12) */
+
+	struct drive_list drives; /* -drive and [drive], in order: files' first */
 };
 
 /* What config_from_args asks the caller to do next. */
@@ -114,6 +118,7 @@ enum config_set {
 	CONFIG_SET_SEED = 1u << 15, /* seed and seed_set together */
 	CONFIG_SET_RELOC_HOT = 1u << 16,
 	CONFIG_SET_RELOC_WINDOW = 1u << 17,
+	CONFIG_SET_DRIVES = 1u << 18, /* the command line's drives follow the files' */
 };
 
 struct config_layer {

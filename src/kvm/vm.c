@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dev/devices.h"
+#include "dev/disk.h"
 #include "front/exitcode.h"
 #include "front/phase.h"
 #include "shadow/guestcpu.h"
@@ -27,10 +28,7 @@
 #include "kvm/vcpu.h"
 
 const struct device *const devices[] = {
-	&irqchip_device,
-	&uart_device,
-	&poweroff_device,
-	&debug_exit_device,
+	&irqchip_device, &uart_device, &poweroff_device, &debug_exit_device, &disk_device,
 };
 const unsigned nr_devices = sizeof(devices) / sizeof(devices[0]);
 
@@ -247,6 +245,9 @@ int vm_prepare(struct vm *vm, const struct config *cfg)
 		       (unsigned long long)(cfg->mem_size >> 20), strerror(-r));
 		return EXIT_HOST_ERROR;
 	}
+	r = disks_open(vm); /* before the device tree, which lists them */
+	if (r)
+		return r;
 	return load_boot_image(vm);
 }
 
@@ -295,6 +296,7 @@ void vm_destroy(struct vm *vm)
 		if (dev->exit)
 			dev->exit(vm);
 	}
+	disks_close(); /* after the devices: I/O in flight ends before RAM goes */
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	mem_free(&vm->mem);

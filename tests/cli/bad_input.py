@@ -5,6 +5,7 @@ None of these cases needs /dev/kvm except the two that are about it.
 
 Usage: bad_input.py LODGER CASE   (CASE from CASES below; --list prints them)
 """
+import fcntl
 import os
 import shutil
 import struct
@@ -99,11 +100,14 @@ def make_sparse_3g(path):
 
 class Case:
     def __init__(self, status, words, args=(), files=None, env=None, as_nobody=False,
-                 make=None, max_seconds=None):
+                 make=None, max_seconds=None, kvm_free=False, lock=None):
         self.status, self.words, self.args = status, words, list(args)
         self.files, self.env, self.as_nobody = files or {}, env or {}, as_nobody
         # make: {name: function(path)} for what is not plain bytes (a FIFO, a sparse file)
         self.make, self.max_seconds = make or {}, max_seconds
+        # kvm_free: an as_nobody case that fails before lodger opens /dev/kvm;
+        # lock: a file this script holds a lock on (as another lodger would) meanwhile
+        self.kvm_free, self.lock = kvm_free, lock
 
 
 CASES = {
@@ -184,6 +188,38 @@ CASES = {
                                    ["-m", "64M", "-initrd", "{dir}/i", "{dir}/k.elf"],
                                    {"k.elf": elf64()}, make={"i": make_sparse_3g},
                                    max_seconds=2),
+    "drive-missing": Case(EXIT_BAD_IMAGE, ["nope.img", "No such file"],
+                          ["-drive", "file={dir}/nope.img", "{dir}/k.elf"], {"k.elf": elf64()}),
+    "drive-bad-size": Case(EXIT_BAD_IMAGE, ["d.img", "not a multiple of 512"],
+                           ["-drive", "file={dir}/d.img", "{dir}/k.elf"],
+                           {"k.elf": elf64(), "d.img": bytes(1000)}),
+    "drive-unreadable": Case(EXIT_BAD_IMAGE, ["d.img", "Permission denied"],
+                             ["-drive", "file={dir}/d.img", "{dir}/k.elf"],
+                             {"k.elf": elf64(), "d.img": (bytes(4096), 0o000)},
+                             as_nobody=True, kvm_free=True),
+    "drive-locked": Case(EXIT_BAD_IMAGE, ["d.img", "locked by another process"],
+                         ["-drive", "file={dir}/d.img", "{dir}/k.elf"],
+                         {"k.elf": elf64(), "d.img": bytes(4096)}, lock="d.img"),
+    "drive-directory": Case(EXIT_BAD_IMAGE, ["drive", "directory"],
+                            ["-drive", "file={dir}", "{dir}/k.elf"], {"k.elf": elf64()}),
+    "drive-if-xen": Case(EXIT_USAGE, ["if=xen", "Xen PV personality"],
+                         ["-drive", "file={dir}/d.img,if=xen", "{dir}/k.elf"],
+                         {"k.elf": elf64(), "d.img": bytes(4096)}),
+    "drive-bad-cache": Case(EXIT_USAGE, ["cache=fast"],
+                            ["-drive", "file={dir}/d.img,cache=fast", "{dir}/k.elf"],
+                            {"k.elf": elf64(), "d.img": bytes(4096)}),
+    "drive-no-file": Case(EXIT_USAGE, ["-drive", "no file="],
+                          ["-drive", "format=raw", "{dir}/k.elf"], {"k.elf": elf64()}),
+    "drive-qcow2": Case(EXIT_USAGE, ["format=qcow2", "raw"],
+                        ["-drive", "file={dir}/d.img,format=qcow2", "{dir}/k.elf"],
+                        {"k.elf": elf64(), "d.img": bytes(4096)}),
+    "config-drive-bad-key": Case(EXIT_USAGE, ["vm.cfg:3", "frob"],
+                                 ["-readconfig", "{dir}/vm.cfg", "{dir}/k.elf"],
+                                 {"k.elf": elf64(),
+                                  "vm.cfg": b"[drive]\n  file = \"d.img\"\n  frob = \"1\"\n"}),
+    "config-drive-no-file": Case(EXIT_USAGE, ["drive 0", "no file="],
+                                 ["-readconfig", "{dir}/vm.cfg", "{dir}/k.elf"],
+                                 {"k.elf": elf64(), "vm.cfg": b"[drive]\n  format = \"raw\"\n"}),
     "kvm-absent": Case(EXIT_NO_KVM, ["/nonexistent/kvm"], ["{dir}/k.elf"], {"k.elf": elf64()},
                        env={"LODGER_KVM_DEVICE": "/nonexistent/kvm"}),
     "kvm-not-permitted": Case(EXIT_NO_KVM, ["/dev/kvm", "Permission denied"], ["{dir}/k.elf"],
@@ -196,7 +232,7 @@ def run_case(lodger, name):
     if case.as_nobody and os.geteuid() != 0:
         print(f"SKIP: case {name} needs root to run lodger as an unprivileged user")
         return SKIP
-    if case.as_nobody and not os.path.exists("/dev/kvm"):
+    if case.as_nobody and not case.kvm_free and not os.path.exists("/dev/kvm"):
         print(f"SKIP: case {name} needs a /dev/kvm whose permissions refuse an unprivileged user")
         return SKIP
     with tempfile.TemporaryDirectory() as d:
@@ -209,6 +245,10 @@ def run_case(lodger, name):
             os.chmod(path, mode)
         for fname, make in case.make.items():
             make(os.path.join(d, fname))
+        held = None
+        if case.lock:
+            held = open(os.path.join(d, case.lock), "rb+")
+            fcntl.lockf(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         args = [a.replace("{dir}", d) for a in case.args]
         cmd = [os.path.abspath(lodger)] + args
         if case.as_nobody:
@@ -218,6 +258,8 @@ def run_case(lodger, name):
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=env,
                            stdin=subprocess.DEVNULL)
         took = time.monotonic() - start
+        if held:
+            held.close()
     lines = p.stderr.splitlines()
     problems = []
     if p.returncode != case.status:

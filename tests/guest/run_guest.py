@@ -25,6 +25,10 @@ With several modes that all pass, the transcripts and exit statuses must be iden
 a guest behaves the same in direct and shadow mode (DESIGN.md section 2). A run that ends
 in a limitation is not compared (its transcript stops short by design).
 
+With --disk SIZE each run gets a fresh zeroed raw image of SIZE bytes (K/M suffix) as
+-drive file=IMAGE,format=raw,if=virtio; with --disk-check blk a passing run must also have
+left the blk guest's pattern in every sector of it (checked here, on the host).
+
 Exit status: 0 pass, 77 skip (no usable /dev/kvm, or a limitation on kvm_pvm), 1 fail.
 """
 
@@ -35,6 +39,7 @@ import re
 import tempfile
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -100,8 +105,31 @@ class Run:
         return "\n".join(lines)
 
 
+def parse_size(text):
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
+
+
+def blk_pattern_problems(path):
+    """guests/blk.c's pattern: word w of sector s is s << 32 | w << 16 | 0xb10c."""
+    with open(path, "rb") as f:
+        data = f.read()
+    for s in range(len(data) // 512):
+        words = struct.unpack_from("<64Q", data, s * 512)
+        for w, v in enumerate(words):
+            if v != (s << 32 | w << 16 | 0xB10C):
+                return f"sector {s} word {w} of the image is {v:#x}, not the guest's pattern"
+    return None
+
+
 def run_once(args, mode):
     cmd = [args.lodger, "-machine", f"mode={mode}", "-m", args.mem, "-nographic"]
+    disk = None
+    if args.disk:
+        fd, disk = tempfile.mkstemp(suffix=".img")
+        os.ftruncate(fd, parse_size(args.disk))
+        os.close(fd)
+        cmd += ["-drive", f"file={disk},format=raw,if=virtio"]
     stats = None
     if mode == "shadow" and args.shadow_stats:
         stats = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
@@ -123,6 +151,11 @@ def run_once(args, mode):
     seconds = time.monotonic() - start
     decode = lambda b: b.decode("utf-8", errors="replace").replace("\r\n", "\n")
     run = Run(mode, cmd, rc, decode(out), decode(err), seconds)
+    run.disk_problem = None
+    if disk:
+        if args.disk_check == "blk":
+            run.disk_problem = blk_pattern_problems(disk)
+        os.unlink(disk)
     run.stats = None
     if stats:
         try:
@@ -173,6 +206,9 @@ def classify(args, run):
             run.verdict = "fail"
             run.why = "powered off, but the transcript lacks: " + "; ".join(
                 repr(m) for m in missing)
+        elif run.disk_problem:
+            run.verdict = "fail"
+            run.why = "powered off, but " + run.disk_problem
         else:
             run.verdict = "pass"
     elif run.rc == LIMITATION_STATUS and limitations and run.mode == "direct":
@@ -227,6 +263,9 @@ def main():
                     "must be true, e.g. \"s['relocation']['hot_moves'] >= 1\" (repeatable)")
     ap.add_argument("--lodger-arg", action="append", default=[],
                     help="an extra lodger argument (repeatable)")
+    ap.add_argument("--disk", help="give the guest a fresh raw image of this size (-drive)")
+    ap.add_argument("--disk-check", choices=["blk"],
+                    help="after a passing run, the image must hold that guest's pattern")
     ap.add_argument("--timeout", type=float, default=100.0, help="seconds per run")
     args = ap.parse_args()
 
