@@ -100,7 +100,8 @@ int xen_copy_to_guest(struct xen_vcpu *v, uint64_t va, const void *src, uint64_t
 /*
  * Xen's do_multicall: each entry runs and its result is stored in the entry; a fault on
  * the list ends the call with -EFAULT. A multicall inside a multicall is refused with
- * -EINVAL ("Multicall reentry is disallowed"), and so is iret, which cannot return.
+ * -EINVAL ("Multicall reentry is disallowed"). Xen performs an iret entry and ends the
+ * batch there; lodger refuses it with -EINVAL until iret can run from here (xen/bounce.h).
  */
 static long multicall(struct xen_vcpu *v, const uint64_t a[6])
 {
