@@ -7,6 +7,7 @@
  * reference for every option.
  */
 #include "front/config.h"
+#include "boot/personality.h"
 #include "front/log.h"
 
 #include <stdlib.h>
@@ -47,6 +48,8 @@ static const char usage[] =
 	"                      [,traps=auto|vmm][,relocate=on|off][,seed=N]\n"
 	"                      [,reloc-hot=N][,reloc-window-ms=MS]; ADDR and N\n"
 	"                      are hex (0x...) or decimal, ADDR 2 MiB-aligned and canonical\n"
+	"                      [,personality=auto|native|xen]: the guest's ABI; auto\n"
+	"                      picks xen (and shadow mode) for a kernel with Xen notes\n"
 	"  -accel kvm[,mode=direct|shadow]\n"
 	"  -enable-kvm         accepted (lodger always uses KVM)\n"
 	"  -d LIST             debug categories, comma-separated, or all (-d help lists them)\n"
@@ -154,6 +157,7 @@ static int prop_machine(struct cli *cli, const char *opt, const char *arg, const
 	} shadow_props[] = {
 		{"stub-base", config_set_stub_base, CONFIG_SET_STUB_BASE},
 		{"traps", config_set_traps, CONFIG_SET_TRAPS},
+		{"personality", config_set_personality, CONFIG_SET_PERSONALITY},
 		{"relocate", config_set_relocate, CONFIG_SET_RELOCATE},
 		{"seed", config_set_seed, CONFIG_SET_SEED},
 		{"reloc-hot", config_set_reloc_hot, CONFIG_SET_RELOC_HOT},
@@ -175,8 +179,8 @@ static int prop_machine(struct cli *cli, const char *opt, const char *arg, const
 					  shadow_props[i].set(&cli->layer.cfg, val, why), why,
 					  shadow_props[i].set_bit);
 	return unknown_prop(cli, opt, arg, key,
-			    is_machine ? "lodger knows type, mode, accel, stub-base, traps, "
-					 "relocate, seed, reloc-hot and reloc-window-ms"
+			    is_machine ? "lodger knows type, mode, personality, accel, stub-base, "
+					 "traps, relocate, seed, reloc-hot and reloc-window-ms"
 				       : "lodger knows accel and mode");
 }
 
@@ -432,6 +436,13 @@ static enum config_action build(struct cli *cli, struct config *cfg)
 	if (config_validate(cfg, cli->err) < 0)
 		return CONFIG_EXIT_FAIL;
 	if (cli->print_config) {
+		char why[256];
+
+		/* show the personality (and mode) the kernel gets, when it can be read */
+		if (personality_choose_file(cfg, why, sizeof(why)) != PERSONALITY_OK) {
+			config_error(cli->err, "kernel %s: %s", cfg->kernel, why);
+			return CONFIG_EXIT_FAIL;
+		}
 		config_print(cfg, cli->out);
 		return CONFIG_EXIT_OK;
 	}

@@ -25,6 +25,8 @@ static char empty_string[1];
 
 static const char *const mode_names[] = {[MODE_DIRECT] = "direct", [MODE_SHADOW] = "shadow"};
 static const char *const trap_path_names[] = {[TRAPS_AUTO] = "auto", [TRAPS_VMM] = "vmm"};
+static const char *const personality_names[] = {
+	[PERSONALITY_AUTO] = "auto", [PERSONALITY_NATIVE] = "native", [PERSONALITY_XEN] = "xen"};
 
 static void free_str(char *s)
 {
@@ -176,6 +178,7 @@ int config_set_mode(struct config *cfg, const char *s, char *why)
 	for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
 		if (strcmp(s, mode_names[i]) == 0) {
 			cfg->mode = (enum vm_mode)i;
+			cfg->mode_set = true;
 			return 0;
 		}
 	}
@@ -242,6 +245,24 @@ int config_set_traps(struct config *cfg, const char *s, char *why)
 		}
 	}
 	return why_fail(why, "unknown trap path '%s' (auto or vmm)", s);
+}
+
+int config_set_personality(struct config *cfg, const char *s, char *why)
+{
+	for (size_t i = 0; i < sizeof(personality_names) / sizeof(personality_names[0]); i++) {
+		if (strcmp(s, personality_names[i]) == 0) {
+			cfg->personality = (enum personality)i;
+			return 0;
+		}
+	}
+	return why_fail(why, "unknown personality '%s' (auto, native or xen)", s);
+}
+
+const char *config_personality_name(enum personality p)
+{
+	return (unsigned)p < sizeof(personality_names) / sizeof(personality_names[0])
+		       ? personality_names[p]
+		       : "?";
 }
 
 int config_set_seed(struct config *cfg, const char *s, char *why)
@@ -346,8 +367,12 @@ void config_merge(struct config *dst, struct config_layer *layer)
 		dst->mem_size = src->mem_size;
 	if (set & CONFIG_SET_SMP)
 		dst->smp = src->smp;
-	if (set & CONFIG_SET_MODE)
+	if (set & CONFIG_SET_MODE) {
 		dst->mode = src->mode;
+		dst->mode_set = src->mode_set;
+	}
+	if (set & CONFIG_SET_PERSONALITY)
+		dst->personality = src->personality;
 	if (set & CONFIG_SET_SERIAL) {
 		dst->serial = src->serial;
 		move_str(&dst->serial_path, &src->serial_path);
@@ -689,6 +714,7 @@ static const struct key {
 	{GROUP_MACHINE, "initrd", key_initrd},
 	{GROUP_MACHINE, "stub-base", config_set_stub_base},
 	{GROUP_MACHINE, "traps", config_set_traps},
+	{GROUP_MACHINE, "personality", config_set_personality},
 	{GROUP_MACHINE, "relocate", config_set_relocate},
 	{GROUP_MACHINE, "seed", config_set_seed},
 	{GROUP_MACHINE, "reloc-hot", config_set_reloc_hot},
@@ -865,7 +891,12 @@ void config_print(const struct config *cfg, FILE *out)
 {
 	fputs("# lodger configuration: read it back with -readconfig FILE\n", out);
 	fputs("[machine]\n  type = \"lodger\"\n", out);
-	fprintf(out, "  mode = \"%s\"\n", cfg->mode == MODE_SHADOW ? "shadow" : "direct");
+	/* An unset mode stays unset when read back: a Xen PV kernel then gets shadow mode. */
+	if (cfg->mode_set || cfg->mode != MODE_DIRECT)
+		fprintf(out, "  mode = \"%s\"\n", cfg->mode == MODE_SHADOW ? "shadow" : "direct");
+	else
+		fputs("  # mode = \"direct\" (the default; Xen PV guests get shadow)\n", out);
+	fprintf(out, "  personality = \"%s\"\n", config_personality_name(cfg->personality));
 	fputs("  accel = \"kvm\"\n", out);
 	if (cfg->stub_base_set)
 		fprintf(out, "  stub-base = \"0x%llx\"\n", (unsigned long long)cfg->stub_base);
@@ -934,6 +965,16 @@ int config_validate(const struct config *cfg, FILE *err)
 	}
 	if (cfg->serial == SERIAL_FILE && (!cfg->serial_path || !*cfg->serial_path)) {
 		config_error(err, "serial backend file needs a path");
+		return -1;
+	}
+	if (cfg->personality != PERSONALITY_AUTO && cfg->personality != PERSONALITY_NATIVE &&
+	    cfg->personality != PERSONALITY_XEN) {
+		config_error(err, "unknown personality %d", (int)cfg->personality);
+		return -1;
+	}
+	if (cfg->personality == PERSONALITY_XEN && cfg->mode_set && cfg->mode == MODE_DIRECT) {
+		config_error(err,
+			     "personality=xen runs in shadow mode only: mode=direct is refused");
 		return -1;
 	}
 	if (cfg->traps != TRAPS_AUTO && cfg->traps != TRAPS_VMM) {

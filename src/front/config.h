@@ -23,6 +23,12 @@ enum trap_path {
 	TRAPS_AUTO, /* lodger chooses per KVM backend: the stub's fast paths where they pay */
 	TRAPS_VMM,  /* every trap goes to the VMM (lodger's process): the stub only forwards */
 };
+/* The ABI the guest kernel speaks (-machine personality=). */
+enum personality {
+	PERSONALITY_AUTO,   /* chosen from the kernel: Xen ELF notes make it xen */
+	PERSONALITY_NATIVE, /* lodger's boot protocol, trap-and-emulate (docs/guest-contract.md) */
+	PERSONALITY_XEN,    /* Xen's x86-64 PV ABI, shadow mode only (docs/xen-pv.md) */
+};
 
 struct config {
 	char *kernel;	   /* ELF64 image path; NULL until given */
@@ -31,6 +37,8 @@ struct config {
 	uint64_t mem_size; /* bytes, a multiple of LODGER_RAM_ALIGN */
 	unsigned smp;	   /* vCPUs; only 1 exists for now */
 	enum vm_mode mode; /* -machine mode= */
+	bool mode_set;	   /* mode was given, not defaulted (a Xen kernel refuses direct) */
+	enum personality personality; /* -machine personality= */
 	enum serial_backend serial;
 	char *serial_path;   /* for SERIAL_FILE */
 	bool nographic;	     /* accepted for QEMU compatibility: lodger has no display */
@@ -72,6 +80,9 @@ enum config_action config_from_args(struct config *cfg, int argc, char **argv, F
 
 /* Reads one -readconfig file into cfg; on error writes "FILE:LINE: problem" to err. */
 int config_read_file(struct config *cfg, const char *path, FILE *err);
+
+/* The name of a personality as -machine personality= takes it. */
+const char *config_personality_name(enum personality p);
 
 /* Writes cfg in -readconfig format; reading it back gives the same config. */
 void config_print(const struct config *cfg, FILE *out);
@@ -119,6 +130,7 @@ enum config_set {
 	CONFIG_SET_RELOC_HOT = 1u << 16,
 	CONFIG_SET_RELOC_WINDOW = 1u << 17,
 	CONFIG_SET_DRIVES = 1u << 18, /* the command line's drives follow the files' */
+	CONFIG_SET_PERSONALITY = 1u << 19,
 };
 
 struct config_layer {
@@ -144,6 +156,7 @@ int config_set_path(char **field, const char *s, char *why);		   /* non-empty co
 int config_set_string(char **field, const char *s, char *why);		   /* copy, may be "" */
 int config_set_stub_base(struct config *cfg, const char *s, char *why);	   /* 2 MiB, canonical */
 int config_set_traps(struct config *cfg, const char *s, char *why);	   /* auto | vmm */
+int config_set_personality(struct config *cfg, const char *s, char *why);  /* auto|native|xen */
 int config_set_relocate(struct config *cfg, const char *s, char *why);	   /* on | off */
 int config_set_reloc_hot(struct config *cfg, const char *s, char *why);	   /* 1 .. 1000000 */
 int config_set_reloc_window(struct config *cfg, const char *s, char *why); /* ms, 1 .. 3600000 */

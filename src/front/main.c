@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "boot/personality.h"
 #include "front/config.h"
 #include "front/exitcode.h"
 #include "shadow/guestcpu.h"
@@ -25,6 +26,24 @@ static int setup_logging(const struct config *cfg)
 		}
 	}
 	return 0;
+}
+
+/* Native or Xen PV, from the kernel's notes (boot/personality.h); 0 or an exit status. */
+static int choose_personality(struct config *cfg)
+{
+	char err[256];
+
+	switch (personality_choose_file(cfg, err, sizeof(err))) {
+	case PERSONALITY_OK:
+		return 0;
+	case PERSONALITY_USAGE:
+		pr_err("kernel %s: %s", cfg->kernel, err);
+		return EXIT_USAGE;
+	case PERSONALITY_BAD_IMAGE:
+		break;
+	}
+	pr_err("kernel %s: %s", cfg->kernel, err);
+	return EXIT_BAD_IMAGE;
 }
 
 static int run(const struct config *cfg)
@@ -67,6 +86,11 @@ int main(int argc, char **argv)
 	if (setup_logging(&cfg)) {
 		config_free(&cfg);
 		return EXIT_USAGE;
+	}
+	status = choose_personality(&cfg);
+	if (status) {
+		config_free(&cfg);
+		return status;
 	}
 	status = run(&cfg);
 	fflush(stdout);

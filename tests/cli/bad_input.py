@@ -96,6 +96,33 @@ def make_fifo(path):
 def make_sparse_3g(path):
     with open(path, "wb") as f:
         f.truncate(3 << 30)
+def xen_notes(features=b"!writable_page_tables"):
+    """Xen ELF notes as XTF's pv64 kernels carry them (<xen/elfnote.h> numbers)."""
+    out = b""
+    for ntype, desc in ((6, b"XTF\0"), (8, b"generic\0"), (5, b"xen-3.0\0"),
+                        (10, features + b"\0")):
+        desc += bytes(-len(desc) % 4)
+        out += struct.pack("<III", 4, len(desc), ntype) + b"Xen\0" + desc
+    return out
+
+
+def xen_elf(elf_class=2, features=b"!writable_page_tables"):
+    """A Xen PV kernel: one PT_LOAD (a hlt at 1 MiB) and one PT_NOTE."""
+    notes, code, paddr = xen_notes(features), b"\xf4", 0x100000
+    ident = b"\x7fELF" + bytes([elf_class, 1, 1]) + bytes(9)
+    if elf_class == 2:
+        eh, ph = 64, 56
+        hdr = ident + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, paddr, eh, 0, 0, eh, ph, 2, 0, 0, 0)
+        off = eh + 2 * ph
+        load = struct.pack("<IIQQQQQQ", 1, 5, off, paddr, paddr, 1, 1, 0x1000)
+        note = struct.pack("<IIQQQQQQ", 4, 4, off + 1, 0, 0, len(notes), len(notes), 4)
+    else:
+        eh, ph = 52, 32
+        hdr = ident + struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, paddr, eh, 0, 0, eh, ph, 2, 0, 0, 0)
+        off = eh + 2 * ph
+        load = struct.pack("<IIIIIIII", 1, off, paddr, paddr, 1, 1, 5, 0x1000)
+        note = struct.pack("<IIIIIIII", 4, off + 1, 0, 0, len(notes), len(notes), 4, 4)
+    return hdr + load + note + code + notes
 
 
 class Case:
@@ -128,6 +155,17 @@ CASES = {
                                   {"k.elf": elf64(paddr=(32 << 20) - 0x8000)}),
     "entry-outside-segments": Case(EXIT_BAD_IMAGE, ["entry point"], ["{dir}/k.elf"],
                                    {"k.elf": elf64(entry=0x200000)}),
+    "xen-mode-direct": Case(EXIT_USAGE, ["Xen PV", "mode=direct"],
+                            ["-machine", "mode=direct", "{dir}/k.elf"], {"k.elf": xen_elf()}),
+    "xen-32bit": Case(EXIT_BAD_IMAGE, ["32-bit Xen PV"], ["{dir}/k.elf"],
+                      {"k.elf": xen_elf(elf_class=1)}),
+    "xen-required-feature": Case(EXIT_BAD_IMAGE, ["auto_translated_physmap"], ["{dir}/k.elf"],
+                                 {"k.elf": xen_elf(features=b"!auto_translated_physmap")}),
+    "xen-personality-without-notes": Case(EXIT_USAGE, ["no Xen ELF notes"],
+                                          ["-machine", "personality=xen", "{dir}/k.elf"],
+                                          {"k.elf": elf64()}),
+    "unknown-personality": Case(EXIT_USAGE, ["hvm"], ["-machine", "personality=hvm", "{dir}/k.elf"],
+                                {"k.elf": elf64()}),
     "memory-too-small": Case(EXIT_USAGE, ["-m"], ["-m", "1M", "{dir}/k.elf"],
                              {"k.elf": elf64()}),
     "memory-too-large": Case(EXIT_USAGE, ["-m"], ["-m", "64G", "{dir}/k.elf"],

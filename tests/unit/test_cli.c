@@ -553,10 +553,10 @@ Test(machine, unknown_property_lists_every_known_one)
 	struct run r;
 
 	RUN(&r, "-machine", "lodger,stub_base=0", "k");
-	assert_err_is(
-		&r, "lodger: -machine lodger,stub_base=0: unknown property 'stub_base' "
-		    "(lodger knows type, mode, accel, stub-base, traps, relocate, seed, reloc-hot "
-		    "and reloc-window-ms)\n");
+	assert_err_is(&r,
+		      "lodger: -machine lodger,stub_base=0: unknown property 'stub_base' "
+		      "(lodger knows type, mode, personality, accel, stub-base, traps, relocate, "
+		      "seed, reloc-hot and reloc-window-ms)\n");
 	run_done(&r);
 }
 

@@ -1,0 +1,59 @@
+/* console.c - console_io and the PV console ring (<xen/io/console.h>). */
+#include <stdint.h>
+#include <string.h>
+
+#include <xen/io/console.h>
+
+#include "xen/families.h"
+#include "xen/hypercall.h"
+
+static void out(struct xen_vcpu *v, const char *buf, unsigned len)
+{
+	if (len && v->hooks && v->hooks->console_write)
+		v->hooks->console_write(v->opaque, buf, len);
+}
+
+long xen_console_io(struct xen_vcpu *v, const uint64_t a[6])
+{
+	uint64_t cmd = a[0], count = (uint32_t)a[1], buf = a[2];
+	char chunk[256];
+
+	switch (cmd) {
+	case CONSOLEIO_write:
+		while (count) {
+			unsigned n = count > sizeof(chunk) ? sizeof(chunk) : (unsigned)count;
+
+			if (xen_copy_from_guest(v, chunk, buf, n))
+				return -XEN_EFAULT;
+			out(v, chunk, n);
+			buf += n;
+			count -= n;
+		}
+		return 0;
+	case CONSOLEIO_read:
+		return 0; /* no input through console_io */
+	default:
+		return -XEN_ENOSYS;
+	}
+}
+
+void xen_console_drain(struct xen_vcpu *v)
+{
+	struct xencons_interface *ring = gpa_ptr_guest(v->d->mem, v->d->console_gpa, sizeof(*ring));
+	XENCONS_RING_IDX cons, prod;
+
+	if (!ring)
+		return;
+	cons = ring->out_cons;
+	prod = __atomic_load_n(&ring->out_prod, __ATOMIC_ACQUIRE);
+	/* a hostile producer index: at most one ring's worth */
+	if (prod - cons > sizeof(ring->out))
+		cons = prod - sizeof(ring->out);
+	while (cons != prod) {
+		char c = ring->out[MASK_XENCONS_IDX(cons, ring->out)];
+
+		out(v, &c, 1);
+		cons++;
+	}
+	__atomic_store_n(&ring->out_cons, cons, __ATOMIC_RELEASE);
+}

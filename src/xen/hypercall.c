@@ -1,0 +1,150 @@
+/* hypercall.c - the hypercall table, multicall, and checked guest-linear copies. */
+#include "xen/hypercall.h"
+
+#include <string.h>
+
+#include "shadow/gmem.h"
+#include "xen/families.h"
+
+static const struct {
+	const char *name;
+	xen_handler *fn;
+} table[] = {
+	[__HYPERVISOR_set_trap_table] = {"set_trap_table", xen_set_trap_table},
+	[__HYPERVISOR_mmu_update] = {"mmu_update", xen_mmu_update},
+	[__HYPERVISOR_set_gdt] = {"set_gdt", xen_set_gdt},
+	[__HYPERVISOR_stack_switch] = {"stack_switch", xen_stack_switch},
+	[__HYPERVISOR_set_callbacks] = {"set_callbacks", NULL},
+	[__HYPERVISOR_fpu_taskswitch] = {"fpu_taskswitch", xen_fpu_taskswitch},
+	[__HYPERVISOR_platform_op] = {"platform_op", NULL},
+	[__HYPERVISOR_set_debugreg] = {"set_debugreg", xen_set_debugreg},
+	[__HYPERVISOR_get_debugreg] = {"get_debugreg", xen_get_debugreg},
+	[__HYPERVISOR_update_descriptor] = {"update_descriptor", xen_update_descriptor},
+	[__HYPERVISOR_memory_op] = {"memory_op", xen_memory_op},
+	[__HYPERVISOR_multicall] = {"multicall", NULL}, /* below: it recurses */
+	[__HYPERVISOR_update_va_mapping] = {"update_va_mapping", xen_update_va_mapping},
+	[__HYPERVISOR_set_timer_op] = {"set_timer_op", xen_set_timer_op},
+	[__HYPERVISOR_xen_version] = {"xen_version", xen_xen_version},
+	[__HYPERVISOR_console_io] = {"console_io", xen_console_io},
+	[__HYPERVISOR_grant_table_op] = {"grant_table_op", NULL},
+	[__HYPERVISOR_vm_assist] = {"vm_assist", xen_vm_assist},
+	[__HYPERVISOR_iret] = {"iret", NULL}, /* xen/bounce.h: it replaces the registers */
+	[__HYPERVISOR_vcpu_op] = {"vcpu_op", xen_vcpu_op},
+	[__HYPERVISOR_set_segment_base] = {"set_segment_base", xen_set_segment_base},
+	[__HYPERVISOR_mmuext_op] = {"mmuext_op", xen_mmuext_op},
+	[__HYPERVISOR_sched_op] = {"sched_op", xen_sched_op},
+	[__HYPERVISOR_callback_op] = {"callback_op", xen_callback_op},
+	[__HYPERVISOR_event_channel_op] = {"event_channel_op", xen_event_channel_op},
+	[__HYPERVISOR_physdev_op] = {"physdev_op", xen_physdev_op},
+};
+#define TABLE_SIZE (sizeof(table) / sizeof(table[0]))
+
+const char *xen_hypercall_name(uint64_t nr)
+{
+	return nr < TABLE_SIZE ? table[nr].name : NULL;
+}
+
+static void view(const struct xen_vcpu *v, struct gview *g)
+{
+	/* Xen reads guest memory with the guest kernel's rights: supervisor, WP set. */
+	*g = (struct gview){
+		.mem = v->d->mem,
+		.cr3 = v->kernel_mode || !v->user_cr3 ? v->kernel_cr3 : v->user_cr3,
+		.wp = true,
+		.nxe = v->nxe,
+		.monitor_lo = v->d->mem->monitor_gpa,
+		.monitor_hi = v->d->mem->monitor_gpa + v->d->mem->monitor_size,
+	};
+}
+
+int xen_copy_from_guest(struct xen_vcpu *v, void *dst, uint64_t va, uint64_t len)
+{
+	struct gview g;
+	struct gfault f;
+
+	view(v, &g);
+	if (va + len < va)
+		return -XEN_EFAULT;
+	while (len) {
+		unsigned chunk = len > 4096 ? 4096 : (unsigned)len;
+
+		if (!gmem_read(&g, va, dst, chunk, false, &f))
+			return -XEN_EFAULT;
+		dst = (uint8_t *)dst + chunk;
+		va += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+int xen_copy_to_guest(struct xen_vcpu *v, uint64_t va, const void *src, uint64_t len)
+{
+	struct gview g;
+	struct gfault f;
+
+	view(v, &g);
+	if (va + len < va)
+		return -XEN_EFAULT;
+	while (len) {
+		unsigned chunk = len > 4096 ? 4096 : (unsigned)len;
+
+		if (!gmem_write(&g, va, src, chunk, &f))
+			return -XEN_EFAULT;
+		src = (const uint8_t *)src + chunk;
+		va += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+/*
+ * Xen's do_multicall: each entry runs and its result is stored in the entry; a fault on
+ * the list ends the call with -EFAULT. A multicall inside a multicall is refused with
+ * -EINVAL ("Multicall reentry is disallowed"). Xen performs an iret entry and ends the
+ * batch there; lodger refuses it with -EINVAL until iret can run from here (xen/bounce.h).
+ */
+static long multicall(struct xen_vcpu *v, const uint64_t a[6])
+{
+	uint64_t list = a[0], nr = (uint32_t)a[1];
+
+	for (uint64_t i = 0; i < nr; i++) {
+		struct multicall_entry e;
+		uint64_t args[6];
+		long r;
+
+		if (xen_copy_from_guest(v, &e, list + i * sizeof(e), sizeof(e)))
+			return -XEN_EFAULT;
+		memcpy(args, e.args, sizeof(args));
+		if (e.op == __HYPERVISOR_multicall || e.op == __HYPERVISOR_iret)
+			r = -XEN_EINVAL;
+		else
+			r = xen_hypercall(v, e.op, args);
+		e.result = (xen_ulong_t)r;
+		if (xen_copy_to_guest(
+			    v, list + i * sizeof(e) + offsetof(struct multicall_entry, result),
+			    &e.result, sizeof(e.result)))
+			return -XEN_EFAULT;
+		if (v->d->shut_down)
+			break; /* a shutdown in the batch ends it, as Xen's preemption would */
+	}
+	return 0;
+}
+
+long xen_hypercall(struct xen_vcpu *v, uint64_t nr, const uint64_t a[6])
+{
+	if (nr < sizeof(v->d->hypercalls) / sizeof(v->d->hypercalls[0]))
+		v->d->hypercalls[nr]++;
+	if (nr == __HYPERVISOR_multicall)
+		return multicall(v, a);
+	if (nr >= TABLE_SIZE || !table[nr].fn)
+		return -XEN_ENOSYS;
+	return table[nr].fn(v, a);
+}
+
+void xen_hypercall_regs(struct xen_vcpu *v)
+{
+	const uint64_t a[6] = {v->regs.rdi, v->regs.rsi, v->regs.rdx,
+			       v->regs.r10, v->regs.r8,	 v->regs.r9};
+
+	v->regs.rax = (uint64_t)xen_hypercall(v, v->regs.rax, a);
+}

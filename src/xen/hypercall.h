@@ -1,0 +1,32 @@
+/*
+ * hypercall.h - the Xen PV hypercalls: one entry point, Xen's numbers and error codes.
+ *
+ * The trap path calls xen_hypercall_regs for a kernel-mode `syscall` (the guest's
+ * hypercall page executes `mov $nr,%eax; syscall`): RAX is the number, RDI, RSI, RDX,
+ * R10, R8 the arguments, and on return RAX holds the result (0 or a negative Xen errno,
+ * <xen/errno.h>). Every guest pointer is read and written through xen_copy_from/to_guest
+ * (the guest's own page tables, bounds-checked), so a hostile argument yields -EFAULT or
+ * -EINVAL, never a host access outside guest RAM. Unknown numbers give -ENOSYS.
+ * The iret hypercall is not here: it replaces the register state (xen/bounce.h).
+ */
+#ifndef LODGER_XEN_HYPERCALL_H
+#define LODGER_XEN_HYPERCALL_H
+
+#include <stdint.h>
+
+#include "xen/state.h"
+
+/* Runs hypercall `nr` with arguments a[0..5]; returns the value for RAX. */
+long xen_hypercall(struct xen_vcpu *v, uint64_t nr, const uint64_t a[6]);
+
+/* From v->regs: RAX = nr, args RDI RSI RDX R10 R8 R9; the result goes to RAX. */
+void xen_hypercall_regs(struct xen_vcpu *v);
+
+/* The hypercall's name for -d xen and -stats ("mmu_update"), or NULL. */
+const char *xen_hypercall_name(uint64_t nr);
+
+/* Guest-linear copies in the current mode's page tables; 0 or -XEN_EFAULT. */
+int xen_copy_from_guest(struct xen_vcpu *v, void *dst, uint64_t va, uint64_t len);
+int xen_copy_to_guest(struct xen_vcpu *v, uint64_t va, const void *src, uint64_t len);
+
+#endif

@@ -1,0 +1,255 @@
+/*
+ * mm.c - page-table hypercalls: mmu_update, update_va_mapping, mmuext_op.
+ *
+ * lodger keeps its shadow tables: a guest table write is applied to guest RAM and then
+ * reported to the core (hooks->pte_written), which drops the shadow entries derived from
+ * it. Xen's refusals that keep the model intact are kept: no L4 entry in the hypervisor
+ * hole, no writable mapping of a page-table frame, no superpages, frames inside the
+ * guest's memory only (shared_info may be mapped).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "shadow/pagewalk.h"
+#include "xen/families.h"
+#include "xen/hypercall.h"
+
+#define L4_HOLE_FIRST 256 /* slots of [HYPERVISOR_VIRT_START, HYPERVISOR_VIRT_END) */
+#define L4_HOLE_LAST  271
+
+static uint8_t level_of(const struct xen_domain *d, uint64_t mfn)
+{
+	return xen_frame_ok(d, mfn) ? d->frame_type[mfn] & XEN_FRAME_LEVEL : 0;
+}
+
+/* Xen's checks on a new entry `val` for slot `slot` of a table of `level` (0: unknown). */
+static long check_entry(const struct xen_domain *d, unsigned level, unsigned slot, uint64_t val)
+{
+	uint64_t mfn = (val & PTE_ADDR_MASK) >> 12;
+
+	if (level == 4 && slot >= L4_HOLE_FIRST && slot <= L4_HOLE_LAST)
+		return -XEN_EINVAL; /* "Illegal L4 update attempt in Xen-private area" */
+	if (!(val & PTE_P))
+		return 0;
+	if (level == 1) {
+		if (!xen_frame_ok(d, mfn) && mfn * XEN_PAGE_SIZE != d->shared_info_gpa)
+			return -XEN_EINVAL;
+		if ((val & PTE_W) && level_of(d, mfn))
+			return -XEN_EINVAL; /* a writable mapping of a page-table frame */
+		return 0;
+	}
+	if (level >= 2) {
+		if ((val & PTE_PS) || !xen_frame_ok(d, mfn))
+			return -XEN_EINVAL;
+	}
+	return 0;
+}
+
+/* Writes a validated entry at guest-physical gpa (8-aligned) and tells the core. */
+static long write_entry(struct xen_vcpu *v, uint64_t gpa, uint64_t val, bool preserve_ad)
+{
+	uint64_t *e = gpa_ptr_guest(v->d->mem, gpa, 8);
+
+	if (!e)
+		return -XEN_EINVAL;
+	if (preserve_ad)
+		val = (val & ~(PTE_A | PTE_D)) | (*e & (PTE_A | PTE_D));
+	*e = val;
+	if (v->hooks && v->hooks->pte_written)
+		v->hooks->pte_written(v->opaque, gpa);
+	return 0;
+}
+
+static long one_update(struct xen_vcpu *v, const struct mmu_update *u)
+{
+	uint64_t gpa = u->ptr & ~7ULL, mfn = gpa >> 12;
+	unsigned cmd = u->ptr & 3;
+
+	switch (cmd) {
+	case MMU_NORMAL_PT_UPDATE:
+	case MMU_PT_UPDATE_PRESERVE_AD: {
+		long r;
+
+		if (!xen_frame_ok(v->d, mfn))
+			return -XEN_EINVAL;
+		r = check_entry(v->d, level_of(v->d, mfn), (gpa & 4095) / 8, u->val);
+		return r ? r : write_entry(v, gpa, u->val, cmd == MMU_PT_UPDATE_PRESERVE_AD);
+	}
+	case MMU_MACHPHYS_UPDATE:
+		/* the M2P is lodger's identity: only the identity is accepted */
+		mfn = u->ptr >> 12;
+		return xen_frame_ok(v->d, mfn) && u->val == mfn ? 0 : -XEN_EINVAL;
+	default:
+		return -XEN_ENOSYS;
+	}
+}
+
+long xen_mmu_update(struct xen_vcpu *v, const uint64_t a[6])
+{
+	uint64_t list = a[0], count = (uint32_t)a[1] & 0x7fffffff, done_va = a[2];
+	uint64_t done = 0;
+	long r = 0;
+
+	if ((domid_t)a[3] != DOMID_SELF)
+		return -XEN_EPERM; /* foreign updates need privilege lodger never grants */
+	for (; done < count; done++) {
+		struct mmu_update u;
+
+		r = xen_copy_from_guest(v, &u, list + done * sizeof(u), sizeof(u));
+		if (r || (r = one_update(v, &u)))
+			break;
+	}
+	if (done_va && xen_copy_to_guest(v, done_va, &(uint32_t){(uint32_t)done}, 4))
+		return -XEN_EFAULT;
+	return r;
+}
+
+/* The guest-physical address of the L1 entry for va in the kernel's tables, or 0. */
+static uint64_t l1e_of(struct xen_vcpu *v, uint64_t va)
+{
+	uint64_t table = v->kernel_cr3 & PTE_ADDR_MASK;
+
+	for (unsigned level = 4; level > 1; level--) {
+		uint64_t *e =
+			gpa_ptr_guest(v->d->mem, table + ((va >> (3 + 9 * level)) & 511) * 8, 8);
+
+		if (!e || !(*e & PTE_P) || (*e & PTE_PS))
+			return 0;
+		table = *e & PTE_ADDR_MASK;
+	}
+	return table + ((va >> 12) & 511) * 8;
+}
+
+static bool canonical(uint64_t va)
+{
+	return (uint64_t)((int64_t)(va << 16) >> 16) == va;
+}
+
+static bool in_hole(uint64_t va)
+{
+	return va >= __HYPERVISOR_VIRT_START && va < __HYPERVISOR_VIRT_END;
+}
+
+static void flush(struct xen_vcpu *v, unsigned type, uint64_t va)
+{
+	if (!v->hooks)
+		return;
+	if (type == UVMF_TLB_FLUSH && v->hooks->flush_all)
+		v->hooks->flush_all(v->opaque);
+	else if (type == UVMF_INVLPG && v->hooks->invlpg)
+		v->hooks->invlpg(v->opaque, va);
+}
+
+long xen_update_va_mapping(struct xen_vcpu *v, const uint64_t a[6])
+{
+	uint64_t va = a[0], val = a[1], flags = a[2], pte;
+	long r;
+
+	if (!canonical(va) || in_hole(va))
+		return -XEN_EINVAL;
+	pte = l1e_of(v, va);
+	if (!pte)
+		return -XEN_EINVAL; /* Xen: no L1 table for va */
+	r = check_entry(v->d, 1, 0, val);
+	if (r || (r = write_entry(v, pte, val, false)))
+		return r;
+	flush(v, flags & UVMF_FLUSHTYPE_MASK, va);
+	return 0;
+}
+
+static long pin(struct xen_domain *d, uint64_t mfn, unsigned level)
+{
+	if (!xen_frame_ok(d, mfn) || (d->frame_type[mfn] & XEN_FRAME_PINNED))
+		return -XEN_EINVAL;
+	if (level_of(d, mfn) && level_of(d, mfn) != level)
+		return -XEN_EINVAL; /* typed as another level */
+	d->frame_type[mfn] = (uint8_t)(level | XEN_FRAME_PINNED);
+	return 0;
+}
+
+static long new_baseptr(struct xen_vcpu *v, uint64_t mfn, bool user)
+{
+	if (user && mfn == 0) {
+		v->user_cr3 = 0;
+		return 0;
+	}
+	if (!xen_frame_ok(v->d, mfn) || (level_of(v->d, mfn) && level_of(v->d, mfn) != 4))
+		return -XEN_EINVAL;
+	if (!level_of(v->d, mfn))
+		v->d->frame_type[mfn] = XEN_FRAME_L4;
+	if (user)
+		v->user_cr3 = mfn << 12;
+	else
+		v->kernel_cr3 = mfn << 12;
+	if (v->hooks && v->hooks->new_root)
+		v->hooks->new_root(v->opaque, user, mfn << 12);
+	return 0;
+}
+
+static long one_ext(struct xen_vcpu *v, const struct mmuext_op *op)
+{
+	struct xen_domain *d = v->d;
+	uint64_t mfn = op->arg1.mfn;
+
+	switch (op->cmd) {
+	case MMUEXT_PIN_L1_TABLE:
+	case MMUEXT_PIN_L2_TABLE:
+	case MMUEXT_PIN_L3_TABLE:
+	case MMUEXT_PIN_L4_TABLE:
+		return pin(d, mfn, op->cmd - MMUEXT_PIN_L1_TABLE + 1);
+	case MMUEXT_UNPIN_TABLE:
+		if (!xen_frame_ok(d, mfn) || !(d->frame_type[mfn] & XEN_FRAME_PINNED))
+			return -XEN_EINVAL;
+		d->frame_type[mfn] = XEN_FRAME_NONE;
+		return 0;
+	case MMUEXT_NEW_BASEPTR:
+		return new_baseptr(v, mfn, false);
+	case MMUEXT_NEW_USER_BASEPTR:
+		return new_baseptr(v, mfn, true);
+	case MMUEXT_TLB_FLUSH_LOCAL:
+	case MMUEXT_TLB_FLUSH_MULTI:
+	case MMUEXT_TLB_FLUSH_ALL:
+		flush(v, UVMF_TLB_FLUSH, 0);
+		return 0;
+	case MMUEXT_INVLPG_LOCAL:
+	case MMUEXT_INVLPG_MULTI:
+	case MMUEXT_INVLPG_ALL:
+		if (canonical(op->arg1.linear_addr)) /* Xen ignores a non-canonical one */
+			flush(v, UVMF_INVLPG, op->arg1.linear_addr);
+		return 0;
+	case MMUEXT_SET_LDT: {
+		uint64_t base = op->arg1.linear_addr, ents = op->arg2.nr_ents;
+
+		/* Xen: at most 8192 entries, page-aligned, clear of the hole */
+		if (ents > 8192 || (base & 4095) || !canonical(base) ||
+		    (ents && (in_hole(base) || !canonical(base + ents * 8 - 1) ||
+			      in_hole(base + ents * 8 - 1))))
+			return -XEN_EINVAL;
+		v->ldt_base = base;
+		v->ldt_ents = (unsigned)ents;
+		return 0;
+	}
+	default:
+		return -XEN_ENOSYS;
+	}
+}
+
+long xen_mmuext_op(struct xen_vcpu *v, const uint64_t a[6])
+{
+	uint64_t list = a[0], count = (uint32_t)a[1] & 0x7fffffff, done_va = a[2];
+	uint64_t done = 0;
+	long r = 0;
+
+	if ((domid_t)a[3] != DOMID_SELF)
+		return -XEN_EPERM;
+	for (; done < count; done++) {
+		struct mmuext_op op;
+
+		r = xen_copy_from_guest(v, &op, list + done * sizeof(op), sizeof(op));
+		if (r || (r = one_ext(v, &op)))
+			break;
+	}
+	if (done_va && xen_copy_to_guest(v, done_va, &(uint32_t){(uint32_t)done}, 4))
+		return -XEN_EFAULT;
+	return r;
+}

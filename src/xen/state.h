@@ -1,0 +1,120 @@
+/*
+ * state.h - the Xen PV personality's state: one domain, its vCPU, and what the core does
+ * for it.
+ *
+ * Everything here is independent of KVM and of the trap path: the core copies the vCPU's
+ * registers into struct xen_vcpu before calling into src/xen/ and back afterwards, and
+ * provides struct xen_hooks for the effects only it can have (shadow invalidation, root
+ * switches, TLB flushes, console output, the clock). Guest-physical memory is reached only
+ * through kvm/mem.h's checked helpers, guest-linear memory only through shadow/gmem.h.
+ *
+ * lodger gives the guest an identity p2m: pfn == mfn, so a "machine address" in the ABI is
+ * a guest-physical address. Frames [0, nr_pages) are the guest's; lodger's own frames
+ * (shared_info) sit above them in guest RAM.
+ */
+#ifndef LODGER_XEN_STATE_H
+#define LODGER_XEN_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <xen/event_channel.h>
+#include <xen/xen.h>
+
+#include "kvm/mem.h"
+
+#define XEN_PAGE_SIZE 4096ULL
+#define XEN_NR_PORTS  1024 /* event channels (2-level allows 4096; Xen's domU default 1023) */
+
+/* Per-frame page-table type, as Xen tracks it for validation (frame_type[]). */
+enum xen_frame_type {
+	XEN_FRAME_NONE = 0, /* ordinary memory */
+	XEN_FRAME_L1 = 1,   /* ... XEN_FRAME_L4 = 4: pinned as a table of that level */
+	XEN_FRAME_L4 = 4,
+	XEN_FRAME_LEVEL = 0x07,	 /* mask of the level */
+	XEN_FRAME_PINNED = 0x80, /* pinned (MMUEXT_PIN_Ln_TABLE, or the builder's L4) */
+};
+
+/* One event channel (2-level ABI); state is an EVTCHNSTAT_* of <xen/event_channel.h>. */
+struct xen_port {
+	uint8_t state;
+	uint8_t virq;	     /* for EVTCHNSTAT_virq */
+	uint16_t remote_dom; /* for EVTCHNSTAT_unbound */
+};
+
+/* What only the core can do; any hook may be NULL (then nothing happens). */
+struct xen_hooks {
+	/* The guest changed the page-table entry at guest-physical pte_gpa: drop every shadow
+	 * entry derived from it. */
+	void (*pte_written)(void *opaque, uint64_t pte_gpa);
+	/* Flush every shadow translation (all = every root, else the current one). */
+	void (*flush_all)(void *opaque);
+	/* Flush the translations of one linear address. */
+	void (*invlpg)(void *opaque, uint64_t la);
+	/* The guest's kernel or user base pointer (an L4's guest-physical address) changed. */
+	void (*new_root)(void *opaque, bool user, uint64_t l4_gpa);
+	/* Console output from console_io or the console ring. */
+	void (*console_write)(void *opaque, const char *buf, unsigned len);
+	/* Monotonic time in ns (Xen's system time); NULL reads 0. */
+	uint64_t (*now_ns)(void *opaque);
+};
+
+struct xen_domain {
+	struct guest_mem *mem;
+	uint64_t nr_pages;	  /* the guest's frames: [0, nr_pages) */
+	uint8_t *frame_type;	  /* nr_pages entries of enum xen_frame_type */
+	uint64_t shared_info_gpa; /* lodger's frame; start_info.shared_info */
+	uint64_t console_gpa, store_gpa;
+	evtchn_port_t console_port, store_port;
+	unsigned long vm_assist; /* VMASST_TYPE_* bits enabled */
+
+	struct xen_port ports[XEN_NR_PORTS];
+	evtchn_port_t virq_port[NR_VIRQS]; /* 0: not bound */
+
+	/* shutdown: SCHEDOP_shutdown or a crash the personality decided */
+	bool shut_down;
+	unsigned shutdown_reason; /* SHUTDOWN_* */
+
+	uint64_t hypercalls[64]; /* counts by number (-stats) */
+};
+
+/* The registers a hypercall or a bounce reads and writes. */
+struct xen_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rip, rflags;
+	uint16_t cs, ss; /* the guest-visible selectors (FLAT_KERNEL_CS...) */
+};
+
+struct xen_vcpu {
+	struct xen_domain *d;
+	struct xen_regs regs;
+	bool kernel_mode;	       /* guest kernel (true) or guest user mode */
+	uint64_t kernel_cr3, user_cr3; /* guest base pointers (L4 guest-physical), 0: none */
+	uint64_t kernel_ss, kernel_sp; /* stack_switch */
+	struct trap_info traps[256];   /* set_trap_table; address 0: no handler */
+	uint64_t event_cb, failsafe_cb, syscall_cb, syscall32_cb, sysenter_cb;
+	bool event_mask, failsafe_mask, syscall_mask; /* CALLBACKF_mask_events */
+	uint64_t vcpu_info_gpa;	    /* where vcpu_info is: shared_info's slot 0 or registered */
+	uint64_t runstate_va;	    /* VCPUOP_register_runstate_memory_area, 0: none */
+	uint64_t timer_deadline_ns; /* set_timer_op / singleshot, 0: none */
+	uint64_t periodic_ns;	    /* VCPUOP_set_periodic_timer, 0: stopped */
+	uint64_t fs_base, gs_base_kernel, gs_base_user;
+	uint16_t gs_sel_user;
+	uint64_t dr[8];
+	uint64_t gdt_frames[16];
+	unsigned gdt_ents;
+	uint64_t ldt_base;
+	unsigned ldt_ents;
+	unsigned iopl; /* PHYSDEVOP_set_iopl: 0..3 */
+	bool fpu_ts;   /* fpu_taskswitch: virtual CR0.TS */
+	bool nxe;      /* guest EFER.NXE, for guest-linear accesses */
+
+	const struct xen_hooks *hooks;
+	void *opaque;
+};
+
+/* The vCPU's vcpu_info in guest RAM (64 bytes, checked), or NULL. */
+struct vcpu_info *xen_vcpu_info(struct xen_vcpu *v);
+
+#endif

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Build the XTF pv64 kernels, or run one under lodger (meson suite `xtf`).
+
+    run_xtf.py --shared DIR --out DIR --build
+    run_xtf.py --shared DIR --out DIR --lodger PATH --name TEST [--timeout S]
+
+The kernels are built by DIR/tools/xtf-build into the build tree (OUTDIR/pv64), once,
+under a lock, by whichever test gets there first. A run passes when the Xen console shows
+"Test result: SUCCESS", skips (77) on "Test result: SKIP", and fails otherwise; the
+transcript is printed on failure.
+
+Skips with exit 77 and one line where /dev/kvm is not usable, where the shared folder
+(XTF's source and tools/xtf-build) is missing, and while lodger reports that its Xen
+personality is not wired into the trap path yet.
+"""
+import argparse
+import fcntl
+import os
+import re
+import signal
+import subprocess
+import sys
+
+SKIP = 77
+
+
+def skip(why):
+    print(f"skip: {why}")
+    sys.exit(SKIP)
+
+
+def kvm_usable():
+    dev = os.environ.get("LODGER_KVM_DEVICE", "/dev/kvm")
+    return os.access(dev, os.R_OK | os.W_OK)
+
+
+def build(shared, out):
+    tool = os.path.join(shared, "tools", "xtf-build")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.isfile(os.path.join(out, "pv64", "test-pv64-example")):
+            return
+        r = subprocess.run([tool, out], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+        print(r.stdout, end="")
+        if r.returncode:
+            print(f"xtf-build failed with status {r.returncode}")
+            sys.exit(1)
+
+
+def run(args):
+    kernel = os.path.join(args.out, "pv64", f"test-pv64-{args.name}")
+    if not os.path.isfile(kernel):
+        build(args.shared, args.out)
+    if not os.path.isfile(kernel):
+        print(f"{kernel}: not built")
+        return 1
+    cmd = [args.lodger, "-m", "128", "-nographic"] + args.lodger_arg + [kernel]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        print(f"{' '.join(cmd)}: no result within {args.timeout} s\n{out}{err}")
+        return 1
+    if p.returncode == 4 and "not wired into the trap path yet" in err:
+        skip("lodger's Xen personality is not wired into the trap path yet")
+    m = re.search(r"Test result: (SUCCESS|SKIP|FAILURE|ERROR)(.*)", out)
+    if m and m.group(1) == "SUCCESS" and p.returncode == 0:
+        print(m.group(0))
+        return 0
+    if m and m.group(1) == "SKIP" and p.returncode == 0:
+        skip(m.group(0))
+    print(f"{' '.join(cmd)}: exit status {p.returncode}\n--- console ---\n{out}"
+          f"--- lodger ---\n{err}")
+    return 1
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shared", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--build", action="store_true")
+    ap.add_argument("--lodger")
+    ap.add_argument("--name")
+    ap.add_argument("--timeout", type=int, default=30)
+    ap.add_argument("--lodger-arg", action="append", default=[])
+    args = ap.parse_args()
+    if not os.access(os.path.join(args.shared, "tools", "xtf-build"), os.X_OK):
+        skip(f"{args.shared}/tools/xtf-build not found (XTF lives in the shared folder)")
+    if not kvm_usable():
+        skip("/dev/kvm is not usable")
+    if args.build:
+        build(args.shared, args.out)
+        return 0
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
