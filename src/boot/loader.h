@@ -40,6 +40,14 @@ int elf_load(const uint8_t *buf, size_t len, struct guest_mem *mem,
 	     char *err, size_t errlen);
 
 /*
+ * The ELF inside a kernel file's bytes: buf itself, or a bzImage's payload decompressed
+ * (bounded by limit) into *owned, which the caller frees. Anything else is refused in err
+ * with one line naming it. Returns 0 or -1.
+ */
+int kernel_elf_bytes(const uint8_t *buf, size_t len, uint64_t limit, uint8_t **owned,
+		     const uint8_t **elf, size_t *elf_len, char *err, size_t errlen);
+
+/*
  * Boots what it can of a kernel file's bytes (docs/linux.md): a Linux bzImage is
  * decompressed (bounded by guest RAM) to its vmlinux first; an ELF64 without Linux or Xen
  * notes goes to elf_load. A Linux kernel without Xen PV notes, a Xen PV kernel (until the

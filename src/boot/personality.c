@@ -42,13 +42,18 @@ enum personality_result personality_choose(struct config *cfg, const uint8_t *im
 enum personality_result personality_choose_file(struct config *cfg, char *err, size_t errlen)
 {
 	struct xen_notes notes;
-	enum personality_result r;
-	uint8_t *buf;
-	size_t len;
+	enum personality_result r = PERSONALITY_OK;
+	uint8_t *buf, *owned;
+	const uint8_t *elf;
+	size_t len, elf_len;
 
-	if (!cfg->kernel || load_file(cfg->kernel, &buf, &len, err, errlen))
+	/* What cannot be read or is no kernel, kernel_load names in its own words. */
+	if (!cfg->kernel || load_file_max(cfg->kernel, cfg->mem_size, &buf, &len, err, errlen))
 		return PERSONALITY_OK;
-	r = personality_choose(cfg, buf, len, &notes, err, errlen);
+	if (!kernel_elf_bytes(buf, len, cfg->mem_size, &owned, &elf, &elf_len, err, errlen)) {
+		r = personality_choose(cfg, elf, elf_len, &notes, err, errlen);
+		free(owned);
+	}
 	free(buf);
 	return r;
 }

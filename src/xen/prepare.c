@@ -14,27 +14,30 @@ int xen_prepare(struct xen_domain *d, struct guest_mem *mem, const struct config
 	struct xen_build_params p = {.cmdline = cfg->append,
 				     .console_port = XEN_CONSOLE_PORT,
 				     .store_port = XEN_STORE_PORT};
-	uint8_t *img = NULL, *initrd = NULL;
-	size_t len, initrd_len = 0;
+	uint8_t *file = NULL, *img = NULL, *initrd = NULL; /* img: a bzImage's payload */
+	const uint8_t *elf;
+	size_t file_len, len, initrd_len = 0;
 	struct xen_notes n;
 	char err[256];
 	int status = EXIT_BAD_IMAGE;
 
 	memset(d, 0, sizeof(*d));
 	d->mem = mem;
-	if (load_file(cfg->kernel, &img, &len, err, sizeof(err))) {
+	if (load_file_max(cfg->kernel, cfg->mem_size, &file, &file_len, err, sizeof(err)) ||
+	    kernel_elf_bytes(file, file_len, cfg->mem_size, &img, &elf, &len, err, sizeof(err))) {
 		pr_err("kernel %s: %s", cfg->kernel, err);
+		free(file);
 		return EXIT_BAD_IMAGE;
 	}
-	if (cfg->initrd && load_file(cfg->initrd, &initrd, &initrd_len, err, sizeof(err))) {
+	if (cfg->initrd && load_file_max(cfg->initrd, cfg->mem_size, &initrd, &initrd_len, err, sizeof(err))) {
 		pr_err("initrd %s: %s", cfg->initrd, err);
 		goto out;
 	}
 	p.module = initrd;
 	p.module_len = initrd_len;
-	if (xen_notes_parse(img, len, &n, err, sizeof(err)) != 1 ||
+	if (xen_notes_parse(elf, len, &n, err, sizeof(err)) != 1 ||
 	    xen_notes_check(&n, err, sizeof(err)) ||
-	    xen_domain_build(d, img, len, &n, &p, l, err, sizeof(err))) {
+	    xen_domain_build(d, elf, len, &n, &p, l, err, sizeof(err))) {
 		pr_err("kernel %s: %s", cfg->kernel, err);
 		goto out;
 	}
@@ -50,6 +53,7 @@ int xen_prepare(struct xen_domain *d, struct guest_mem *mem, const struct config
 		 (unsigned long long)l->nr_pages, (unsigned long long)l->hypercall_page);
 	status = 0;
 out:
+	free(file);
 	free(img);
 	free(initrd);
 	return status;

@@ -43,7 +43,8 @@ def vmlinux(xen=False):
     with xen, Xen's GUEST_OS and ENTRY (XEN_ELFNOTE_ENTRY = 1) notes."""
     notes = note("Linux", 0x100)
     if xen:
-        notes += note("Xen", 6, b"linux\0\0\0") + note("Xen", 1, struct.pack("<Q", 1 << 24))
+        notes += note("Xen", 6, b"linux\0\0\0") + note("Xen", 5, b"xen-3.0\0") + \
+            note("Xen", 8, b"generic\0") + note("Xen", 1, struct.pack("<Q", 1 << 24))
     paddr, code = 0x1000000, b"\xf4" * 16
     ehdr_size, phdr_size = 64, 56
     ident = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
@@ -192,9 +193,9 @@ CASES = {
     "linux-bzimage-without-xen": Case(EXIT_BAD_IMAGE,
                                       ["Linux kernel (bzImage 6.1.0-99-amd64) without Xen PV"],
                                       ["{dir}/vmlinuz"], {"vmlinuz": bzimage(vmlinux())}),
-    "linux-bzimage-with-xen": Case(EXIT_BAD_IMAGE, ["Linux kernel (bzImage", "with Xen PV"],
+    "linux-bzimage-with-xen": Case(EXIT_BAD_IMAGE, ["a Xen PV kernel", "not wired"],
                                    ["{dir}/vmlinuz"], {"vmlinuz": bzimage(vmlinux(xen=True))}),
-    "linux-vmlinux-with-xen": Case(EXIT_BAD_IMAGE, ["Linux kernel (vmlinux) with Xen PV"],
+    "linux-vmlinux-with-xen": Case(EXIT_BAD_IMAGE, ["a Xen PV kernel", "not wired"],
                                    ["{dir}/vmlinux"], {"vmlinux": vmlinux(xen=True)}),
     "bzimage-bzip2": Case(EXIT_BAD_IMAGE, ["bzip2", "xz, gzip and zstd"], ["{dir}/vmlinuz"],
                           {"vmlinuz": bzimage(raw_payload=b"BZh91AY&SY" + bytes(64),
