@@ -29,7 +29,8 @@ int xen_prepare(struct xen_domain *d, struct guest_mem *mem, const struct config
 		free(file);
 		return EXIT_BAD_IMAGE;
 	}
-	if (cfg->initrd && load_file_max(cfg->initrd, cfg->mem_size, &initrd, &initrd_len, err, sizeof(err))) {
+	if (cfg->initrd &&
+	    load_file_max(cfg->initrd, cfg->mem_size, &initrd, &initrd_len, err, sizeof(err))) {
 		pr_err("initrd %s: %s", cfg->initrd, err);
 		goto out;
 	}
