@@ -7,25 +7,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "arch/x86.h"
 #include "kvm/kvm.h"
 #include "front/log.h"
 #include "lodger/boot.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
-
-#define CR0_PE	       (1ULL << 0)
-#define CR0_MP	       (1ULL << 1)
-#define CR0_ET	       (1ULL << 4)
-#define CR0_NE	       (1ULL << 5)
-#define CR0_WP	       (1ULL << 16)
-#define CR0_PG	       (1ULL << 31)
-#define CR4_PAE	       (1ULL << 5)
-#define CR4_OSFXSR     (1ULL << 9)
-#define CR4_OSXMMEXCPT (1ULL << 10)
-#define EFER_SCE       (1ULL << 0)
-#define EFER_LME       (1ULL << 8)
-#define EFER_LMA       (1ULL << 10)
-#define EFER_NXE       (1ULL << 11)
 
 /* Gives the vCPU everything KVM supports, so the guest sees what the backend can do. */
 int cpu_set_cpuid(struct vcpu *vcpu)

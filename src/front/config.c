@@ -7,6 +7,7 @@
  * docs/config.md is the reference for every group and key.
  */
 #include "front/config.h"
+#include "arch/x86.h"
 #include "front/log.h"
 #include "lodger/boot.h"
 
@@ -201,11 +202,6 @@ static int parse_u64(const char *s, uint64_t *v, char *why)
 		return why_fail(why, "more than 64 bits");
 	*v = n;
 	return 0;
-}
-
-static bool canonical(uint64_t la)
-{
-	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
 }
 
 /* Names the value and the rule it breaks; shared by the setter and config_validate. */

@@ -19,6 +19,7 @@
 #include "dev/devices.h"
 #include "front/exitcode.h"
 #include "shadow/guestcpu.h"
+#include "shadow/monitor.h"
 #include "boot/devtree.h"
 #include "kvm/kvm.h"
 #include "front/log.h"
@@ -34,13 +35,6 @@ const struct device *const devices[] = {
 const unsigned nr_devices = sizeof(devices) / sizeof(devices[0]);
 
 #define PAGE_SIZE 0x1000ULL
-
-/* Shadow mode: monitor memory sits just above the device window, outside everything the
- * guest is told about; the stub starts high in the canonical upper half, where the test
- * guests map nothing (stub placement policy comes with relocation). */
-#define MONITOR_GPA	  (4ULL << 30)
-#define MONITOR_SIZE	  (16ULL << 20)
-#define DEFAULT_STUB_BASE 0xfffffe0000000000ULL
 
 void vm_request_exit(struct vm *vm, int status)
 {

@@ -21,14 +21,13 @@
  */
 #include <time.h>
 
+#include "arch/x86.h"
 #include "front/exitcode.h"
 #include "shadow/guestcpu.h"
 #include "front/log.h"
 #include "shadow/pagewalk.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
-
-#define RFLAGS_TF (1ULL << 8)
 
 static uint64_t now_ns(void)
 {

@@ -17,6 +17,7 @@
 
 #include <string.h>
 
+#include "arch/x86.h"
 #include "shadow/pagewalk.h"
 
 #define REGION_SHIFT 21
@@ -66,11 +67,6 @@ struct search {
 	uint64_t full[MEMO_SLOTS];
 };
 
-static uint64_t canonical_of(uint64_t la)
-{
-	return (uint64_t)((int64_t)(la << 16) >> 16);
-}
-
 static bool usable(const struct search *s, uint64_t base)
 {
 	return base != s->current && !reloc_recently_conflicted(s->r, base);
@@ -101,7 +97,7 @@ static bool search_table(struct search *s, uint64_t table, int level, uint64_t l
 		return false; /* an alias of a table already searched in full */
 	for (unsigned n = 0; n < 512; n++) {
 		unsigned i = (start + n) % 512;
-		uint64_t la = canonical_of(la_base | ((uint64_t)i << shift));
+		uint64_t la = x86_canonicalize(la_base | ((uint64_t)i << shift));
 		uint64_t e = t[i];
 
 		if (level == 2 && (e & PTE_P))
@@ -133,7 +129,7 @@ uint64_t reloc_random_region(struct reloc *r, uint64_t current)
 {
 	for (;;) {
 		/* 48-bit linear space, sign-extended: both halves, any 2 MiB region. */
-		uint64_t base = canonical_of(reloc_random(r) & 0x0000ffffffe00000ULL);
+		uint64_t base = x86_canonicalize(reloc_random(r) & 0x0000ffffffe00000ULL);
 
 		/* Not the first slot of the upper half: kvm_pvm cannot map it for CPL3 code, and
 		 * displaced accesses there could not be served (docs/platform.md). */

@@ -22,7 +22,9 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
+#include "arch/x86.h"
 #include "boot/bootmap.h"
+#include "shadow/monitor.h"
 #include "front/exitcode.h"
 #include "kvm/kvm.h"
 #include "front/log.h"
@@ -32,26 +34,7 @@
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 
-/* Guest frames in monitor memory are shadowed here instead: no memslot, so KVM makes MMIO
- * of every access and lodger's bus answers as for any address without memory. */
-#define OPEN_BUS_WINDOW (1ULL << 40)
-#define SYNC_REGS	(KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)
-#define CR0_WP		(1ULL << 16)
-#define EFER_NXE	(1ULL << 11)
-#define RFLAGS_IF	(1ULL << 9)
-#define RFLAGS_IOPL	(3ULL << 12)
-#define RFLAGS_NT	(1ULL << 14)
-#define RFLAGS_VM	(1ULL << 17)
-
-/* Monitor memory layout (offsets). */
-#define MON_STUB    0
-#define MON_STUB_PT STUB_SIZE
-#define MON_POOL    (STUB_SIZE + 0x1000)
-
-static const bool vector_has_error[32] = {
-	[8] = true,  [10] = true, [11] = true, [12] = true, [13] = true,
-	[14] = true, [17] = true, [21] = true, [29] = true, [30] = true,
-};
+#define SYNC_REGS (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)
 
 /* The real segment register for one of the guest's selectors. */
 static struct kvm_segment guest_segment(uint16_t sel)
@@ -437,7 +420,7 @@ static int vector_exit(struct trap *t, int vector)
 	int r;
 
 	t->vector = vector;
-	t->has_error = vector < 32 && vector_has_error[vector];
+	t->has_error = x86_has_error_code(vector);
 	r = read_frame(t, frame);
 	if (r)
 		return r;
@@ -605,8 +588,8 @@ void guestcpu_sync_stats(struct vcpu *vcpu)
 
 	if (!g)
 		return;
-	g->stats.stub_cli = stub_fast_count(&g->stub, STUB_AREA_FAST_CLI);
-	g->stats.stub_sti = stub_fast_count(&g->stub, STUB_AREA_FAST_STI);
+	g->stats.stub_cli = stub_area(&g->stub)->fast_cli;
+	g->stats.stub_sti = stub_area(&g->stub)->fast_sti;
 	g->stats.by_place[TRAP_IN_STUB] = g->stats.stub_cli + g->stats.stub_sti;
 }
 
