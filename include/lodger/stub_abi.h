@@ -43,6 +43,7 @@
 #define STUB_PIO_OUT8	    3
 #define STUB_PIO_OUT16	    4
 #define STUB_PIO_OUT32	    5
+#define STUB_PIO_ENTRIES    6
 #define STUB_GP_FAST	    0x250 /* #GP fast path: cli/sti of the guest kernel, in the VM */
 #define STUB_GP_FAST_EXIT   0x2f0 /* its way out to lodger (the `out`), for everything else */
 #define STUB_CODE_END	    0x300

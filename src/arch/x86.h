@@ -45,6 +45,7 @@
 #define RFLAGS_ZF    (1ULL << 6)
 #define RFLAGS_TF    (1ULL << 8)
 #define RFLAGS_IF    (1ULL << 9)
+#define RFLAGS_DF    (1ULL << 10)
 #define RFLAGS_IOPL  (3ULL << 12)
 #define RFLAGS_NT    (1ULL << 14)
 #define RFLAGS_RF    (1ULL << 16)

@@ -26,7 +26,7 @@ int cpu_set_cpuid(struct vcpu *vcpu)
 		if (!c)
 			return -ENOMEM;
 		c->nent = n;
-		r = ioctl(vcpu->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c);
+		r = kvm_raw_ioctl(vcpu->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c);
 		if (r == 0 || errno != E2BIG)
 			break;
 	}

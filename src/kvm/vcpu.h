@@ -31,7 +31,7 @@ struct vcpu {
 	pthread_t thread;		   /* the thread in KVM_RUN, for vcpu_kick */
 	uint64_t exits[VCPU_EXIT_REASONS]; /* exits by KVM_EXIT_* reason */
 	uint64_t completed;		   /* instructions lodger completed for KVM (emulate.c) */
-	struct guestcpu *guest; /* shadow mode: the virtual CPU (guestcpu.h); NULL in direct */
+	struct guestcpu *guest; /* shadow mode's virtual CPU (shadow/guestcpu.h), else NULL */
 };
 
 int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out);

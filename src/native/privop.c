@@ -8,7 +8,7 @@
  * and debug registers, descriptor-table registers, MSRs, the interrupt flag, hlt,
  * syscall/sysret/iretq/lret transitions between the guest's kernel and user modes, and
  * software interrupts through the guest's IDT. In guest user mode the same instructions
- * fault as they would on hardware (returning 0 lets the caller reflect the original
+ * fault as they would on hardware (a handler returning NOT_MINE delivers the original
  * exception), except the ones user mode may use (int n, iretq, segment loads, and
  * sgdt/sidt/sldt/str/smsw unless the guest set CR4.UMIP).
  */
@@ -17,7 +17,10 @@
 #include <sys/ioctl.h>
 
 #include "front/exitcode.h"
+#include "native/privop.h"
+#include "native/reflect.h"
 #include "shadow/guestcpu.h"
+#include "shadow/park.h"
 #include "kvm/io.h"
 #include "kvm/kvm.h"
 #include "front/log.h"
@@ -326,17 +329,20 @@ static bool forwarded_msr(uint32_t index)
 	       (index >= MSR_X2APIC_FIRST && index <= MSR_X2APIC_LAST);
 }
 
-static bool kvm_msr(struct vcpu *vcpu, uint32_t index, uint64_t *value, bool write)
+/* 1: done; 0: KVM refused the MSR (the guest's #GP); -1: the ioctl failed (reported). */
+static int kvm_msr(struct vcpu *vcpu, uint32_t index, uint64_t *value, bool write)
 {
 	struct {
 		struct kvm_msrs h;
 		struct kvm_msr_entry e;
 	} m = {.h.nmsrs = 1, .e = {.index = index, .data = *value}};
+	int r = write ? kvm_ioctl(vcpu->fd, KVM_SET_MSRS, &m)
+		      : kvm_ioctl(vcpu->fd, KVM_GET_MSRS, &m);
 
-	if (ioctl(vcpu->fd, write ? KVM_SET_MSRS : KVM_GET_MSRS, &m) != 1)
-		return false;
+	if (r != 1)
+		return r < 0 ? -1 : 0;
 	*value = m.e.data;
-	return true;
+	return 1;
 }
 
 static bool virtual_msr(struct op *o, uint32_t index, uint64_t **slot)
@@ -401,8 +407,17 @@ static int msr(struct op *o, bool write)
 		} else {
 			*slot = value;
 		}
-	} else if (!forwarded_msr(index) || !kvm_msr(o->t->vcpu, index, &value, write)) {
+	} else if (!forwarded_msr(index)) {
 		return fault(o, VEC_GP, 0);
+	} else {
+		int r = kvm_msr(o->t->vcpu, index, &value, write);
+
+		if (r < 0) {
+			o->status = EXIT_HOST_ERROR;
+			return DONE;
+		}
+		if (r == 0)
+			return fault(o, VEC_GP, 0);
 	}
 	if (!write) {
 		o->t->regs.rax = (uint32_t)value;
@@ -638,7 +653,7 @@ static int port_io(struct op *o)
 		port = o->t->regs.rdx & 0xffff;
 	o->t->regs.rip += o->in.length;
 	if (!io_claimed(bus, port, size)) {
-		o->status = trap_port_io(o->t, port, size, in);
+		o->status = park_port_io(o->t, port, size, in);
 		return DONE;
 	}
 	x86_reg_get(&o->t->regs, data_op->reg.value, &value);
@@ -656,7 +671,7 @@ static int halt(struct op *o)
 	if (!o->kernel)
 		return NOT_MINE;
 	o->t->regs.rip += o->in.length;
-	o->status = trap_halt(o->t);
+	o->status = park_halt(o->t);
 	return DONE;
 }
 
@@ -799,27 +814,25 @@ static bool fetch(struct op *o, struct gfault *f)
 			  o->ops);
 }
 
-static int emulate(struct trap *t)
+/* The exception the instruction raised is the guest's. */
+static int original(struct trap *t)
 {
-	struct op o = {.t = t, .kernel = !t->g->user};
-	struct gfault f = {.vector = VEC_UD};
-	int r;
-
-	if (!fetch(&o, &f)) {
-		if (f.vector == VEC_UD)
-			return NOT_MINE; /* undecodable: the original exception stands */
-		r = reflect_fault(t, &f);
-		return r ? -r : DONE;
-	}
-	r = dispatch(&o);
-	if (r == DONE) {
-		t->g->stats.by_kind[TK_EMULATED]++;
-		pr_debug(LOG_TRAP, "emulated %s", ZydisMnemonicGetString(o.in.mnemonic));
-	}
-	return o.status ? -o.status : r;
+	return reflect_event(t, t->vector, t->has_error, t->error, EV_EXCEPTION);
 }
 
 int privop_emulate(struct trap *t)
 {
-	return emulate(t);
+	struct op o = {.t = t, .kernel = !t->g->user};
+	struct gfault f = {.vector = VEC_UD};
+
+	if (!fetch(&o, &f)) {
+		if (f.vector == VEC_UD)
+			return original(t); /* undecodable: the original exception stands */
+		return reflect_fault(t, &f);
+	}
+	if (dispatch(&o) == NOT_MINE)
+		return original(t);
+	t->g->stats.by_kind[TK_EMULATED]++;
+	pr_debug(LOG_TRAP, "emulated %s", ZydisMnemonicGetString(o.in.mnemonic));
+	return o.status;
 }

@@ -9,10 +9,11 @@
  * rules; a fault while delivering a double fault is a triple fault, which ends the run
  * as it does in direct mode.
  */
-#include "shadow/guestcpu.h"
+#include "native/reflect.h"
 
 #include "front/exitcode.h"
 #include "front/log.h"
+#include "shadow/guestcpu.h"
 #include "arch/x86.h"
 #include "lodger/stub_abi.h"
 

@@ -17,9 +17,9 @@
 #define MONITOR_SIZE (16ULL << 20)
 
 /* Offsets in monitor memory. */
-#define MON_STUB    0ULL		     /* the stub's pages, STUB_MONITOR_SIZE bytes */
+#define MON_STUB    0ULL			   /* the stub's pages, STUB_MONITOR_SIZE bytes */
 #define MON_STUB_PT (MON_STUB + STUB_MONITOR_SIZE) /* the page table mapping them */
-#define MON_POOL    (MON_STUB_PT + 0x1000)	     /* shadow page tables, to the end */
+#define MON_POOL    (MON_STUB_PT + 0x1000)	   /* shadow page tables, to the end */
 
 /* Guest frames in monitor memory are shadowed here instead: no memslot, so KVM makes MMIO
  * of every access and lodger's bus answers as for any address without memory. */
