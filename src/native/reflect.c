@@ -17,13 +17,14 @@
 #include "arch/x86.h"
 #include "lodger/stub_abi.h"
 
-static bool read_gate(struct trap *t, unsigned vector, struct x86_gate *gate, struct gfault *f)
+static bool read_gate(struct trap *t, unsigned vector, uint32_t ext, struct x86_gate *gate,
+		      struct gfault *f)
 {
 	struct gview kv = trap_view(t, false);
 	uint64_t raw[2];
 
 	if (vector * 16 + 15 > t->g->idtr_limit) {
-		*f = (struct gfault){.vector = VEC_GP, .error = vector * 8 + 2};
+		*f = (struct gfault){.vector = VEC_GP, .error = vector * 8 + 2 + ext};
 		return false;
 	}
 	if (!gmem_read(&kv, t->g->idtr_base + vector * 16, raw, sizeof(raw), false, f))
@@ -52,7 +53,7 @@ static bool deliver(struct trap *t, unsigned vector, bool has_error, uint32_t er
 	unsigned n = 0;
 	struct x86_gate gate;
 
-	if (!read_gate(t, vector, &gate, f))
+	if (!read_gate(t, vector, ext, &gate, f))
 		return false;
 	if (gate.type != GATE_INTERRUPT && gate.type != GATE_TRAP) {
 		*f = (struct gfault){.vector = VEC_GP, .error = vector * 8 + 2 + ext};
@@ -112,11 +113,13 @@ int reflect_event(struct trap *t, unsigned vector, bool has_error, uint32_t erro
 				 vector, (unsigned long long)t->regs.rip);
 			return 0;
 		}
-		if (vector == VEC_DF)
+		/* The double- and triple-fault rules are for exceptions: an int n that fails
+		 * (int $8, int $13 through a DPL-0 gate) gets the fault itself. */
+		if (vector == VEC_DF && kind == EV_EXCEPTION)
 			return EXIT_TRIPLE_FAULT;
 		if (f.vector == VEC_PF)
 			t->g->cr2 = f.cr2;
-		if (x86_is_double_fault(vector, f.vector)) {
+		if (kind == EV_EXCEPTION && x86_is_double_fault(vector, f.vector)) {
 			vector = VEC_DF;
 			error = 0;
 		} else {
