@@ -134,12 +134,19 @@ static int write_cr(struct op *o, unsigned cr, uint64_t v)
 	case 2:
 		g->cr2 = v;
 		return next(o);
-	case 3:
+	case 3: {
+		/* Without PCIDs (CR4.PCIDE is never set) bits 63..MAXPHYADDR are reserved. */
+		unsigned phys_bits =
+			o->t->vcpu->vm->mem.phys_bits ? o->t->vcpu->vm->mem.phys_bits : 52;
+
+		if (v >> phys_bits)
+			return fault(o, VEC_GP, 0);
 		/* A CR3 write flushes the TLB: both roots of the new CR3 start empty. */
 		g->cr3 = v;
 		shadow_root(&g->shadow, v, true, true);
 		shadow_root(&g->shadow, v, false, true);
 		return next(o);
+	}
 	case 4:
 		if ((v & ~CR4_ALLOWED) || !(v & CR4_PAE))
 			return fault(o, VEC_GP, 0);
