@@ -14,8 +14,9 @@
  *            place: the CPU performs the access itself, with the guest's permissions,
  *            A/D bits, faults, locking and rep semantics, and a single-step trap (TF,
  *            taken through the stub's own #DB entry) brings the stub back;
- *   policy   accesses to displaced content are counted per time window; a region that is
- *            hot makes the stub move on to another random region, at most once per window,
+ *   policy   accesses to displaced content are counted per time window, on the guest's
+ *            clock (traps handled, relocate.h: RELOC_TICK_NS); a region that is hot makes
+ *            the stub move on to another random region, at most once per window,
  *            remembering hot regions so it does not come back (claim 12).
  *   move     conflict_move_stub(): stub_place() rewrites every absolute address in the
  *            stub, shadow_set_stub_base() its mapping in every shadow root, and the
@@ -34,6 +35,7 @@
 #include "kvm/vm.h"
 #include "shadow/transport.h"
 
+/* Host time: only measured (time_ns in -stats, -d reloc), never decided on. */
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -49,6 +51,12 @@ int conflict_move_stub(struct trap *t, uint64_t to)
 	stub_place(&g->stub, to);
 	shadow_set_stub_base(&g->shadow, to);
 	return transport_set_syscall_msrs(t->vcpu, g);
+}
+
+/* The policy's clock: the guest's, counted in the traps lodger handled for it. */
+static uint64_t guest_clock_ns(const struct guestcpu *g)
+{
+	return g->stats.by_place[TRAP_IN_VMM] * RELOC_TICK_NS;
 }
 
 static const char *access_name(uint32_t access)
@@ -98,7 +106,7 @@ int conflict_step_end(struct trap *t)
 	status = conflict_move_stub(t, g->step.home);
 	r->stats.displaced++;
 	r->stats.ns += now - g->step.start_ns;
-	if (status || !reloc_hot(r, now))
+	if (status || !reloc_hot(r, guest_clock_ns(g)))
 		return status;
 	/* Claim 12: too many displaced accesses here. An unused region, should the guest
 	 * have freed one meanwhile, ends the displacement; else another random region. */

@@ -326,3 +326,40 @@ Test(dispatch, a_mapped_address_is_a_hidden_shadow_fill)
 	cr_assert_eq(fk.t.regs.rip, FAKE_CODE, "the access runs again");
 	cr_assert_eq(fk.g->stats.by_kind[TK_SHADOW_FILL], 1);
 }
+
+/* ---- claim 12's policy, on the guest's clock ---- */
+
+TestSuite(policy, .init = setup, .fini = fake_teardown);
+
+/* One displaced access served, `traps` traps after the previous one. */
+static int served_after(unsigned traps)
+{
+	fk.g->stats.by_place[TRAP_IN_VMM] += traps;
+	fk.g->reloc.displacing = true;
+	fk.g->step.active = true;
+	fk.g->step.home = fk.g->stub.base;
+	return conflict_step_end(&fk.t);
+}
+
+Test(policy, more_than_hot_accesses_within_a_window_of_guest_time_move_the_stub)
+{
+	unsigned window = fk.g->reloc.window_ns / RELOC_TICK_NS;
+
+	for (unsigned i = 0; i < fk.g->reloc.hot; i++)
+		cr_assert_eq(served_after(window / (2 * fk.g->reloc.hot)), 0);
+	cr_assert_eq(fk.g->reloc.stats.hot_moves, 0, "not hot yet");
+	cr_assert_eq(served_after(1), 0);
+	cr_assert_eq(fk.g->reloc.stats.hot_moves, 1, "access %u in one window: hot",
+		     fk.g->reloc.hot + 1);
+	cr_assert_eq(fk.g->reloc.stats.displaced, fk.g->reloc.hot + 1u);
+}
+
+Test(policy, the_same_accesses_spread_over_guest_time_never_move_it_whatever_the_host_does)
+{
+	unsigned window = fk.g->reloc.window_ns / RELOC_TICK_NS;
+
+	for (unsigned i = 0; i < 10 * fk.g->reloc.hot; i++)
+		cr_assert_eq(served_after(window / fk.g->reloc.hot + 1), 0);
+	cr_assert_eq(fk.g->reloc.stats.hot_moves, 0,
+		     "accesses spread over the guest's time: never hot");
+}
