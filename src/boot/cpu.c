@@ -1,6 +1,6 @@
 /*
  * cpu.c - the vCPU's architectural state: CPUID, the boot protocol's 64-bit entry state
- * (DESIGN.md section 5), and register dumps for fatal exits.
+ * (docs/guest-contract.md), and register dumps for fatal exits.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * loader.h - the ELF64 loader of the boot protocol (DESIGN.md section 5).
+ * loader.h - the ELF64 loader of the boot protocol (docs/guest-contract.md).
  *
  * PT_LOAD segments go to p_paddr in guest RAM (p_vaddr may differ); e_entry is a
  * physical address inside a loaded segment. Everything in the file is untrusted: every

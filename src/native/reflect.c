@@ -1,7 +1,7 @@
 /*
  * reflect.c - delivering exceptions and interrupts through the guest's own IDT.
  *
- * The guest's IDT is virtual (DESIGN.md section 7): lodger does what the CPU would do with
+ * The guest's IDT is virtual (docs/shadow-mode.md): lodger does what the CPU would do with
  * it - check the gate, switch to the guest's kernel stack (RSP0 of its TSS on a
  * user-to-kernel transition, or the gate's IST), push a native 64-bit frame with the
  * guest's own view of CS, RFLAGS and SS, and enter the handler in guest kernel mode.

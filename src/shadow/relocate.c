@@ -1,14 +1,15 @@
 /*
  * relocate.c - choosing where the stub goes when the guest wants its region.
  *
- * The relocation reads in the order it runs (trap.c calls reloc_conflict's steps):
+ * The relocation reads in the order it runs (conflict.c runs the steps):
  *   detect  a guest access in the stub's region: shadow_fill says SHADOW_STUB_CONFLICT
  *           (claims 1, 13, 25, 28), whether a load, a store, a fetch or an access the CPU
  *           makes for the guest (a stack push, a descriptor read);
  *   choose  an unused region of the guest's linear space (claims 9, 21, 29) - this file;
  *   move    stub_place() rewrites every absolute address in the stub (stub.c lists them),
  *           shadow_set_stub_base() moves its mapping in every shadow root, and the vCPU's
- *           LSTAR/CSTAR and descriptor-table registers follow (trap.c);
+ *           LSTAR/CSTAR and descriptor-table registers follow (conflict_move_stub,
+ *           conflict.c);
  *   resume  the guest re-executes its access, which now fills a shadow entry like any
  *           other;
  *   record  -d reloc logs it, the statistics count it.

@@ -1,5 +1,5 @@
 /*
- * shadow.c - shadow page tables (DESIGN.md section 7), built lazily from the guest's own.
+ * shadow.c - shadow page tables (docs/shadow-mode.md), built lazily from the guest's own.
  *
  * A root is a PML4 page and the PDPT, PD and PT pages below it, all taken from the pool in
  * monitor memory. Shadow tables never use large pages, so every PD entry points to a page
@@ -177,7 +177,7 @@ static uint64_t *shadow_entry(struct shadow *s, uint64_t pml4, uint64_t la, int 
 }
 
 /*
- * Every leaf written goes through here. DESIGN.md: no guest mapping may reach monitor
+ * Every leaf written goes through here. Isolation (docs/shadow-mode.md): no guest mapping may reach monitor
  * memory.
  */
 static void check_leaf(const struct shadow *s, uint64_t e, const char *file, int line)
