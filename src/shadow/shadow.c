@@ -177,8 +177,8 @@ static uint64_t *shadow_entry(struct shadow *s, uint64_t pml4, uint64_t la, int 
 }
 
 /*
- * Every leaf written goes through here. Isolation (docs/shadow-mode.md): no guest mapping may reach monitor
- * memory.
+ * Every leaf written goes through here. Isolation (docs/shadow-mode.md): no guest mapping
+ * may reach monitor memory.
  */
 static void check_leaf(const struct shadow *s, uint64_t e, const char *file, int line)
 {
