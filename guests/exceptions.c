@@ -7,7 +7,7 @@
  *
  * Must behave identically in direct mode (kernel at CPL0, the CPU delivers) and in shadow
  * mode (kernel at CPL3, lodger's monitor reflects the exception into the guest's IDT with
- * a native-format frame: DESIGN.md section 7).
+ * a native-format frame: docs/shadow-mode.md).
  */
 #include "rt.h"
 

@@ -1,5 +1,5 @@
 /*
- * hello - lodger's boot contract, seen from the guest (DESIGN.md section 5).
+ * hello - lodger's boot contract, seen from the guest (docs/guest-contract.md).
  *
  * The guest is entered with the magic in RSI and a device tree in RDI; the tree has the
  * root cells, /memory, /chosen with bootargs and stdout-path, and /lodger with the mode

@@ -6,8 +6,8 @@
  * on a write in the guest's entries, again after the guest clears them and flushes.
  *
  * Must behave identically in direct mode (hardware walks the guest tables) and in shadow
- * mode (lodger shadows them and must keep the same TLB rules and A/D bits: DESIGN.md
- * section 7).
+ * mode (lodger shadows them and must keep the same TLB rules and A/D bits:
+ * docs/shadow-mode.md).
  */
 #include "rt.h"
 

@@ -13,7 +13,7 @@
  * invalidation, never before (whether a stale translation is still used is undefined).
  *
  * Must behave identically in direct mode (the CPU walks the guest's tables) and in shadow
- * mode (lodger shadows them and must follow the same TLB rules: DESIGN.md section 7).
+ * mode (lodger shadows them and must follow the same TLB rules: docs/shadow-mode.md).
  */
 #include "rt.h"
 

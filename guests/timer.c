@@ -1,5 +1,5 @@
 /*
- * timer - the local APIC timer of lodger's in-kernel irqchip (DESIGN.md section 6)
+ * timer - the local APIC timer of lodger's in-kernel irqchip (docs/guest-contract.md)
  * interrupts the guest: in periodic mode it delivers its vector through the guest's IDT
  * (acknowledged with an EOI), waking `sti; hlt`; with RFLAGS.IF clear nothing is
  * delivered (the request waits in the IRR) and `sti` delivers it.

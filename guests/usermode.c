@@ -4,7 +4,7 @@
  * U=1 in the error code for a user access to a supervisor page) arriving on TSS.RSP0's
  * stack; syscall to LSTAR at CPL0 with STAR's selectors, back with sysretq; and int $0x80
  * through a DPL3 interrupt gate, back with iretq. In shadow mode the monitor reflects all
- * of these and emulates sysretq and iretq to user (DESIGN.md section 7); U/S protection
+ * of these and emulates sysretq and iretq to user (docs/shadow-mode.md); U/S protection
  * is what keeps user code out of kernel pages there too (claims 5, 6).
  *
  * Must behave identically in direct and shadow mode. One exception, detected and never

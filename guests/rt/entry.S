@@ -1,7 +1,7 @@
 /*
  * entry.S - where a test guest starts, and how traps and CPL3 excursions enter C.
  *
- * _start runs at CPL0 in long mode on lodger's boot identity map (DESIGN.md section 5)
+ * _start runs at CPL0 in long mode on lodger's boot identity map (docs/guest-contract.md)
  * with RDI = device tree, RSI = magic and no usable stack (RSP = 0). It sets a stack in
  * .bss, zeroes .bss (before anything lives there: the stack is still empty), and calls
  * rt_main(fdt, magic) with both registers as they arrived. Everything here is plain

@@ -1,12 +1,12 @@
 /*
  * rt.h - the tiny freestanding runtime every lodger test guest links with.
  *
- * A guest is an ELF64 image loaded at 1 MiB and entered in long mode at CPL0 (DESIGN.md
- * section 5, include/lodger/boot.h). entry.S sets a stack, zeroes .bss and calls rt_main(),
- * which checks the boot magic, reads the device tree, installs the guest's own GDT, TSS
- * and IDT (from the selectors /lodger gives), sets up the page allocator and calls
- * guest_main(). guest_main() tells its story with STEP / CHECK / CHECK_EQ and ends with
- * DONE().
+ * A guest is an ELF64 image loaded at 1 MiB and entered in long mode at CPL0
+ * (docs/guest-contract.md, include/lodger/boot.h). entry.S sets a stack, zeroes .bss and
+ * calls rt_main(), which checks the boot magic, reads the device tree, installs the
+ * guest's own GDT, TSS and IDT (from the selectors /lodger gives), sets up the page
+ * allocator and calls guest_main(). guest_main() tells its story with STEP / CHECK /
+ * CHECK_EQ and ends with DONE().
  *
  * Everything here must behave identically when the guest kernel runs at CPL0 (direct
  * mode) and when it runs deprivileged under lodger's monitor (shadow mode): the runtime

@@ -2,7 +2,7 @@
  * boot.h - lodger's boot contract, shared by the VMM (src/) and the guests (guests/).
  *
  * Freestanding: only plain #defines, so guests, the stub and assembly can include it.
- * DESIGN.md section 5 is the prose version; docs/guest-contract.md the reference.
+ * docs/guest-contract.md is the reference.
  */
 #ifndef LODGER_BOOT_H
 #define LODGER_BOOT_H
@@ -37,7 +37,7 @@
 #define LODGER_VIRTIO_MMIO_STRIDE   0x200ULL
 #define LODGER_VIRTIO_MMIO_IRQ_BASE 16
 
-/* Ports (DESIGN.md section 6). */
+/* Ports (docs/guest-contract.md). */
 #define LODGER_UART_PORT       0x3f8
 #define LODGER_UART_IRQ	       4
 #define LODGER_POWEROFF_PORT   0x604

@@ -7,12 +7,14 @@
  * at a 2 MiB-aligned linear base that can move (relocation). Nothing in it holds an
  * absolute address except what src/shadow/stub.c writes when it places the stub at a base.
  *
- * Only plain #defines: stub/entry.S includes this file.
+ * stub/entry.S includes this file: everything it needs is a plain #define; the C view of
+ * the per-vCPU area (struct stub_area) is hidden from the assembler and pinned to the same
+ * offsets by _Static_assert, so the two cannot drift apart.
  */
 #ifndef LODGER_STUB_ABI_H
 #define LODGER_STUB_ABI_H
 
-#define STUB_ABI_VERSION 1
+#define STUB_ABI_VERSION 2 /* 2: the area grouped by direction */
 
 #define STUB_REGION_SIZE 0x200000 /* the stub owns a 2 MiB-aligned 2 MiB region */
 
@@ -26,7 +28,7 @@
 #define STUB_STACK_TOP	  0x7000
 #define STUB_IST_TOP	  0x8000 /* IST1: NMI, #DF, #MC get a known-good stack */
 #define STUB_PAGES	  8
-#define STUB_SIZE	  (STUB_PAGES * 0x1000)
+#define STUB_MONITOR_SIZE (STUB_PAGES * 0x1000) /* monitor memory the stub's pages take */
 
 /* Entry code layout (offsets from STUB_CODE); each entry is one 2-byte `out`. */
 #define STUB_ENTRY_SIZE	    2
@@ -41,18 +43,24 @@
 #define STUB_PIO_OUT8	    3
 #define STUB_PIO_OUT16	    4
 #define STUB_PIO_OUT32	    5
+#define STUB_PIO_ENTRIES    6
 #define STUB_GP_FAST	    0x250 /* #GP fast path: cli/sti of the guest kernel, in the VM */
 #define STUB_GP_FAST_EXIT   0x2f0 /* its way out to lodger (the `out`), for everything else */
 #define STUB_CODE_END	    0x300
 
 /*
- * The per-vCPU stub<->VMM area at STUB_AREA. The stub writes only its counters (one
- * RIP-relative increment per fast path taken); lodger reads them for the statistics.
+ * The per-vCPU stub<->VMM area at STUB_AREA (struct stub_area below). Each field is written
+ * by one side only: lodger writes the VMM -> stub group, the stub only increments its
+ * counters (one RIP-relative increment per fast path taken), which lodger reads for the
+ * statistics. Fast paths to come add their fields to the group they belong to.
  */
-#define STUB_AREA_ABI_VERSION 0x00 /* u32, written by lodger */
-#define STUB_AREA_FAST_CLI    0x08 /* u64: guest cli handled in the stub */
-#define STUB_AREA_FAST_STI    0x10 /* u64: guest sti handled in the stub */
-#define STUB_AREA_GUEST_USER  0x18 /* u8, written by lodger: the guest is in user mode */
+/* VMM -> stub */
+#define STUB_AREA_ABI_VERSION 0x00 /* u32: STUB_ABI_VERSION */
+#define STUB_AREA_GUEST_USER  0x04 /* u8: the guest is in user mode */
+/* stub -> VMM */
+#define STUB_AREA_FAST_CLI 0x08 /* u64: guest cli handled in the stub */
+#define STUB_AREA_FAST_STI 0x10 /* u64: guest sti handled in the stub */
+#define STUB_AREA_SIZE	   0x18
 
 /* Every stub entry ends in `out %al, $STUB_EXIT_PORT`: a KVM_EXIT_IO to lodger. */
 #define STUB_EXIT_PORT 0xe5
@@ -87,5 +95,27 @@
 #define STUB_ALIAS_KERNEL_CS 0xb3
 #define STUB_ALIAS_KERNEL_DS 0xbb
 #define STUB_GDT_ENTRIES     24
+
+#ifndef __ASSEMBLER__
+#include <stddef.h>
+#include <stdint.h>
+
+struct stub_area {
+	/* VMM -> stub */
+	uint32_t abi_version;
+	uint8_t guest_user;
+	uint8_t reserved[3];
+	/* stub -> VMM */
+	uint64_t fast_cli;
+	uint64_t fast_sti;
+};
+
+_Static_assert(offsetof(struct stub_area, abi_version) == STUB_AREA_ABI_VERSION, "stub area");
+_Static_assert(offsetof(struct stub_area, guest_user) == STUB_AREA_GUEST_USER, "stub area");
+_Static_assert(offsetof(struct stub_area, fast_cli) == STUB_AREA_FAST_CLI, "stub area");
+_Static_assert(offsetof(struct stub_area, fast_sti) == STUB_AREA_FAST_STI, "stub area");
+_Static_assert(sizeof(struct stub_area) == STUB_AREA_SIZE, "stub area");
+_Static_assert(STUB_AREA + STUB_AREA_SIZE <= STUB_STACK_BOTTOM, "the stub area overflows");
+#endif
 
 #endif

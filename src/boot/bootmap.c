@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "arch/x86.h"
 #include "lodger/boot.h"
 #include "lodger/stub_abi.h"
 
@@ -43,18 +44,6 @@ void boot_layout_init(struct boot_layout *layout, uint64_t ram_size)
 	layout->fdt = layout->reserved + 0x10000;
 }
 
-uint64_t gdt_code_data_desc(bool code, bool long_mode, unsigned dpl)
-{
-	uint64_t type = code ? 0xb : 0x3; /* execute/read accessed; read/write accessed */
-
-	return 0xffffULL | (0xfULL << 48) |		    /* limit 4 GiB with G */
-	       (type << 40) | (1ULL << 44) |		    /* type, S = code/data */
-	       ((uint64_t)(dpl & 3) << 45) | (1ULL << 47) | /* DPL, present */
-	       ((uint64_t)(code && long_mode) << 53) |	    /* L */
-	       ((uint64_t) !(code && long_mode) << 54) |    /* D/B */
-	       (1ULL << 55);				    /* G */
-}
-
 static void build_identity_map(struct guest_mem *mem, const struct boot_layout *l)
 {
 	uint64_t *pml4 = GPA_PTR(mem, l->pml4, PAGE);
@@ -82,20 +71,17 @@ static void build_gdt_tss(struct guest_mem *mem, const struct boot_layout *l,
 	uint64_t base = l->tss, limit = BOOT_TSS_LIMIT;
 
 	memset(gdt, 0, BOOT_GDT_ENTRIES * 8);
-	gdt[sel->kernel_cs >> 3] = gdt_code_data_desc(true, true, sel->kernel_cs & 3);
-	gdt[sel->kernel_ds >> 3] = gdt_code_data_desc(false, false, sel->kernel_ds & 3);
-	gdt[sel->user32_cs >> 3] = gdt_code_data_desc(true, false, 3);
-	gdt[sel->user_ds >> 3] = gdt_code_data_desc(false, false, 3);
-	gdt[sel->user_cs >> 3] = gdt_code_data_desc(true, true, 3);
+	gdt[sel->kernel_cs >> 3] = x86_code_data_desc(true, true, sel->kernel_cs & 3);
+	gdt[sel->kernel_ds >> 3] = x86_code_data_desc(false, false, sel->kernel_ds & 3);
+	gdt[sel->user32_cs >> 3] = x86_code_data_desc(true, false, 3);
+	gdt[sel->user_ds >> 3] = x86_code_data_desc(false, false, 3);
+	gdt[sel->user_cs >> 3] = x86_code_data_desc(true, true, 3);
 	/* 16-byte system descriptor: busy 64-bit TSS (type 0xb), as TR is loaded. */
-	gdt[sel->boot_tss >> 3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0xbULL << 40) |
-				  (1ULL << 47) | (((limit >> 16) & 0xf) << 48) |
-				  (((base >> 24) & 0xff) << 56);
-	gdt[(sel->boot_tss >> 3) + 1] = base >> 32;
+	x86_tss_desc(&gdt[sel->boot_tss >> 3], base, limit);
 
 	memset(tss, 0, BOOT_TSS_LIMIT + 1);
 	/* I/O map base past the limit: no I/O permission bitmap. */
-	tss[0x66] = BOOT_TSS_LIMIT + 1;
+	tss[TSS_IOPB] = BOOT_TSS_LIMIT + 1;
 }
 
 void bootmap_build(struct guest_mem *mem, const struct boot_layout *layout,

@@ -45,7 +45,4 @@ void boot_layout_init(struct boot_layout *layout, uint64_t ram_size);
 void bootmap_build(struct guest_mem *mem, const struct boot_layout *layout,
 		   const struct selectors *sel);
 
-/* A flat code or data descriptor for `selector`'s DPL (the layout's GDT entries). */
-uint64_t gdt_code_data_desc(bool code, bool long_mode, unsigned dpl);
-
 #endif

@@ -1,31 +1,18 @@
 /*
  * cpu.c - the vCPU's architectural state: CPUID, the boot protocol's 64-bit entry state
- * (DESIGN.md section 5), and register dumps for fatal exits.
+ * (docs/guest-contract.md), and register dumps for fatal exits.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "arch/x86.h"
 #include "kvm/kvm.h"
 #include "front/log.h"
 #include "lodger/boot.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
-
-#define CR0_PE	       (1ULL << 0)
-#define CR0_MP	       (1ULL << 1)
-#define CR0_ET	       (1ULL << 4)
-#define CR0_NE	       (1ULL << 5)
-#define CR0_WP	       (1ULL << 16)
-#define CR0_PG	       (1ULL << 31)
-#define CR4_PAE	       (1ULL << 5)
-#define CR4_OSFXSR     (1ULL << 9)
-#define CR4_OSXMMEXCPT (1ULL << 10)
-#define EFER_SCE       (1ULL << 0)
-#define EFER_LME       (1ULL << 8)
-#define EFER_LMA       (1ULL << 10)
-#define EFER_NXE       (1ULL << 11)
 
 /*
  * In shadow mode, the features lodger's virtual CPU does not honour: their CR4 bits are
@@ -59,7 +46,7 @@ int cpu_set_cpuid(struct vcpu *vcpu)
 		if (!c)
 			return -ENOMEM;
 		c->nent = n;
-		r = ioctl(vcpu->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c);
+		r = kvm_raw_ioctl(vcpu->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c);
 		if (r == 0 || errno != E2BIG)
 			break;
 	}

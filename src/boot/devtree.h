@@ -1,5 +1,5 @@
 /*
- * devtree.h - the flattened device tree lodger hands the guest (DESIGN.md section 5).
+ * devtree.h - the flattened device tree lodger hands the guest (docs/guest-contract.md).
  *
  * Root with #address-cells = #size-cells = 2; /memory@0; /chosen with bootargs (always
  * present) and stdout-path; /cpus; each device's node (devices.h); /lodger with the mode

@@ -7,7 +7,7 @@
  * Left out: baud-rate timing, modem-line changes, FIFO trigger levels (the received-data
  * interrupt fires on the first byte) and the character-timeout interrupt.
  * Output goes to stdout, a file or nowhere (-serial); input comes from stdin when it is a
- * terminal (src/dev/console.c).
+ * terminal (src/dev/serial.c).
  */
 #include "dev/uart16550.h"
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "arch/x86.h"
 #include "kvm/kvm.h"
 #include "front/log.h"
 #include "shadow/pagewalk.h"
@@ -24,11 +25,6 @@
 #include "kvm/vm.h"
 #include "arch/x86dec.h"
 
-#define VEC_UD		   6
-#define VEC_BP		   3
-#define VEC_GP		   13
-#define VEC_PF		   14
-#define RFLAGS_ZF	   (1ULL << 6)
 #define CPUID7_EBX_INVPCID (1u << 10)
 
 struct emu {
@@ -113,7 +109,7 @@ static bool complete_cmpxchg16b(struct emu *e)
 	if (ws != WALK_OK)
 		return page_fault(e, la, PFEC_W | (ws == WALK_RESERVED ? PFEC_P | PFEC_RSVD : 0));
 	/* CPL0 with CR0.WP: a read-only page faults even for the kernel. */
-	if (!w.writable && (e->sregs.cr0 & (1ULL << 16)))
+	if (!w.writable && (e->sregs.cr0 & CR0_WP))
 		return page_fault(e, la, PFEC_P | PFEC_W);
 	mem = gpa_ptr_guest(&e->vcpu->vm->mem, w.gpa, 16);
 	if (!mem)

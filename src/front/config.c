@@ -7,6 +7,7 @@
  * docs/config.md is the reference for every group and key.
  */
 #include "front/config.h"
+#include "arch/x86.h"
 #include "front/log.h"
 #include "lodger/boot.h"
 
@@ -207,11 +208,6 @@ static int parse_u64(const char *s, uint64_t *v, char *why)
 	return 0;
 }
 
-static bool canonical(uint64_t la)
-{
-	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
-}
-
 /* Names the value and the rule it breaks; shared by the setter and config_validate. */
 static int check_stub_base(uint64_t base, char *why)
 {
@@ -251,14 +247,14 @@ int config_set_personality(struct config *cfg, const char *s, char *why)
 {
 	for (size_t i = 0; i < sizeof(personality_names) / sizeof(personality_names[0]); i++) {
 		if (strcmp(s, personality_names[i]) == 0) {
-			cfg->personality = (enum personality)i;
+			cfg->personality = (enum personality_choice)i;
 			return 0;
 		}
 	}
 	return why_fail(why, "unknown personality '%s' (auto, native or xen)", s);
 }
 
-const char *config_personality_name(enum personality p)
+const char *config_personality_name(enum personality_choice p)
 {
 	return (unsigned)p < sizeof(personality_names) / sizeof(personality_names[0])
 		       ? personality_names[p]

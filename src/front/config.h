@@ -24,7 +24,7 @@ enum trap_path {
 	TRAPS_VMM,  /* every trap goes to the VMM (lodger's process): the stub only forwards */
 };
 /* The ABI the guest kernel speaks (-machine personality=). */
-enum personality {
+enum personality_choice {
 	PERSONALITY_AUTO,   /* chosen from the kernel: Xen ELF notes make it xen */
 	PERSONALITY_NATIVE, /* lodger's boot protocol, trap-and-emulate (docs/guest-contract.md) */
 	PERSONALITY_XEN,    /* Xen's x86-64 PV ABI, shadow mode only (docs/xen-pv.md) */
@@ -38,7 +38,7 @@ struct config {
 	unsigned smp;	   /* vCPUs; only 1 exists for now */
 	enum vm_mode mode; /* -machine mode= */
 	bool mode_set;	   /* mode was given, not defaulted (a Xen kernel refuses direct) */
-	enum personality personality; /* -machine personality= */
+	enum personality_choice personality; /* -machine personality= */
 	enum serial_backend serial;
 	char *serial_path;   /* for SERIAL_FILE */
 	bool nographic;	     /* accepted for QEMU compatibility: lodger has no display */
@@ -82,7 +82,7 @@ enum config_action config_from_args(struct config *cfg, int argc, char **argv, F
 int config_read_file(struct config *cfg, const char *path, FILE *err);
 
 /* The name of a personality as -machine personality= takes it. */
-const char *config_personality_name(enum personality p);
+const char *config_personality_name(enum personality_choice p);
 
 /* Writes cfg in -readconfig format; reading it back gives the same config. */
 void config_print(const struct config *cfg, FILE *out);

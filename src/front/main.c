@@ -9,7 +9,6 @@
 #include "boot/personality.h"
 #include "front/config.h"
 #include "front/exitcode.h"
-#include "shadow/guestcpu.h"
 #include "front/log.h"
 #include "front/stats.h"
 #include "kvm/vm.h"
@@ -59,8 +58,7 @@ static int run(const struct config *cfg)
 	/* Before vm_destroy, which frees the vCPU the counters live in. A failure to write
 	 * them is reported in one line and leaves the status as it is (docs/cli.md). */
 	if (cfg->stats_file) {
-		if (vm.vcpu)
-			guestcpu_sync_stats(vm.vcpu);
+		vm_sync_stats(&vm);
 		stats_write(&vm, status, cfg->stats_file);
 	}
 	vm_destroy(&vm);

@@ -1,13 +1,13 @@
 /*
  * stats.c - -stats FILE: lodger's counters as one JSON object, written at exit.
  *
- * The counters are kept where they happen (struct vcpu's exits, struct guestcpu's and
- * struct shadow's stats); this file only reads them. docs/cli.md documents the layout.
+ * The counters are kept where they happen (struct vcpu's exits; the mode's own, which
+ * it writes itself: kvm/mode.h); this file only reads them. docs/cli.md documents the layout.
  */
 #include "front/stats.h"
 #include "front/phase.h"
-#include "shadow/guestcpu.h"
 #include "kvm/kvm.h"
+#include "kvm/mode.h"
 #include "front/log.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
@@ -19,16 +19,6 @@
 #ifndef LODGER_VERSION
 #define LODGER_VERSION "unknown" /* meson passes the project version */
 #endif
-
-const char *const trap_kind_names[TK_KINDS] = {
-	[TK_SHADOW_FILL] = "shadow_fill", [TK_REFLECTED] = "reflected", [TK_EMULATED] = "emulated",
-	[TK_SYSCALL] = "syscall",	  [TK_HALT_WAKE] = "halt_wake", [TK_PIO] = "port_io",
-};
-
-static const char *const trap_place_names[TRAP_PLACES] = {
-	[TRAP_IN_STUB] = "stub",
-	[TRAP_IN_VMM] = "vmm",
-};
 
 /* ---- the JSON writer ---- */
 
@@ -123,71 +113,6 @@ static void write_kvm_exits(struct json *j, const struct vcpu *vcpu)
 	json_close(j);
 }
 
-static void write_traps(struct json *j, const struct guestcpu_stats *st)
-{
-	uint64_t total = 0;
-	char vector[8];
-
-	/* every trap is handled in exactly one place, so the places add up to all of them */
-	for (unsigned p = 0; p < TRAP_PLACES; p++)
-		total += st->by_place[p];
-	json_open(j, "traps");
-	json_u64(j, "total", total);
-	json_open(j, "by_vector");
-	for (unsigned v = 0; v < 256; v++) {
-		if (!st->by_vector[v])
-			continue;
-		snprintf(vector, sizeof(vector), "%u", v);
-		json_u64(j, vector, st->by_vector[v]);
-	}
-	json_close(j);
-	json_open(j, "by_kind");
-	for (unsigned k = 0; k < TK_KINDS; k++)
-		json_u64(j, trap_kind_names[k], st->by_kind[k]);
-	json_close(j);
-	json_open(j, "handled_in");
-	for (unsigned p = 0; p < TRAP_PLACES; p++)
-		json_u64(j, trap_place_names[p], st->by_place[p]);
-	json_close(j);
-	json_open(j, "stub_fast_paths");
-	json_u64(j, "cli", st->stub_cli);
-	json_u64(j, "sti", st->stub_sti);
-	json_close(j);
-	json_close(j);
-}
-
-static void write_relocation(struct json *j, const struct reloc *r, uint64_t stub_base)
-{
-	char base[24];
-
-	snprintf(base, sizeof(base), "%#llx", (unsigned long long)stub_base);
-	json_open(j, "relocation");
-	json_u64(j, "enabled", r->enabled);
-	json_u64(j, "seed", r->seed);
-	json_str(j, "stub_base", base); /* a string: JSON readers keep 53 bits of a number */
-	json_u64(j, "conflicts", r->stats.conflicts);
-	json_u64(j, "to_unused_region", r->stats.to_unused);
-	json_u64(j, "to_random_region", r->stats.to_random);
-	json_u64(j, "hot_moves", r->stats.hot_moves);
-	json_u64(j, "displaced_accesses_served", r->stats.displaced);
-	json_u64(j, "refused", r->stats.refused);
-	json_u64(j, "time_ns", r->stats.ns);
-	json_close(j);
-}
-
-static void write_shadow(struct json *j, const struct shadow_stats *st)
-{
-	json_open(j, "shadow");
-	json_u64(j, "fills", st->fills);
-	json_u64(j, "guest_faults", st->guest_faults);
-	json_u64(j, "root_switches", st->root_switches);
-	json_u64(j, "root_flushes", st->root_flushes);
-	json_u64(j, "evictions", st->evictions);
-	json_u64(j, "invlpgs", st->invlpgs);
-	json_u64(j, "kvm_flushes", st->kvm_flushes);
-	json_close(j);
-}
-
 /* Only phases that occurred; nothing at all when none did (a VM that never ran). */
 static void write_phases(struct json *j, const struct vcpu *vcpu)
 {
@@ -226,22 +151,17 @@ static void write_phases(struct json *j, const struct vcpu *vcpu)
 static void write_stats(FILE *f, const struct vm *vm, int exit_status)
 {
 	const struct vcpu *vcpu = vm->vcpu;
-	const struct guestcpu *g = vcpu ? vcpu->guest : NULL;
-	bool shadow = vm->cfg ? vm->cfg->mode == MODE_SHADOW : g != NULL;
 	struct json j;
 
 	json_begin(&j, f);
 	json_str(&j, "lodger", LODGER_VERSION);
-	json_str(&j, "mode", shadow ? "shadow" : "direct");
+	json_str(&j, "mode", vm->mode->name);
 	json_int(&j, "exit_status", exit_status);
 	write_kvm_exits(&j, vcpu);
 	json_u64(&j, "instructions_completed_for_kvm", vcpu ? vcpu->completed : 0);
 	write_phases(&j, vcpu);
-	if (g) {
-		write_traps(&j, &g->stats);
-		write_shadow(&j, &g->shadow.stats);
-		write_relocation(&j, &g->reloc, g->stub.base);
-	}
+	if (vm->mode->write_stats)
+		vm->mode->write_stats(&j, vcpu);
 	json_close(&j);
 }
 

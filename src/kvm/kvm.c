@@ -10,12 +10,19 @@
 
 #include "front/log.h"
 
+int (*kvm_ioctl_hook)(int fd, unsigned long req, void *arg);
+
+int kvm_raw_ioctl(int fd, unsigned long req, void *arg)
+{
+	return kvm_ioctl_hook ? kvm_ioctl_hook(fd, req, arg) : ioctl(fd, req, arg);
+}
+
 int kvm_ioctl_named(int fd, unsigned long req, void *arg, const char *name)
 {
 	int r;
 
 	do
-		r = ioctl(fd, req, arg);
+		r = kvm_raw_ioctl(fd, req, arg);
 	while (r < 0 && errno == EINTR && req != KVM_RUN);
 	if (r < 0) {
 		int e = errno;

@@ -14,6 +14,13 @@
 #define kvm_ioctl(fd, req, arg) kvm_ioctl_named(fd, req, (void *)(uintptr_t)(arg), #req)
 int kvm_ioctl_named(int fd, unsigned long req, void *arg, const char *name);
 
+/* ioctl(fd, req, arg) with nothing printed, for callers that tell failures apart. */
+int kvm_raw_ioctl(int fd, unsigned long req, void *arg);
+
+/* When set, every KVM ioctl lodger makes goes here instead of ioctl(2): the unit tests
+ * drive the trap path with a fake vCPU, and force failures, through it. */
+extern int (*kvm_ioctl_hook)(int fd, unsigned long req, void *arg);
+
 /* Opens /dev/kvm and checks the API version; -errno with a message printed on failure. */
 int kvm_open(const char *path);
 

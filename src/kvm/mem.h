@@ -2,7 +2,7 @@
  * mem.h - guest RAM and monitor memory, and the only checked way into them.
  *
  * Guest RAM is one KVM memslot at guest-physical 0. Monitor memory (the stub's pages and
- * shadow tables, DESIGN.md section 3) is a second slot above every guest-visible range,
+ * shadow tables, docs/architecture.md) is a second slot above every guest-visible range,
  * never described to the guest. No other file computes `ram + gpa` itself: GPA_PTR is
  * for addresses the VMM chose (a bad one is a lodger bug and aborts with file:line);
  * gpa_ptr_guest is for addresses the guest chose (NULL when out of range, and the caller

@@ -15,9 +15,8 @@
 #include <unistd.h>
 
 #include "front/exitcode.h"
-#include "shadow/guestcpu.h"
-#include "lodger/stub_abi.h"
 #include "kvm/kvm.h"
+#include "kvm/mode.h"
 #include "front/log.h"
 #include "kvm/vm.h"
 
@@ -79,16 +78,12 @@ void vcpu_kick(struct vcpu *vcpu)
 		pthread_kill(vcpu->thread, KICK_SIGNAL);
 }
 
-/* KVM_EXIT_IO: `count` accesses of `size` bytes each (rep ins/outs), in kvm_run; or, in
- * shadow mode, the stub handing over a trap. Returns 0 or an exit status. */
+/* KVM_EXIT_IO: `count` accesses of `size` bytes each (rep ins/outs), in kvm_run.
+ * Returns 0 or an exit status. */
 static int exit_io(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
-	int status = 0;
-
-	if (run->io.port == STUB_EXIT_PORT && vcpu->guest && trap_handle(vcpu, &status))
-		return status;
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
 		io_dispatch(&vcpu->vm->pio, run->io.port, data, run->io.size,
 			    run->io.direction == KVM_EXIT_IO_OUT);
@@ -147,9 +142,16 @@ static int exit_fail_entry(struct vcpu *vcpu)
 static int dispatch_exit(struct vcpu *vcpu)
 {
 	unsigned reason = vcpu->run->exit_reason;
+	const struct mode *mode = vcpu->vm->mode;
 
 	vcpu->exits[reason < VCPU_EXIT_REASONS ? reason : 0]++;
 	pr_debug(LOG_EXIT, "vcpu%u: exit %s", vcpu->id, kvm_exit_name(reason));
+	if (mode && mode->exit) { /* the mode's own exits first (shadow: the stub's) */
+		int r = mode->exit(vcpu);
+
+		if (r != MODE_EXIT_UNCLAIMED)
+			return r;
+	}
 	switch (reason) {
 	case KVM_EXIT_IO:
 		return exit_io(vcpu);
@@ -187,7 +189,7 @@ int vcpu_loop(struct vcpu *vcpu)
 		uint64_t entered = phase_now(), exited;
 		int status;
 
-		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+		if (kvm_raw_ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;
 				continue;

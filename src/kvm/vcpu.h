@@ -33,7 +33,7 @@ struct vcpu {
 	uint64_t exits[VCPU_EXIT_REASONS]; /* exits by KVM_EXIT_* reason */
 	uint64_t completed;		   /* instructions lodger completed for KVM (emulate.c) */
 	struct phase_stats phases[PHASES]; /* where the time goes (phase.h), for -stats */
-	struct guestcpu *guest; /* shadow mode: the virtual CPU (guestcpu.h); NULL in direct */
+	struct guestcpu *guest; /* shadow mode's virtual CPU (shadow/guestcpu.h), else NULL */
 };
 
 int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out);

@@ -20,9 +20,9 @@
 #include "dev/disk.h"
 #include "front/exitcode.h"
 #include "front/phase.h"
-#include "shadow/guestcpu.h"
 #include "boot/devtree.h"
 #include "kvm/kvm.h"
+#include "kvm/mode.h"
 #include "front/log.h"
 #include "lodger/boot.h"
 #include "kvm/vcpu.h"
@@ -34,13 +34,6 @@ const struct device *const devices[] = {
 const unsigned nr_devices = sizeof(devices) / sizeof(devices[0]);
 
 #define PAGE_SIZE 0x1000ULL
-
-/* Shadow mode: monitor memory sits just above the device window, outside everything the
- * guest is told about; the stub starts high in the canonical upper half, where the test
- * guests map nothing (stub placement policy comes with relocation). */
-#define MONITOR_GPA	  (4ULL << 30)
-#define MONITOR_SIZE	  (16ULL << 20)
-#define DEFAULT_STUB_BASE 0xfffffe0000000000ULL
 
 void vm_request_exit(struct vm *vm, int status)
 {
@@ -71,48 +64,28 @@ static int add_slot(struct vm *vm, unsigned id, uint64_t gpa, uint64_t size, voi
 	return kvm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0 ? -errno : 0;
 }
 
+#define MONITOR_SLOT 1
+
+int vm_map_monitor(struct vm *vm)
+{
+	return add_slot(vm, MONITOR_SLOT, vm->mem.monitor_gpa, vm->mem.monitor_size,
+			vm->mem.monitor)
+		       ? EXIT_HOST_ERROR
+		       : 0;
+}
+
 int vm_flush_monitor(struct vm *vm)
 {
 	uint64_t start = phase_now();
+	int r;
 
-	if (add_slot(vm, 1, MONITOR_GPA, 0, vm->mem.monitor) ||
-	    add_slot(vm, 1, MONITOR_GPA, MONITOR_SIZE, vm->mem.monitor))
+	if (add_slot(vm, MONITOR_SLOT, vm->mem.monitor_gpa, 0, vm->mem.monitor))
 		return EXIT_HOST_ERROR;
+	r = vm_map_monitor(vm);
 	/* timed: the suspect for the millisecond stalls under host load (docs/shadow-mode.md) */
 	if (vm->vcpu)
 		phase_end(vm->vcpu->phases, PHASE_MEMSLOT, start);
-	return 0;
-}
-
-/* Shadow mode: monitor memory in its own memslot, then the guest's virtual CPU. */
-static int start_shadow_mode(struct vm *vm)
-{
-	int r = mem_alloc_monitor(&vm->mem, MONITOR_GPA, MONITOR_SIZE);
-
-	if (r) {
-		pr_err("cannot allocate monitor memory: %s", strerror(-r));
-		return EXIT_HOST_ERROR;
-	}
-	if (add_slot(vm, 1, MONITOR_GPA, MONITOR_SIZE, vm->mem.monitor))
-		return EXIT_HOST_ERROR;
-	const struct config *cfg = vm->cfg;
-	struct guestcpu_options opt = {
-		.stub_base = cfg->stub_base_set ? cfg->stub_base : DEFAULT_STUB_BASE,
-		.relocate = cfg->relocate,
-		.seed = cfg->seed_set ? cfg->seed : (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32,
-		/* Measured (docs/shadow-mode.md): on kvm_pvm a trap the stub handles costs a third
-		 * of one handed to lodger; hardware KVM would favour the stub even more. */
-		.fast_paths = cfg->traps == TRAPS_AUTO,
-		.reloc_hot = cfg->reloc_hot,
-		.reloc_window_ms = cfg->reloc_window_ms,
-	};
-
-	pr_debug(LOG_STUB, "stub at %#llx (%s), monitor memory at guest-physical %#llx",
-		 (unsigned long long)opt.stub_base, cfg->stub_base_set ? "stub-base=" : "default",
-		 (unsigned long long)MONITOR_GPA);
-	pr_debug(LOG_RELOC, "relocation %s, seed %llu", opt.relocate ? "on" : "off",
-		 (unsigned long long)opt.seed);
-	return guestcpu_init(vm->vcpu, &opt, vm->image.entry, vm->layout.fdt, &vm->layout);
+	return r;
 }
 
 static int init_devices(struct vm *vm)
@@ -180,11 +153,6 @@ static int load_kernel(struct vm *vm, const struct mem_range *reserved)
 	return 0;
 }
 
-static const struct selectors *mode_selectors(const struct vm *vm)
-{
-	return vm->cfg->mode == MODE_SHADOW ? &shadow_selectors : &direct_selectors;
-}
-
 static int build_device_tree(struct vm *vm, const struct mem_range *reserved, unsigned n)
 {
 	struct fdt_params p = {
@@ -196,7 +164,7 @@ static int build_device_tree(struct vm *vm, const struct mem_range *reserved, un
 		.nr_reserved = n,
 		.initrd_start = vm->initrd_gpa,
 		.initrd_size = vm->initrd_size,
-		.selectors = mode_selectors(vm),
+		.selectors = vm->mode->selectors,
 	};
 	char err[256];
 	void *fdt = GPA_PTR(&vm->mem, vm->layout.fdt, LODGER_FDT_MAX_SIZE);
@@ -226,7 +194,7 @@ static int load_boot_image(struct vm *vm)
 	if (r)
 		return r;
 	reserved[1] = (struct mem_range){vm->initrd_gpa, vm->initrd_size};
-	bootmap_build(&vm->mem, &vm->layout, mode_selectors(vm));
+	bootmap_build(&vm->mem, &vm->layout, vm->mode->selectors);
 	r = build_device_tree(vm, reserved, vm->initrd_size ? 2 : 1);
 	return r;
 }
@@ -237,6 +205,7 @@ int vm_prepare(struct vm *vm, const struct config *cfg)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
+	vm->mode = mode_get(cfg->mode);
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->pio.name = "port";
 	vm->mmio.name = "mmio";
@@ -289,11 +258,7 @@ int vm_start(struct vm *vm)
 	if (add_slot(vm, 0, LODGER_RAM_BASE, vm->mem.ram_size, vm->mem.ram) || init_devices(vm) ||
 	    vcpu_create(vm, 0, &vm->vcpu))
 		return EXIT_HOST_ERROR;
-	if (vm->cfg->mode == MODE_SHADOW)
-		return start_shadow_mode(vm);
-	if (cpu_set_boot_state(vm->vcpu, &vm->layout, vm->image.entry, vm->layout.fdt))
-		return EXIT_HOST_ERROR;
-	return 0;
+	return vm->mode->start(vm);
 }
 
 int vm_run(struct vm *vm)
@@ -301,10 +266,16 @@ int vm_run(struct vm *vm)
 	return vcpu_loop(vm->vcpu);
 }
 
+void vm_sync_stats(struct vm *vm)
+{
+	if (vm->vcpu && vm->mode && vm->mode->sync_stats)
+		vm->mode->sync_stats(vm->vcpu);
+}
+
 void vm_destroy(struct vm *vm)
 {
-	if (vm->vcpu)
-		guestcpu_destroy(vm->vcpu);
+	if (vm->mode && vm->mode->stop)
+		vm->mode->stop(vm);
 	vcpu_destroy(vm->vcpu);
 	vm->vcpu = NULL;
 	while (vm->devices_up > 0) {

@@ -1,7 +1,7 @@
 /*
  * vm.h - one virtual machine: KVM handles, memory, buses, devices, its vCPU.
  *
- * One process runs one VM (DESIGN.md section 3). vm_prepare lays out RAM and the boot
+ * One process runs one VM. vm_prepare lays out RAM and the boot
  * protocol (no KVM needed, so bad input is reported first), vm_start brings up KVM, the
  * devices and the vCPU, vm_run runs it to an exit status, vm_destroy undoes all of it.
  */
@@ -18,9 +18,11 @@
 #include "kvm/mem.h"
 
 struct vcpu;
+struct mode;
 
 struct vm {
 	const struct config *cfg;
+	const struct mode *mode; /* direct or shadow, from cfg (kvm/mode.h) */
 	int kvm_fd;
 	int vm_fd;
 	struct guest_mem mem;
@@ -41,8 +43,15 @@ int vm_start(struct vm *vm);				 /* KVM VM, devices, vCPU */
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
+/* Brings the mode's counters into the statistics (before stats_write). */
+void vm_sync_stats(struct vm *vm);
+
 /* Ends the run after the current exit; the first request wins. */
 void vm_request_exit(struct vm *vm, int status);
+
+/* Registers monitor memory (vm->mem.monitor) with KVM, in its own memslot. Returns 0 or
+ * an exit status. */
+int vm_map_monitor(struct vm *vm);
 
 /*
  * Makes KVM forget everything it derived from monitor memory (its own shadows of

@@ -8,7 +8,7 @@
  * and debug registers, descriptor-table registers, MSRs, the interrupt flag, hlt,
  * syscall/sysret/iretq/lret transitions between the guest's kernel and user modes, and
  * software interrupts through the guest's IDT. In guest user mode the same instructions
- * fault as they would on hardware (returning 0 lets the caller reflect the original
+ * fault as they would on hardware (a handler returning NOT_MINE delivers the original
  * exception), except the ones user mode may use (int n, iretq, segment loads, and
  * sgdt/sidt/sldt/str/smsw unless the guest set CR4.UMIP).
  */
@@ -18,7 +18,10 @@
 #include <sys/ioctl.h>
 
 #include "front/exitcode.h"
+#include "native/privop.h"
+#include "native/reflect.h"
 #include "shadow/guestcpu.h"
+#include "shadow/park.h"
 #include "kvm/io.h"
 #include "kvm/kvm.h"
 #include "front/log.h"
@@ -26,43 +29,16 @@
 #include "lodger/stub_abi.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
+#include "arch/x86.h"
 #include "arch/x86dec.h"
 
-#define CR0_PE	    (1ULL << 0)
-#define CR0_TS	    (1ULL << 3)
-#define CR0_NW	    (1ULL << 29)
-#define CR0_CD	    (1ULL << 30)
-#define CR0_WP	    (1ULL << 16)
-#define CR0_PG	    (1ULL << 31)
-#define CR4_PAE	    (1ULL << 5)
-#define CR4_UMIP    (1ULL << 11)
-#define CR4_OSXSAVE (1ULL << 18)
 /* CR4 bits a guest may set: DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT UMIP, and SMEP where
  * its CPUID offers it (the shadow fill honours it). Every other bit is #GP, and the CPUID
  * a shadow-mode guest sees hides the features behind them (src/boot/cpu.c). */
-#define CR4_ALLOWED	0xff8ULL
-#define CR4_SMEP	(1ULL << 20)
-#define CR4_TRANSLATION ((1ULL << 4) | (1ULL << 5) | (1ULL << 7) | CR4_SMEP) /* PSE PAE PGE */
-#define EFER_SCE	(1ULL << 0)
-#define EFER_LME	(1ULL << 8)
-#define EFER_LMA	(1ULL << 10)
-#define EFER_NXE	(1ULL << 11)
-#define RFLAGS_IF	(1ULL << 9)
-#define RFLAGS_RF	(1ULL << 16)
-#define RFLAGS_VM	(1ULL << 17)
-
-#define MSR_EFER	   0xc0000080
-#define MSR_STAR	   0xc0000081
-#define MSR_LSTAR	   0xc0000082
-#define MSR_CSTAR	   0xc0000083
-#define MSR_FMASK	   0xc0000084
-#define MSR_FS_BASE	   0xc0000100
-#define MSR_GS_BASE	   0xc0000101
-#define MSR_KERNEL_GS_BASE 0xc0000102
-#define MSR_PAT		   0x277
-#define MSR_SYSENTER_CS	   0x174
-#define MSR_SYSENTER_ESP   0x175
-#define MSR_SYSENTER_EIP   0x176
+#define CR4_ALLOWED                                                                                \
+	(CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | CR4_PCE | CR4_OSFXSR | CR4_OSXMMEXCPT |  \
+	 CR4_UMIP)
+#define CR4_TRANSLATION (CR4_PSE | CR4_PAE | CR4_PGE | CR4_SMEP)
 
 /* What a handler did. */
 enum {
@@ -77,11 +53,6 @@ struct op {
 	bool kernel; /* the guest is in kernel mode */
 	int status;  /* an exit status met on the way */
 };
-
-static bool canonical(uint64_t a)
-{
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
 
 /* CPUID.(7,0):EBX.SMEP of the vCPU, as lodger set it. */
 static bool cpuid_offers_smep(struct vcpu *vcpu)
@@ -104,8 +75,7 @@ static bool cpuid_offers_smep(struct vcpu *vcpu)
 /* Raises `vector` in the guest instead of completing the instruction. */
 static int fault(struct op *o, unsigned vector, uint32_t error)
 {
-	o->status = reflect_event(o->t, vector, vector == 13 || vector == 11 || vector == 12, error,
-				  EV_EXCEPTION);
+	o->status = reflect_event(o->t, vector, x86_has_error_code(vector), error, EV_EXCEPTION);
 	return DONE;
 }
 
@@ -134,7 +104,7 @@ static bool operand_read(struct op *o, unsigned i, uint64_t *v, unsigned size, s
 
 	*v = 0;
 	if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
-		*f = (struct gfault){.vector = 6};
+		*f = (struct gfault){.vector = VEC_UD};
 		return x86_reg_get(&o->t->regs, op->reg.value, v);
 	}
 	if (op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
@@ -142,7 +112,7 @@ static bool operand_read(struct op *o, unsigned i, uint64_t *v, unsigned size, s
 		return true;
 	}
 	if (!x86_operand_address(&o->t->regs, &o->t->sregs, &o->in, op, &la)) {
-		*f = (struct gfault){.vector = 6};
+		*f = (struct gfault){.vector = VEC_UD};
 		return false;
 	}
 	struct gview v_ = view(o);
@@ -156,11 +126,11 @@ static bool operand_write(struct op *o, unsigned i, uint64_t v, unsigned size, s
 	uint64_t la;
 
 	if (op->type == ZYDIS_OPERAND_TYPE_REGISTER) {
-		*f = (struct gfault){.vector = 6};
+		*f = (struct gfault){.vector = VEC_UD};
 		return x86_reg_set(&o->t->regs, op->reg.value, v);
 	}
 	if (!x86_operand_address(&o->t->regs, &o->t->sregs, &o->in, op, &la)) {
-		*f = (struct gfault){.vector = 6};
+		*f = (struct gfault){.vector = VEC_UD};
 		return false;
 	}
 	struct gview v_ = view(o);
@@ -177,7 +147,7 @@ static int write_cr(struct op *o, unsigned cr, uint64_t v)
 	switch (cr) {
 	case 0:
 		if ((v >> 32) || !(v & CR0_PG) || !(v & CR0_PE) || ((v & CR0_NW) && !(v & CR0_CD)))
-			return fault(o, 13, 0);
+			return fault(o, VEC_GP, 0);
 		if ((v ^ g->cr0) & CR0_WP)
 			shadow_flush_all(&g->shadow);
 		g->cr0 = v;
@@ -186,11 +156,12 @@ static int write_cr(struct op *o, unsigned cr, uint64_t v)
 		g->cr2 = v;
 		return next(o);
 	case 3: {
-		/* Bits at and above MAXPHYADDR are reserved (bit 63 too: PCIDE is never set). */
-		unsigned bits = o->t->vcpu->vm->mem.phys_bits;
+		/* Without PCIDs (CR4.PCIDE is never set) bits 63..MAXPHYADDR are reserved. */
+		unsigned phys_bits =
+			o->t->vcpu->vm->mem.phys_bits ? o->t->vcpu->vm->mem.phys_bits : 52;
 
-		if (v >> (bits && bits < 52 ? bits : 52))
-			return fault(o, 13, 0);
+		if (v >> phys_bits)
+			return fault(o, VEC_GP, 0);
 		/* A CR3 write flushes the TLB: both roots of the new CR3 start empty. */
 		g->cr3 = v;
 		shadow_root(&g->shadow, v, true, true);
@@ -200,7 +171,7 @@ static int write_cr(struct op *o, unsigned cr, uint64_t v)
 	case 4:
 		if ((v & ~(CR4_ALLOWED | CR4_SMEP)) || !(v & CR4_PAE) ||
 		    ((v & ~g->cr4 & CR4_SMEP) && !cpuid_offers_smep(o->t->vcpu)))
-			return fault(o, 13, 0);
+			return fault(o, VEC_GP, 0);
 		if ((v ^ g->cr4) & CR4_TRANSLATION)
 			shadow_flush_all(&g->shadow);
 		g->cr4 = v;
@@ -208,11 +179,11 @@ static int write_cr(struct op *o, unsigned cr, uint64_t v)
 		return next(o);
 	case 8:
 		if (v & ~0xfULL)
-			return fault(o, 13, 0);
+			return fault(o, VEC_GP, 0);
 		o->t->sregs.cr8 = v; /* KVM keeps CR8 and the local APIC's TPR in step */
 		return next(o);
 	default:
-		return fault(o, 6, 0);
+		return fault(o, VEC_UD, 0);
 	}
 }
 
@@ -248,7 +219,7 @@ static int mov_cr(struct op *o)
 		v = o->t->sregs.cr8;
 		break;
 	default:
-		return fault(o, 6, 0);
+		return fault(o, VEC_UD, 0);
 	}
 	x86_reg_set(&o->t->regs, dst->reg.value, v);
 	return next(o);
@@ -264,7 +235,7 @@ static int mov_dr(struct op *o)
 	if (!o->kernel)
 		return NOT_MINE;
 	if (dr >= 8)
-		return fault(o, 6, 0);
+		return fault(o, VEC_UD, 0);
 	if (to_dr) {
 		x86_reg_get(&o->t->regs, src->reg.value, &v);
 		o->t->g->dr[dr] = v; /* kept, not armed: lodger offers no hardware breakpoints */
@@ -288,7 +259,7 @@ static int load_table_register(struct op *o, bool idt)
 	if (!o->kernel)
 		return NOT_MINE;
 	if (!x86_operand_address(&o->t->regs, &o->t->sregs, &o->in, &o->ops[0], &la))
-		return fault(o, 6, 0);
+		return fault(o, VEC_UD, 0);
 	struct gview v = view(o);
 
 	if (!gmem_read(&v, la, raw, 10, false, &f))
@@ -296,7 +267,7 @@ static int load_table_register(struct op *o, bool idt)
 	memcpy(&limit, raw, 2);
 	memcpy(&base, raw + 2, 8);
 	if (!canonical(base))
-		return fault(o, 13, 0);
+		return fault(o, VEC_GP, 0);
 	if (idt) {
 		g->idtr_base = base;
 		g->idtr_limit = limit;
@@ -319,7 +290,7 @@ static int store_table_register(struct op *o, bool idt)
 	if (!o->kernel && (g->cr4 & CR4_UMIP))
 		return NOT_MINE;
 	if (!x86_operand_address(&o->t->regs, &o->t->sregs, &o->in, &o->ops[0], &la))
-		return fault(o, 6, 0);
+		return fault(o, VEC_UD, 0);
 	memcpy(raw, &limit, 2);
 	memcpy(raw + 2, &base, 8);
 	struct gview v = view(o);
@@ -354,22 +325,21 @@ static int load_task_register(struct op *o)
 		return mem_fault(o, &f);
 	sel &= 0xffff;
 	if (!(sel & ~3ULL) || (sel & 4) || (sel | 7) + 8 > g->gdtr_limit)
-		return fault(o, 13, sel & ~3ULL);
+		return fault(o, VEC_GP, sel & ~3ULL);
 	struct gview kv = trap_view(o->t, false);
 
 	if (!gmem_read(&kv, g->gdtr_base + (sel & ~7ULL), desc, 16, false, &f))
 		return mem_fault(o, &f);
-	if (((desc[0] >> 40) & 0x1f) != 0x09) /* an available 64-bit TSS, S = 0 */
-		return fault(o, 13, sel & ~3ULL);
-	if (!((desc[0] >> 47) & 1))
-		return fault(o, 11, sel & ~3ULL);
+	if (((desc[0] >> 40) & 0x1f) != DESC_TSS_AVAILABLE) /* an available 64-bit TSS, S = 0 */
+		return fault(o, VEC_GP, sel & ~3ULL);
+	if (!(desc[0] & DESC_PRESENT))
+		return fault(o, VEC_NP, sel & ~3ULL);
 	desc[0] |= 2ULL << 40; /* mark it busy in the guest's GDT, as ltr does */
 	if (!gmem_write(&kv, g->gdtr_base + (sel & ~7ULL), desc, 8, &f))
 		return mem_fault(o, &f);
 	g->tr = sel;
-	g->tr_base =
-		((desc[0] >> 16) & 0xffffff) | ((desc[0] >> 32) & 0xff000000) | (desc[1] << 32);
-	g->tr_limit = (desc[0] & 0xffff) | ((desc[0] >> 32) & 0xf0000);
+	g->tr_base = x86_system_desc_base(desc);
+	g->tr_limit = x86_system_desc_limit(desc);
 	return next(o);
 }
 
@@ -420,17 +390,20 @@ static bool apic_write_dropped(uint32_t index, uint64_t value)
 	return mode == 2 || mode == 5 || mode == 6;
 }
 
-static bool kvm_msr(struct vcpu *vcpu, uint32_t index, uint64_t *value, bool write)
+/* 1: done; 0: KVM refused the MSR (the guest's #GP); -1: the ioctl failed (reported). */
+static int kvm_msr(struct vcpu *vcpu, uint32_t index, uint64_t *value, bool write)
 {
 	struct {
 		struct kvm_msrs h;
 		struct kvm_msr_entry e;
 	} m = {.h.nmsrs = 1, .e = {.index = index, .data = *value}};
+	int r = write ? kvm_ioctl(vcpu->fd, KVM_SET_MSRS, &m)
+		      : kvm_ioctl(vcpu->fd, KVM_GET_MSRS, &m);
 
-	if (ioctl(vcpu->fd, write ? KVM_SET_MSRS : KVM_GET_MSRS, &m) != 1)
-		return false;
+	if (r != 1)
+		return r < 0 ? -1 : 0;
 	*value = m.e.data;
-	return true;
+	return 1;
 }
 
 static bool virtual_msr(struct op *o, uint32_t index, uint64_t **slot)
@@ -489,7 +462,7 @@ static int msr(struct op *o, bool write)
 		} else if (index == MSR_EFER) {
 			if ((value & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)) ||
 			    !(value & EFER_LME))
-				return fault(o, 13, 0);
+				return fault(o, VEC_GP, 0);
 			if ((value ^ g->efer) & EFER_NXE)
 				shadow_flush_all(&g->shadow);
 			g->efer = value | EFER_LMA;
@@ -497,17 +470,24 @@ static int msr(struct op *o, bool write)
 			    index == MSR_CSTAR || index == MSR_KERNEL_GS_BASE ||
 			    index == MSR_SYSENTER_ESP || index == MSR_SYSENTER_EIP) &&
 			   !canonical(value)) {
-			return fault(o, 13, 0);
+			return fault(o, VEC_GP, 0);
 		} else {
 			*slot = value;
 		}
 	} else if (privop_msr_route(index) != MSR_ROUTE_KVM) {
-		return fault(o, 13, 0);
+		return fault(o, VEC_GP, 0);
 	} else if (write && apic_write_dropped(index, value)) {
 		pr_debug(LOG_TRAP, "dropped x2APIC write %#x = %#llx (SMI/INIT/SIPI)", index,
 			 (unsigned long long)value);
-	} else if (!kvm_msr(o->t->vcpu, index, &value, write)) {
-		return fault(o, 13, 0);
+	} else {
+		int r = kvm_msr(o->t->vcpu, index, &value, write);
+
+		if (r < 0) {
+			o->status = EXIT_HOST_ERROR;
+			return DONE;
+		}
+		if (r == 0)
+			return fault(o, VEC_GP, 0);
 	}
 	if (!write) {
 		o->t->regs.rax = (uint32_t)value;
@@ -572,7 +552,7 @@ static int mov_segment(struct op *o)
 			return mem_fault(o, &f);
 		sel &= 0xffff;
 		if (!load_data_segment(o, sreg, sel))
-			return fault(o, 13, sel & ~3ULL);
+			return fault(o, VEC_GP, sel & ~3ULL);
 		o->t->regs.rsp += size;
 		return next(o);
 	}
@@ -580,7 +560,7 @@ static int mov_segment(struct op *o)
 		return mem_fault(o, &f);
 	sel &= 0xffff;
 	if (!load_data_segment(o, sreg, sel))
-		return fault(o, 13, sel & ~3ULL);
+		return fault(o, VEC_GP, sel & ~3ULL);
 	return next(o);
 }
 
@@ -614,9 +594,9 @@ static int iret(struct op *o)
 	if (!gmem_read(&v, o->t->regs.rsp, frame, sizeof(frame), false, &f))
 		return mem_fault(o, &f);
 	if (!canonical(frame[0]))
-		return fault(o, 13, 0);
+		return fault(o, VEC_GP, 0);
 	if (!enter_code_segment(o, frame[1]))
-		return fault(o, 13, frame[1] & 0xfffc);
+		return fault(o, VEC_GP, frame[1] & 0xfffc);
 	o->t->regs.rip = frame[0];
 	o->t->regs.rsp = frame[3];
 	o->t->regs.rflags = (frame[2] & ~(RFLAGS_VM | RFLAGS_RF)) | 2;
@@ -645,9 +625,9 @@ static int far_return(struct op *o)
 	if (to_user && !gmem_read(&v, o->t->regs.rsp + 16, frame + 2, 16, false, &f))
 		return mem_fault(o, &f);
 	if (!canonical(frame[0]))
-		return fault(o, 13, 0);
+		return fault(o, VEC_GP, 0);
 	if (!enter_code_segment(o, frame[1]))
-		return fault(o, 13, frame[1] & 0xfffc);
+		return fault(o, VEC_GP, frame[1] & 0xfffc);
 	o->t->regs.rip = frame[0];
 	o->t->regs.rsp = to_user ? frame[2] : o->t->regs.rsp + 16;
 	return DONE;
@@ -672,7 +652,7 @@ static int far_branch(struct op *o)
 		return mem_fault(o, &f);
 	if ((sel & ~3ULL) == (STUB_GUEST_KERNEL_CS & ~3) ||
 	    (sel & ~3ULL) == (STUB_GUEST_KERNEL_DS & ~3))
-		return fault(o, 13, sel & ~3ULL);
+		return fault(o, VEC_GP, sel & ~3ULL);
 	return NOT_MINE;
 }
 
@@ -686,9 +666,9 @@ static int sysret(struct op *o)
 	if (!o->kernel || !(g->efer & EFER_SCE))
 		return NOT_MINE;
 	if (to64 && !canonical(o->t->regs.rcx))
-		return fault(o, 13, 0);
+		return fault(o, VEC_GP, 0);
 	if ((cs | 3) != (to64 ? STUB_GUEST_USER_CS : STUB_GUEST_USER32_CS))
-		return fault(o, 13, 0); /* STAR must name the selectors lodger gave */
+		return fault(o, VEC_GP, 0); /* STAR must name the selectors lodger gave */
 	o->t->regs.rip = to64 ? o->t->regs.rcx : (uint32_t)o->t->regs.rcx;
 	o->t->regs.rflags = (o->t->regs.r11 & ~(RFLAGS_RF | RFLAGS_VM)) | 2;
 	enter_code_segment(o, cs | 3);
@@ -710,8 +690,8 @@ static int swapgs(struct op *o)
 /* int n, int3, int1: through the guest's gate; the gate's DPL decides for user mode. */
 static int software_interrupt(struct op *o)
 {
-	unsigned vector = o->in.mnemonic == ZYDIS_MNEMONIC_INT3	  ? 3
-			  : o->in.mnemonic == ZYDIS_MNEMONIC_INT1 ? 1
+	unsigned vector = o->in.mnemonic == ZYDIS_MNEMONIC_INT3	  ? VEC_BP
+			  : o->in.mnemonic == ZYDIS_MNEMONIC_INT1 ? VEC_DB
 								  : o->ops[0].imm.value.u & 0xff;
 
 	if (o->in.mnemonic == ZYDIS_MNEMONIC_INT1) { /* icebp: a #DB trap, no DPL check */
@@ -743,7 +723,7 @@ static int port_io(struct op *o)
 		port = o->t->regs.rdx & 0xffff;
 	o->t->regs.rip += o->in.length;
 	if (!io_claimed(bus, port, size)) {
-		o->status = trap_port_io(o->t, port, size, in);
+		o->status = park_port_io(o->t, port, size, in);
 		return DONE;
 	}
 	x86_reg_get(&o->t->regs, data_op->reg.value, &value);
@@ -761,7 +741,7 @@ static int halt(struct op *o)
 	if (!o->kernel)
 		return NOT_MINE;
 	o->t->regs.rip += o->in.length;
-	o->status = trap_halt(o->t);
+	o->status = park_halt(o->t);
 	return DONE;
 }
 
@@ -910,27 +890,25 @@ static bool fetch(struct op *o, struct gfault *f)
 			  o->ops);
 }
 
-static int emulate(struct trap *t)
+/* The exception the instruction raised is the guest's. */
+static int original(struct trap *t)
 {
-	struct op o = {.t = t, .kernel = !t->g->user};
-	struct gfault f = {.vector = 6};
-	int r;
-
-	if (!fetch(&o, &f)) {
-		if (f.vector == 6)
-			return NOT_MINE; /* undecodable: the original exception stands */
-		r = reflect_fault(t, &f);
-		return r ? -r : DONE;
-	}
-	r = dispatch(&o);
-	if (r == DONE) {
-		t->g->stats.by_kind[TK_EMULATED]++;
-		pr_debug(LOG_TRAP, "emulated %s", ZydisMnemonicGetString(o.in.mnemonic));
-	}
-	return o.status ? -o.status : r;
+	return reflect_event(t, t->vector, t->has_error, t->error, EV_EXCEPTION);
 }
 
 int privop_emulate(struct trap *t)
 {
-	return emulate(t);
+	struct op o = {.t = t, .kernel = !t->g->user};
+	struct gfault f = {.vector = VEC_UD};
+
+	if (!fetch(&o, &f)) {
+		if (f.vector == VEC_UD)
+			return original(t); /* undecodable: the original exception stands */
+		return reflect_fault(t, &f);
+	}
+	if (dispatch(&o) == NOT_MINE)
+		return original(t);
+	t->g->stats.by_kind[TK_EMULATED]++;
+	pr_debug(LOG_TRAP, "emulated %s", ZydisMnemonicGetString(o.in.mnemonic));
+	return o.status;
 }

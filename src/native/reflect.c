@@ -1,7 +1,7 @@
 /*
  * reflect.c - delivering exceptions and interrupts through the guest's own IDT.
  *
- * The guest's IDT is virtual (DESIGN.md section 7): lodger does what the CPU would do with
+ * The guest's IDT is virtual (docs/shadow-mode.md): lodger does what the CPU would do with
  * it - check the gate, switch to the guest's kernel stack (RSP0 of its TSS on a
  * user-to-kernel transition, or the gate's IST), push a native 64-bit frame with the
  * guest's own view of CS, RFLAGS and SS, and enter the handler in guest kernel mode.
@@ -9,46 +9,27 @@
  * rules; a fault while delivering a double fault is a triple fault, which ends the run
  * as it does in direct mode.
  */
-#include "shadow/guestcpu.h"
+#include "native/reflect.h"
 
 #include "front/exitcode.h"
 #include "front/log.h"
+#include "shadow/guestcpu.h"
+#include "arch/x86.h"
 #include "lodger/stub_abi.h"
 
-#define RFLAGS_TF      (1ULL << 8)
-#define RFLAGS_IF      (1ULL << 9)
-#define RFLAGS_IOPL    (3ULL << 12)
-#define RFLAGS_NT      (1ULL << 14)
-#define RFLAGS_RF      (1ULL << 16)
-#define RFLAGS_VM      (1ULL << 17)
-#define GATE_INTERRUPT 0xe
-#define GATE_TRAP      0xf
-#define VEC_DF	       8
-
-struct gate {
-	uint64_t offset;
-	uint16_t selector;
-	unsigned ist, type, dpl;
-	bool present;
-};
-
-static bool read_gate(struct trap *t, unsigned vector, struct gate *gate, struct gfault *f)
+static bool read_gate(struct trap *t, unsigned vector, uint32_t ext, struct x86_gate *gate,
+		      struct gfault *f)
 {
 	struct gview kv = trap_view(t, false);
 	uint64_t raw[2];
 
 	if (vector * 16 + 15 > t->g->idtr_limit) {
-		*f = (struct gfault){.vector = 13, .error = vector * 8 + 2};
+		*f = (struct gfault){.vector = VEC_GP, .error = vector * 8 + 2 + ext};
 		return false;
 	}
 	if (!gmem_read(&kv, t->g->idtr_base + vector * 16, raw, sizeof(raw), false, f))
 		return false;
-	gate->offset = (raw[0] & 0xffff) | ((raw[0] >> 32) & 0xffff0000) | (raw[1] << 32);
-	gate->selector = raw[0] >> 16;
-	gate->ist = (raw[0] >> 32) & 7;
-	gate->type = (raw[0] >> 40) & 0xf;
-	gate->dpl = (raw[0] >> 45) & 3;
-	gate->present = (raw[0] >> 47) & 1;
+	*gate = x86_gate_decode(raw);
 	return true;
 }
 
@@ -70,30 +51,31 @@ static bool deliver(struct trap *t, unsigned vector, bool has_error, uint32_t er
 	uint32_t ext = kind != EV_SOFTWARE;
 	uint64_t frame[6], rsp;
 	unsigned n = 0;
-	struct gate gate;
+	struct x86_gate gate;
 
-	if (!read_gate(t, vector, &gate, f))
+	if (!read_gate(t, vector, ext, &gate, f))
 		return false;
 	if (gate.type != GATE_INTERRUPT && gate.type != GATE_TRAP) {
-		*f = (struct gfault){.vector = 13, .error = vector * 8 + 2 + ext};
+		*f = (struct gfault){.vector = VEC_GP, .error = vector * 8 + 2 + ext};
 		return false;
 	}
 	if (kind == EV_SOFTWARE && gate.dpl < (g->user ? 3u : 0u)) {
-		*f = (struct gfault){.vector = 13, .error = vector * 8 + 2};
+		*f = (struct gfault){.vector = VEC_GP, .error = vector * 8 + 2};
 		return false;
 	}
 	if (!gate.present) {
-		*f = (struct gfault){.vector = 11, .error = vector * 8 + 2 + ext};
+		*f = (struct gfault){.vector = VEC_NP, .error = vector * 8 + 2 + ext};
 		return false;
 	}
 	if ((gate.selector & ~3) != (STUB_GUEST_KERNEL_CS & ~3)) {
-		*f = (struct gfault){.vector = 13, .error = (gate.selector & ~3) + ext};
+		*f = (struct gfault){.vector = VEC_GP, .error = (gate.selector & ~3) + ext};
 		return false;
 	}
 	rsp = t->regs.rsp;
-	if (gate.ist && !gmem_read(&kv, g->tr_base + 0x24 + (gate.ist - 1) * 8, &rsp, 8, false, f))
+	if (gate.ist &&
+	    !gmem_read(&kv, g->tr_base + TSS_IST1 + (gate.ist - 1) * 8, &rsp, 8, false, f))
 		return false;
-	if (!gate.ist && g->user && !gmem_read(&kv, g->tr_base + 4, &rsp, 8, false, f))
+	if (!gate.ist && g->user && !gmem_read(&kv, g->tr_base + TSS_RSP0, &rsp, 8, false, f))
 		return false;
 	/* The handler's address is checked before anything is pushed: #GP(EXT), and lodger
 	 * (or the stub) never resumes at a non-canonical RIP. */
@@ -154,9 +136,11 @@ int reflect_event(struct trap *t, unsigned vector, bool has_error, uint32_t erro
 				 vector, (unsigned long long)t->regs.rip);
 			return 0;
 		}
+		/* The double- and triple-fault rules are for exceptions: an int n that fails
+		 * (int $8, int $13 through a DPL-0 gate) gets the fault itself. */
 		if (vector == VEC_DF && kind == EV_EXCEPTION)
 			return EXIT_TRIPLE_FAULT;
-		if (f.vector == 14)
+		if (f.vector == VEC_PF)
 			t->g->cr2 = f.cr2;
 		if (promotes(vector, kind, f.vector)) {
 			vector = VEC_DF;
@@ -172,7 +156,7 @@ int reflect_event(struct trap *t, unsigned vector, bool has_error, uint32_t erro
 
 int reflect_fault(struct trap *t, const struct gfault *f)
 {
-	if (f->vector == 14)
+	if (f->vector == VEC_PF)
 		t->g->cr2 = f->cr2;
 	return reflect_event(t, f->vector, true, f->error, EV_EXCEPTION);
 }

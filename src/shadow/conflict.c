@@ -2,7 +2,7 @@
  * conflict.c - what lodger does when the guest touches the stub's region (claims 1, 9-12).
  *
  * In the order it happens:
- *   detect   shadow_fill() says SHADOW_STUB_CONFLICT for a guest access (trap.c);
+ *   detect   shadow_fill() says SHADOW_STUB_CONFLICT for a guest access (dispatch.c);
  *   unused   if the guest leaves some region unmapped, the stub moves there and the guest
  *            simply gets its region (claim 9);
  *   random   if the guest maps everything, the stub moves to a random region the guest
@@ -14,28 +14,49 @@
  *            place: the CPU performs the access itself, with the guest's permissions,
  *            A/D bits, faults, locking and rep semantics, and a single-step trap (TF,
  *            taken through the stub's own #DB entry) brings the stub back;
- *   policy   accesses to displaced content are counted per time window; a region that is
- *            hot makes the stub move on to another random region, at most once per window,
+ *   policy   accesses to displaced content are counted per time window, on the guest's
+ *            clock (traps handled, relocate.h: RELOC_TICK_NS); a region that is hot makes
+ *            the stub move on to another random region, at most once per window,
  *            remembering hot regions so it does not come back (claim 12).
+ *   move     conflict_move_stub(): stub_place() rewrites every absolute address in the
+ *            stub, shadow_set_stub_base() its mapping in every shadow root, and the
+ *            syscall MSRs follow (transport.c);
  * Every move is logged under -d reloc and counted in the statistics.
  */
 #include <time.h>
 
+#include "arch/x86.h"
 #include "front/exitcode.h"
+#include "shadow/conflict.h"
 #include "shadow/guestcpu.h"
 #include "front/log.h"
 #include "shadow/pagewalk.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
+#include "shadow/transport.h"
 
-#define RFLAGS_TF (1ULL << 8)
-
+/* Host time: only measured (time_ns in -stats, -d reloc), never decided on. */
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+int conflict_move_stub(struct trap *t, uint64_t to)
+{
+	struct guestcpu *g = t->g;
+
+	stub_place(&g->stub, to);
+	shadow_set_stub_base(&g->shadow, to);
+	return transport_set_syscall_msrs(t->vcpu, g);
+}
+
+/* The policy's clock: the guest's, counted in the traps lodger handled for it. */
+static uint64_t guest_clock_ns(const struct guestcpu *g)
+{
+	return g->stats.by_place[TRAP_IN_VMM] * RELOC_TICK_NS;
 }
 
 static const char *access_name(uint32_t access)
@@ -47,7 +68,7 @@ static int move(struct trap *t, uint64_t to, const char *kind, uint64_t la, uint
 		uint64_t start)
 {
 	uint64_t from = t->g->stub.base;
-	int r = trap_move_stub(t, to);
+	int r = conflict_move_stub(t, to);
 
 	pr_debug(LOG_RELOC, "stub %#llx -> %#llx (%s): guest %s %s at %#llx, rip %#llx, %llu ns",
 		 (unsigned long long)from, (unsigned long long)to, kind,
@@ -70,7 +91,7 @@ static int step_begin(struct trap *t, uint64_t la, uint32_t access)
 	pr_debug(LOG_RELOC, "displaced %s at %#llx, rip %#llx: one step with the stub at %#llx",
 		 access_name(access), (unsigned long long)la, (unsigned long long)t->regs.rip,
 		 (unsigned long long)aside);
-	return trap_move_stub(t, aside);
+	return conflict_move_stub(t, aside);
 }
 
 int conflict_step_end(struct trap *t)
@@ -82,10 +103,10 @@ int conflict_step_end(struct trap *t)
 
 	g->step.active = false;
 	t->regs.rflags = (t->regs.rflags & ~RFLAGS_TF) | (g->step.guest_tf ? RFLAGS_TF : 0);
-	status = trap_move_stub(t, g->step.home);
+	status = conflict_move_stub(t, g->step.home);
 	r->stats.displaced++;
 	r->stats.ns += now - g->step.start_ns;
-	if (status || !reloc_hot(r, now))
+	if (status || !reloc_hot(r, guest_clock_ns(g)))
 		return status;
 	/* Claim 12: too many displaced accesses here. An unused region, should the guest
 	 * have freed one meanwhile, ends the displacement; else another random region. */
@@ -103,17 +124,20 @@ int conflict_step_end(struct trap *t)
 		    t->regs.rip, PFEC_I, now);
 }
 
-bool conflict_step_trap(struct trap *t, int *status)
+int conflict_step_trap(struct trap *t, bool *done)
 {
-	if (t->vector == 1) { /* the step's #DB: the instruction is done */
-		*status = conflict_step_end(t);
-		if (!*status && t->g->step.guest_tf)
-			return false; /* the guest single-steps too: its #DB is still due */
-		return true;
+	int status = 0;
+
+	*done = false;
+	if (t->vector == VEC_DB) { /* the step's #DB: the instruction is done */
+		status = conflict_step_end(t);
+		/* unless the guest single-steps too: its #DB is still due */
+		*done = status || !t->g->step.guest_tf;
+		return status;
 	}
-	if (t->vector != 14)
-		*status = conflict_step_end(t); /* then lodger handles the trap as usual */
-	return false;
+	if (t->vector != VEC_PF)
+		status = conflict_step_end(t); /* then lodger handles the trap as usual */
+	return status;
 }
 
 int conflict_handle(struct trap *t, uint64_t la, uint32_t access)
@@ -132,7 +156,7 @@ int conflict_handle(struct trap *t, uint64_t la, uint32_t access)
 		return EXIT_INTERNAL;
 	}
 	if (g->step.active) /* the step touched the temporary place: another one */
-		return trap_move_stub(t, reloc_random_region(r, g->stub.base));
+		return conflict_move_stub(t, reloc_random_region(r, g->stub.base));
 	if (r->displacing)
 		return step_begin(t, la, access);
 	reloc_note_conflict(r, from);

@@ -4,13 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86.h"
 #include "front/log.h"
 #include "shadow/pagewalk.h"
-
-static bool canonical(uint64_t la)
-{
-	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
-}
 
 /* One page-bounded piece: translate, check, and return a host pointer (or NULL for a
  * frame that is not RAM, which reads as all ones and ignores writes). */

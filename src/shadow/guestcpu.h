@@ -1,16 +1,19 @@
 /*
- * guestcpu.h - the virtual CPU a shadow-mode guest sees, and the trap path that keeps it.
+ * guestcpu.h - the virtual CPU a shadow-mode guest sees, and its lifecycle.
  *
  * In shadow mode the guest kernel runs at real CPL3, so everything privileged is virtual
- * and lives here: control registers, descriptor-table registers, the syscall MSRs, the
- * interrupt flag, and whether the guest is in kernel or user mode. Each trap from the
- * guest reaches lodger through the stub (stub/entry.S) as a KVM_EXIT_IO on
- * STUB_EXIT_PORT; trap_handle() reads the hardware frame, does what the guest's CPU
- * would have done (fill a shadow entry, emulate a privileged instruction, or deliver the
- * event through the guest's own IDT) and resumes the guest.
+ * and lives here. The core (src/shadow/) reads only: whether the guest is in user or
+ * kernel mode, its CR3, CR0.WP and EFER.NXE (to walk its tables), and its virtual IF
+ * (personality.h: kernel_if_is_real). The rest of the register file is the native
+ * personality's (src/native/); another personality keeps its state behind `pstate`.
  *
- * Files: trap.c (entry, dispatch, resume), reflect.c (event delivery to the guest's
- * IDT), privop.c (privileged-instruction emulation), gmem.c (guest linear memory).
+ * The trap path, in the order a trap takes it:
+ *   stubexit.c   recognise the stub's exit, read the hardware frame   (stubexit.h)
+ *   dispatch.c   shadow fill, stub conflict, or the personality        (dispatch.h)
+ *   syscall.c    the two ways a guest syscall reaches lodger            (syscall.h)
+ *   park.c       hlt and port I/O: the vCPU waits in the stub           (park.h)
+ *   transport.c  registers to and from KVM, resumption                  (transport.h)
+ *   conflict.c   the guest wants the stub's region (claims 1, 9-12)     (conflict.h)
  */
 #ifndef LODGER_GUESTCPU_H
 #define LODGER_GUESTCPU_H
@@ -19,11 +22,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "boot/bootmap.h"
-#include "shadow/gmem.h"
+#include "shadow/personality.h"
 #include "shadow/relocate.h"
 #include "shadow/shadow.h"
 #include "shadow/stub.h"
+#include "shadow/trap.h"
 
 struct vcpu;
 
@@ -32,14 +35,14 @@ enum trap_place { TRAP_IN_STUB, TRAP_IN_VMM, TRAP_PLACES };
 
 enum trap_kind {
 	TK_SHADOW_FILL, /* a shadow miss, hidden from the guest */
-	TK_REFLECTED,	/* an exception or interrupt delivered to the guest's IDT */
+	TK_REFLECTED,	/* an exception or interrupt delivered to the guest */
 	TK_EMULATED,	/* a privileged instruction emulated */
 	TK_SYSCALL,	/* syscall from the guest */
 	TK_HALT_WAKE,	/* an interrupt ended a guest hlt */
 	TK_PIO,		/* port I/O done through the stub's trampoline */
 	TK_KINDS,
 };
-/* The kinds' names in -stats output ("shadow_fill", ...); defined in stats.c. */
+/* The kinds' names in -stats output ("shadow_fill", ...); defined in report.c. */
 extern const char *const trap_kind_names[TK_KINDS];
 
 struct guestcpu_stats {
@@ -50,6 +53,9 @@ struct guestcpu_stats {
 };
 
 struct guestcpu {
+	const struct personality *pers;
+	void *pstate; /* a personality's own state (boot allocates, destroy frees) */
+
 	struct stub stub;
 	struct shadow shadow;
 	struct reloc reloc;
@@ -60,6 +66,7 @@ struct guestcpu {
 		uint64_t start_ns;
 	} step;
 
+	/* The core's view of the guest. */
 	bool user;   /* the guest is in user mode (virtual CPL3) */
 	bool vif;    /* the guest's RFLAGS.IF */
 	bool halted; /* parked in the stub's idle loop */
@@ -68,8 +75,10 @@ struct guestcpu {
 	struct kvm_sregs saved_sregs;
 	unsigned pio_size;
 	bool pio_in;
+	uint64_t cr0, cr3, efer; /* CR0.WP, CR3 and EFER.NXE walk the guest's tables */
 
-	uint64_t cr0, cr2, cr3, cr4, efer, cr8;
+	/* The native personality's virtual CPU (src/native/). */
+	uint64_t cr2, cr4, cr8;
 	uint64_t star, lstar, cstar, fmask, kernel_gs_base, pat;
 	uint64_t gdtr_base, idtr_base;
 	uint16_t gdtr_limit, idtr_limit;
@@ -84,22 +93,9 @@ struct guestcpu {
 	unsigned same_fills;
 };
 
-/* The context of one trap: the guest's registers as they were when it trapped. */
-struct trap {
-	struct vcpu *vcpu;
-	struct guestcpu *g;
-	struct kvm_regs regs;	/* guest GPRs, RIP, RSP, RFLAGS */
-	struct kvm_sregs sregs; /* real segment and control state */
-	unsigned vector;
-	bool has_error;
-	uint32_t error;
-	bool parked;	   /* the vCPU was sent into the stub (hlt, port I/O): no resume */
-	bool sti_shadow;   /* the guest executed sti: block interrupts for one instruction */
-	unsigned soft_len; /* EV_SOFTWARE: length of the int instruction at RIP */
-};
-
 /* What lodger's configuration says about the stub (config.h: -machine options). */
 struct guestcpu_options {
+	const struct personality *personality;
 	uint64_t stub_base; /* initial linear base, 2 MiB-aligned */
 	bool relocate;	    /* move the stub when the guest wants its region */
 	bool fast_paths;    /* let the stub handle the traps it can (claims 7, 19) */
@@ -107,66 +103,19 @@ struct guestcpu_options {
 	unsigned reloc_hot, reloc_window_ms; /* claim 12's policy */
 };
 
-int guestcpu_init(struct vcpu *vcpu, const struct guestcpu_options *opt, uint64_t entry,
-		  uint64_t fdt_gpa, const struct boot_layout *layout);
+/* Monitor memory's content, without KVM: the stub, its page table, the shadow pool.
+ * Sets vcpu->guest. Returns 0 or an exit status. */
+int guestcpu_create(struct vcpu *vcpu, const struct guestcpu_options *opt);
+/* The vCPU's entry state: the personality's boot state, loaded through KVM. */
+int guestcpu_start(struct vcpu *vcpu, const struct personality_boot *boot);
 void guestcpu_destroy(struct vcpu *vcpu);
 
 /* Brings the counters the stub keeps in its area into the statistics. */
 void guestcpu_sync_stats(struct vcpu *vcpu);
 
-/* A KVM_EXIT_IO on STUB_EXIT_PORT: true if it came from the stub (and was handled; the
- * lodger exit status, 0 to go on, is in *status). */
-bool trap_handle(struct vcpu *vcpu, int *status);
-
-/* trap.c helpers for reflect.c and privop.c */
-struct gview trap_view(const struct trap *t, bool user);
-void trap_set_mode(struct trap *t, bool user);
-
-/* Parks the vCPU in the stub's idle loop until an interrupt (a guest hlt); t->regs.rip
- * is where the guest resumes. Returns 0 or an exit status. */
-int trap_halt(struct trap *t);
-/* Has the stub perform a port access the guest asked for (KVM's in-kernel devices are
- * only reachable from inside the VM); the guest resumes at t->regs.rip afterwards. */
-int trap_port_io(struct trap *t, uint16_t port, unsigned size, bool in);
-
-enum event_kind {
-	EV_EXCEPTION, /* raised by the CPU */
-	EV_EXTERNAL,  /* an interrupt (or NMI) from outside */
-	EV_SOFTWARE,  /* int n / int3 at RIP (t->soft_len bytes): the gate's DPL is checked
-		       * against the guest's CPL; a #GP then points at the instruction, the
-		       * event itself returns after it */
-};
-
-/* reflect.c: deliver `vector` to the guest; RIP in t->regs is the return address.
- * Returns 0, or EXIT_TRIPLE_FAULT when delivery fails beyond a double fault. */
-int reflect_event(struct trap *t, unsigned vector, bool has_error, uint32_t error,
-		  enum event_kind kind);
-/* Delivers a fault lodger found while acting for the guest. */
-int reflect_fault(struct trap *t, const struct gfault *f);
-
-/* privop.c: emulate the instruction at RIP that raised t->vector.
- * Returns 1 when done (state updated), 0 when the original exception must be reflected,
- * or a negative value carrying an exit status (-EXIT_*). */
-int privop_emulate(struct trap *t);
-
 /* Where a guest rdmsr/wrmsr of `index` goes: lodger's virtual CPU, KVM, or #GP. Only the
  * indices routed to KVM can ever reach KVM_GET/SET_MSRS (tests/unit/test_privop.c). */
 enum msr_route { MSR_ROUTE_FAULT, MSR_ROUTE_VIRTUAL, MSR_ROUTE_KVM };
 enum msr_route privop_msr_route(uint32_t index);
-
-/* conflict.c: the guest touched the stub's region (claims 1, 9-12). Returns 0 or an exit
- * status; the guest's access runs again on resume. */
-int conflict_handle(struct trap *t, uint64_t la, uint32_t access);
-/* While a displaced access is being stepped: the trap `t` (vector t->vector) ends the step
- * unless it is a shadow fill on the way. Returns true when the trap was the step's own
- * #DB and needs nothing else; *status carries an exit status. */
-bool conflict_step_trap(struct trap *t, int *status);
-/* Ends a step early (the instruction raised something lodger handles). */
-int conflict_step_end(struct trap *t);
-/* Where the stub moves: every absolute address, the shadow roots, LSTAR. */
-int trap_move_stub(struct trap *t, uint64_t to);
-
-/* Emulated syscall/sysret, used by the syscall entry. */
-int trap_syscall(struct trap *t);
 
 #endif

@@ -3,10 +3,7 @@
 
 #include <string.h>
 
-static bool canonical(uint64_t la)
-{
-	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
-}
+#include "arch/x86.h"
 
 enum walk_status pagewalk(const struct guest_mem *mem, uint64_t cr3, uint64_t la, struct walk *w)
 {

@@ -1,14 +1,15 @@
 /*
  * relocate.c - choosing where the stub goes when the guest wants its region.
  *
- * The relocation reads in the order it runs (trap.c calls reloc_conflict's steps):
+ * The relocation reads in the order it runs (conflict.c runs the steps):
  *   detect  a guest access in the stub's region: shadow_fill says SHADOW_STUB_CONFLICT
  *           (claims 1, 13, 25, 28), whether a load, a store, a fetch or an access the CPU
  *           makes for the guest (a stack push, a descriptor read);
  *   choose  an unused region of the guest's linear space (claims 9, 21, 29) - this file;
  *   move    stub_place() rewrites every absolute address in the stub (stub.c lists them),
  *           shadow_set_stub_base() moves its mapping in every shadow root, and the vCPU's
- *           LSTAR/CSTAR and descriptor-table registers follow (trap.c);
+ *           LSTAR/CSTAR and descriptor-table registers follow (conflict_move_stub,
+ *           conflict.c);
  *   resume  the guest re-executes its access, which now fills a shadow entry like any
  *           other;
  *   record  -d reloc logs it, the statistics count it.
@@ -17,6 +18,7 @@
 
 #include <string.h>
 
+#include "arch/x86.h"
 #include "shadow/pagewalk.h"
 
 #define REGION_SHIFT 21
@@ -66,11 +68,6 @@ struct search {
 	uint64_t full[MEMO_SLOTS];
 };
 
-static uint64_t canonical_of(uint64_t la)
-{
-	return (uint64_t)((int64_t)(la << 16) >> 16);
-}
-
 static bool usable(const struct search *s, uint64_t base)
 {
 	return base != s->current && !reloc_recently_conflicted(s->r, base);
@@ -101,7 +98,7 @@ static bool search_table(struct search *s, uint64_t table, int level, uint64_t l
 		return false; /* an alias of a table already searched in full */
 	for (unsigned n = 0; n < 512; n++) {
 		unsigned i = (start + n) % 512;
-		uint64_t la = canonical_of(la_base | ((uint64_t)i << shift));
+		uint64_t la = x86_canonicalize(la_base | ((uint64_t)i << shift));
 		uint64_t e = t[i];
 
 		if (level == 2 && (e & PTE_P))
@@ -133,7 +130,7 @@ uint64_t reloc_random_region(struct reloc *r, uint64_t current)
 {
 	for (;;) {
 		/* 48-bit linear space, sign-extended: both halves, any 2 MiB region. */
-		uint64_t base = canonical_of(reloc_random(r) & 0x0000ffffffe00000ULL);
+		uint64_t base = x86_canonicalize(reloc_random(r) & 0x0000ffffffe00000ULL);
 
 		/* Not the first slot of the upper half: kvm_pvm cannot map it for CPL3 code, and
 		 * displaced accesses there could not be served (docs/platform.md). */

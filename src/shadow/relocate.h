@@ -27,6 +27,12 @@ struct reloc_stats {
 };
 
 /* The policy's parameters (-machine reloc-hot=, reloc-window-ms=). */
+/*
+ * The policy's clock is the guest's, not the host's: it advances RELOC_TICK_NS for each
+ * trap lodger handles (about what one costs on kvm_pvm), so the same guest gets the same
+ * decisions however loaded the host is. The window is in these nanoseconds.
+ */
+#define RELOC_TICK_NS		10000ULL
 #define RELOC_DEFAULT_HOT	16  /* displaced accesses ... */
 #define RELOC_DEFAULT_WINDOW_MS 100 /* ... within this long make a region hot */
 
@@ -50,8 +56,9 @@ void reloc_init(struct reloc *r, bool enabled, uint64_t seed);
 uint64_t reloc_random_region(struct reloc *r, uint64_t current);
 
 /*
- * Claim 12's policy: a displaced access was served at time now_ns; true when the region
- * has become hot (more than r->hot in one window) and the stub should move on.
+ * Claim 12's policy: a displaced access was served at time now_ns (the guest's clock,
+ * RELOC_TICK_NS per trap); true when the region has become hot (more than r->hot in one
+ * window) and the stub should move on.
  */
 bool reloc_hot(struct reloc *r, uint64_t now_ns);
 

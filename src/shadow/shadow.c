@@ -1,5 +1,5 @@
 /*
- * shadow.c - shadow page tables (DESIGN.md section 7), built lazily from the guest's own.
+ * shadow.c - shadow page tables (docs/shadow-mode.md), built lazily from the guest's own.
  *
  * A root is a PML4 page and the PDPT, PD and PT pages below it, all taken from the pool in
  * monitor memory. Shadow tables never use large pages, so every PD entry points to a page
@@ -18,12 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86.h"
 #include "front/log.h"
+#include "lodger/stub_abi.h"
 #include "shadow/pagewalk.h"
 
 #define PAGE_SIZE 4096ULL
 #define ENTRIES	  512
-#define STUB_SIZE (2ULL << 20)
 
 /* Memory-type bits copied from the guest's leaf (PAT is bit 7 in a PTE, 12 in a large page). */
 #define SPTE_PWT	(1ULL << 3)
@@ -58,19 +59,14 @@ static __attribute__((noreturn, format(printf, 3, 4))) void shadow_bug(const cha
 
 #define SHADOW_BUG(...) shadow_bug(__FILE__, __LINE__, __VA_ARGS__)
 
-static bool canonical(uint64_t la)
-{
-	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
-}
-
 static bool stub_base_ok(uint64_t base)
 {
-	return !(base & (STUB_SIZE - 1)) && canonical(base);
+	return !(base & (STUB_REGION_SIZE - 1)) && canonical(base);
 }
 
 static bool in_stub(const struct shadow *s, uint64_t la)
 {
-	return la - s->stub_base < STUB_SIZE;
+	return la - s->stub_base < STUB_REGION_SIZE;
 }
 
 static unsigned table_index(uint64_t la, int level)
@@ -181,8 +177,8 @@ static uint64_t *shadow_entry(struct shadow *s, uint64_t pml4, uint64_t la, int 
 }
 
 /*
- * Every leaf written goes through here. DESIGN.md: no guest mapping may reach monitor
- * memory.
+ * Every leaf written goes through here. Isolation (docs/shadow-mode.md): no guest mapping
+ * may reach monitor memory.
  */
 static void check_leaf(const struct shadow *s, uint64_t e, const char *file, int line)
 {

@@ -1,7 +1,7 @@
 /*
  * shadow.h - shadow page tables: the real page tables a shadow-mode guest runs on.
  *
- * The guest kernel runs at CPL3 (DESIGN.md section 7), so its own page tables cannot be
+ * The guest kernel runs at CPL3 (docs/shadow-mode.md), so its own page tables cannot be
  * the ones the CPU walks: lodger builds shadows of them, lazily, in monitor memory.
  * For each guest CR3 there are two roots: the kernel root (everything the guest maps,
  * with U=1 so CPL3 code can reach it) and the user root (only the guest's user pages).

@@ -13,15 +13,11 @@
 
 #include <string.h>
 
+#include "arch/x86.h"
 #include "boot/bootmap.h"
 #include "lodger/stub_abi.h"
 
 extern const uint8_t stub_code_start[], stub_code_end[];
-
-#define GATE_INTERRUPT 0xe
-#define VEC_NMI	       2
-#define VEC_DF	       8
-#define VEC_MC	       18
 
 static void *stub_ptr(const struct stub *stub, uint64_t offset, uint64_t len)
 {
@@ -30,38 +26,42 @@ static void *stub_ptr(const struct stub *stub, uint64_t offset, uint64_t len)
 
 void stub_install(struct stub *stub, struct guest_mem *mem, uint64_t mon_off, bool fast_paths)
 {
-	uint64_t *gdt, not_present = ~(1ULL << 47);
+	uint64_t *gdt, not_present = ~DESC_PRESENT;
 	uint32_t version = STUB_ABI_VERSION;
 
 	stub->mem = mem;
 	stub->mon_off = mon_off;
 	stub->fast_paths = fast_paths;
-	memset(stub_ptr(stub, 0, STUB_SIZE), 0, STUB_SIZE);
+	memset(stub_ptr(stub, 0, STUB_MONITOR_SIZE), 0, STUB_MONITOR_SIZE);
 	memcpy(stub_ptr(stub, STUB_CODE, stub_code_end - stub_code_start), stub_code_start,
 	       stub_code_end - stub_code_start);
 
 	gdt = stub_ptr(stub, STUB_GDT, STUB_GDT_ENTRIES * 8);
-	gdt[STUB_CS >> 3] = gdt_code_data_desc(true, true, 0);
-	gdt[STUB_DS >> 3] = gdt_code_data_desc(false, false, 0);
+	gdt[STUB_CS >> 3] = x86_code_data_desc(true, true, 0);
+	gdt[STUB_DS >> 3] = x86_code_data_desc(false, false, 0);
 	/* The guest's descriptors stay not present (bit 47 clear): see stub_abi.h. */
-	gdt[STUB_GUEST_KERNEL_CS >> 3] = gdt_code_data_desc(true, true, 3) & not_present;
-	gdt[STUB_GUEST_KERNEL_DS >> 3] = gdt_code_data_desc(false, false, 3) & not_present;
-	gdt[STUB_GUEST_USER32_CS >> 3] = gdt_code_data_desc(true, false, 3) & not_present;
-	gdt[STUB_GUEST_USER_DS >> 3] = gdt_code_data_desc(false, false, 3) & not_present;
-	gdt[STUB_GUEST_USER_CS >> 3] = gdt_code_data_desc(true, true, 3) & not_present;
+	gdt[STUB_GUEST_KERNEL_CS >> 3] = x86_code_data_desc(true, true, 3) & not_present;
+	gdt[STUB_GUEST_KERNEL_DS >> 3] = x86_code_data_desc(false, false, 3) & not_present;
+	gdt[STUB_GUEST_USER32_CS >> 3] = x86_code_data_desc(true, false, 3) & not_present;
+	gdt[STUB_GUEST_USER_DS >> 3] = x86_code_data_desc(false, false, 3) & not_present;
+	gdt[STUB_GUEST_USER_CS >> 3] = x86_code_data_desc(true, true, 3) & not_present;
 	if (fast_paths) { /* what the stub's own iretq loads */
-		gdt[STUB_ALIAS_KERNEL_CS >> 3] = gdt_code_data_desc(true, true, 3);
-		gdt[STUB_ALIAS_KERNEL_DS >> 3] = gdt_code_data_desc(false, false, 3);
+		gdt[STUB_ALIAS_KERNEL_CS >> 3] = x86_code_data_desc(true, true, 3);
+		gdt[STUB_ALIAS_KERNEL_DS >> 3] = x86_code_data_desc(false, false, 3);
 	}
-	memcpy(stub_ptr(stub, STUB_AREA + STUB_AREA_ABI_VERSION, 4), &version, 4);
+	stub_area(stub)->abi_version = version;
 }
 
 static void write_gate(uint64_t *gate, uint64_t handler, unsigned ist)
 {
-	gate[0] = (handler & 0xffff) | ((uint64_t)STUB_CS << 16) | ((uint64_t)ist << 32) |
-		  ((uint64_t)GATE_INTERRUPT << 40) | (1ULL << 47) | /* DPL 0, present */
-		  (((handler >> 16) & 0xffff) << 48);
-	gate[1] = handler >> 32;
+	struct x86_gate g = {.offset = handler,
+			     .selector = STUB_CS,
+			     .ist = ist,
+			     .type = GATE_INTERRUPT,
+			     .dpl = 0,
+			     .present = true};
+
+	x86_gate_encode(gate, &g);
 }
 
 void stub_place(struct stub *stub, uint64_t base)
@@ -84,14 +84,11 @@ void stub_place(struct stub *stub, uint64_t base)
 		write_gate(&idt[2 * 13], base + STUB_CODE + STUB_GP_FAST, 0);
 	/* 2. TSS stacks. */
 	memset(tss, 0, BOOT_TSS_LIMIT + 1);
-	memcpy(tss + 4, &rsp0, 8);
-	memcpy(tss + 0x24, &ist1, 8);
-	tss[0x66] = BOOT_TSS_LIMIT + 1; /* no I/O bitmap: CPL3 port I/O always traps */
+	memcpy(tss + TSS_RSP0, &rsp0, 8);
+	memcpy(tss + TSS_IST1, &ist1, 8);
+	tss[TSS_IOPB] = BOOT_TSS_LIMIT + 1; /* no I/O bitmap: CPL3 port I/O always traps */
 	/* 3. The TSS descriptor, busy (type 0xb), as TR is loaded with it. */
-	gdt[STUB_TSS_SEL >> 3] = (limit & 0xffff) | ((tss_base & 0xffffff) << 16) | (0xbULL << 40) |
-				 (1ULL << 47) | (((limit >> 16) & 0xf) << 48) |
-				 (((tss_base >> 24) & 0xff) << 56);
-	gdt[(STUB_TSS_SEL >> 3) + 1] = tss_base >> 32;
+	x86_tss_desc(&gdt[STUB_TSS_SEL >> 3], tss_base, limit);
 }
 
 void stub_load_tables(const struct stub *stub, struct kvm_sregs *s)
@@ -104,7 +101,7 @@ void stub_load_tables(const struct stub *stub, struct kvm_sregs *s)
 	s->tr = (struct kvm_segment){.base = stub->base + STUB_TSS,
 				     .limit = BOOT_TSS_LIMIT,
 				     .selector = STUB_TSS_SEL,
-				     .type = 0xb,
+				     .type = DESC_TSS_BUSY,
 				     .present = 1};
 	s->ldt = (struct kvm_segment){.type = 0x2, .present = 1, .unusable = 1};
 }
@@ -121,15 +118,12 @@ uint64_t stub_page_gpa(const struct stub *stub, uint64_t offset)
 
 void stub_set_guest_mode(const struct stub *stub, bool user)
 {
-	*(uint8_t *)stub_ptr(stub, STUB_AREA + STUB_AREA_GUEST_USER, 1) = user;
+	stub_area(stub)->guest_user = user;
 }
 
-uint64_t stub_fast_count(const struct stub *stub, unsigned area_offset)
+struct stub_area *stub_area(const struct stub *stub)
 {
-	uint64_t v;
-
-	memcpy(&v, stub_ptr(stub, STUB_AREA + area_offset, 8), 8);
-	return v;
+	return stub_ptr(stub, STUB_AREA, sizeof(struct stub_area));
 }
 
 int stub_vector_at(const struct stub *stub, uint64_t rip)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "kvm/mem.h"
+#include "lodger/stub_abi.h"
 
 struct stub {
 	struct guest_mem *mem;
@@ -22,7 +23,7 @@ struct stub {
 };
 
 /*
- * Copies the stub code and builds the GDT at monitor offset mon_off (STUB_SIZE bytes).
+ * Copies the stub code and builds the GDT at monitor offset mon_off (STUB_MONITOR_SIZE bytes).
  * `fast_paths` lets the stub handle some traps itself (claims 7, 19), returning to the
  * guest kernel with iretq through the present aliases of its selectors (stub_abi.h).
  */
@@ -32,8 +33,8 @@ void stub_install(struct stub *stub, struct guest_mem *mem, uint64_t mon_off, bo
  * kernel). */
 void stub_set_guest_mode(const struct stub *stub, bool user);
 
-/* How many traps the stub handled itself, from its counters in the per-vCPU area. */
-uint64_t stub_fast_count(const struct stub *stub, unsigned area_offset);
+/* The per-vCPU stub<->VMM area (stub_abi.h), in monitor memory. */
+struct stub_area *stub_area(const struct stub *stub);
 
 /* Rewrites everything that holds the stub's linear address for `base`. */
 void stub_place(struct stub *stub, uint64_t base);

@@ -22,7 +22,7 @@ with a "<name>: STEP" line: the guest got as far as its attack's STEP, and nothi
 afterwards printed anything.
 
 With several modes that all pass, the transcripts and exit statuses must be identical:
-a guest behaves the same in direct and shadow mode (DESIGN.md section 2). A run that ends
+a guest behaves the same in direct and shadow mode (docs/testing.md). A run that ends
 in a limitation is not compared (its transcript stops short by design).
 
 With --disk SIZE each run gets a fresh zeroed raw image of SIZE bytes (K/M suffix) as

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lodger/stub_abi.h"
 #include "shadow/pagewalk.h"
 #include "shadow/shadow.h"
 
@@ -23,7 +24,6 @@
 
 #define STUB_BASE 0x40000000ULL		/* PML4[0], PDPT[1], PD[0] */
 #define NEW_STUB  0xffffc00000000000ULL /* PML4[384] */
-#define STUB_SIZE (2ULL << 20)
 
 /* Guest tables are taken from here up; data frames lie below. */
 #define GUEST_TABLES (4ULL << 20)
@@ -722,14 +722,14 @@ Test(shadow_stub, a_fill_in_the_stub_region_is_a_conflict)
 	assert_result(fill_mode(true, STUB_BASE + 0x1000, PFEC_U, &WP_NXE, &pfec),
 		      SHADOW_STUB_CONFLICT);
 	assert_result(fill(false, STUB_BASE, 0), SHADOW_STUB_CONFLICT);
-	assert_result(fill(false, STUB_BASE + STUB_SIZE - 1, 0), SHADOW_STUB_CONFLICT);
+	assert_result(fill(false, STUB_BASE + STUB_REGION_SIZE - 1, 0), SHADOW_STUB_CONFLICT);
 	cr_assert_eq(*gentry(gcr3, STUB_BASE + 0x1000, 1) & PTE_A, 0, "expected no guest walk");
 	cr_assert_eq(memcmp(before, mon_table(STUB_PT_GPA), sizeof(before)), 0,
 		     "expected the stub's page table untouched");
 	cr_assert_eq(sentry(r, STUB_BASE, 2), STUB_PT_GPA | PTE_P | PTE_W);
 	/* Just past the region is the guest's. */
-	gmap(gcr3, STUB_BASE + STUB_SIZE, 1, FRAME_A, USER_RW, UPPER);
-	assert_result(fill(false, STUB_BASE + STUB_SIZE, 0), SHADOW_FILLED);
+	gmap(gcr3, STUB_BASE + STUB_REGION_SIZE, 1, FRAME_A, USER_RW, UPPER);
+	assert_result(fill(false, STUB_BASE + STUB_REGION_SIZE, 0), SHADOW_FILLED);
 	gmap(gcr3, STUB_BASE - 0x1000, 1, FRAME_A, USER_RW, UPPER);
 	assert_result(fill(false, STUB_BASE - 0x1000, 0), SHADOW_FILLED);
 	check_tables();
@@ -992,8 +992,8 @@ Test(shadow_pool, no_memory_when_a_single_path_cannot_be_built)
 	assert_result(fill(false, LA_K, 0), SHADOW_NO_MEMORY);
 	check_tables();
 	/* In the stub's 1 GiB only a page table is needed. */
-	gmap(gcr3, STUB_BASE + STUB_SIZE, 1, FRAME_B, PTE_P, PTE_P);
-	assert_result(fill(false, STUB_BASE + STUB_SIZE, 0), SHADOW_FILLED);
+	gmap(gcr3, STUB_BASE + STUB_REGION_SIZE, 1, FRAME_B, PTE_P, PTE_P);
+	assert_result(fill(false, STUB_BASE + STUB_REGION_SIZE, 0), SHADOW_FILLED);
 	check_tables();
 }
 
@@ -1010,12 +1010,12 @@ Test(shadow_pool, moving_the_stub_in_a_full_pool_flushes_the_root)
 
 	setup_pool(4);
 	r = root(false);
-	gmap(gcr3, STUB_BASE + STUB_SIZE, 1, FRAME_B, PTE_P, PTE_P);
-	assert_result(fill(false, STUB_BASE + STUB_SIZE, 0), SHADOW_FILLED);
+	gmap(gcr3, STUB_BASE + STUB_REGION_SIZE, 1, FRAME_B, PTE_P, PTE_P);
+	assert_result(fill(false, STUB_BASE + STUB_REGION_SIZE, 0), SHADOW_FILLED);
 	cr_assert_eq(sh.nr_free, 0);
 	shadow_set_stub_base(&sh, NEW_STUB);
 	cr_assert_eq(sentry(r, NEW_STUB, 2), STUB_PT_GPA | PTE_P | PTE_W);
-	cr_assert_eq(sentry(r, STUB_BASE + STUB_SIZE, 1), 0);
+	cr_assert_eq(sentry(r, STUB_BASE + STUB_REGION_SIZE, 1), 0);
 	check_tables();
 }
 
@@ -1056,7 +1056,7 @@ static uint64_t random_la(bool noncanonical)
 					 0x00007f0000000000ULL,
 					 0xffff800000000000ULL,
 					 0xffffffff80000000ULL,
-					 STUB_BASE - STUB_SIZE,
+					 STUB_BASE - STUB_REGION_SIZE,
 					 NEW_STUB};
 	uint64_t la = bases[rnd() % 6] + (rnd() % 2048) * 0x1000 + (rnd() & 0xfff);
 

@@ -18,6 +18,7 @@
 #include "shadow/guestcpu.h"
 #include "front/stats.h"
 #include "front/phase.h"
+#include "kvm/mode.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 
@@ -215,6 +216,7 @@ static void fake_init(struct fake *f, enum vm_mode mode)
 	config_init_defaults(&f->cfg);
 	f->cfg.mode = mode;
 	f->vm.cfg = &f->cfg;
+	f->vm.mode = mode_get(mode); /* as vm_prepare sets it */
 	f->vm.vcpu = &f->vcpu;
 	f->vcpu.vm = &f->vm;
 	if (mode == MODE_SHADOW) {

@@ -303,7 +303,7 @@ Test(stub_install, nothing_outside_the_stub_pages_is_written)
 	install_and_place(true, BASE_A);
 	stub_set_guest_mode(&stub, true);
 	for (uint64_t i = 0; i < MON_SIZE; i++) {
-		if (i >= MON_OFF && i < MON_OFF + STUB_SIZE)
+		if (i >= MON_OFF && i < MON_OFF + STUB_MONITOR_SIZE)
 			continue;
 		cr_assert_eq(mem.monitor[i], 0xcc,
 			     "monitor byte %#llx outside the stub: expected 0xcc, got %#x",

@@ -1,0 +1,123 @@
+/*
+ * guestcpu.c - a shadow-mode virtual CPU from creation to destruction.
+ *
+ * guestcpu_create needs no KVM: it lays out monitor memory (monitor.h) - the stub, the
+ * stub's page table, the shadow pool. guestcpu_start asks the personality for the boot
+ * state and loads it, with the real CPU state deprivileging needs.
+ */
+#include "shadow/guestcpu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86.h"
+#include "front/exitcode.h"
+#include "front/log.h"
+#include "kvm/kvm.h"
+#include "kvm/vcpu.h"
+#include "kvm/vm.h"
+#include "lodger/stub_abi.h"
+#include "shadow/monitor.h"
+#include "shadow/pagewalk.h"
+#include "shadow/transport.h"
+
+#define SYNC_REGS (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)
+
+/* The real control registers a deprivileged guest runs with: long mode, paging, WP. */
+#define REAL_CR0  (CR0_PG | CR0_WP | CR0_NE | CR0_ET | CR0_MP | CR0_PE)
+#define REAL_CR4  (CR4_OSXMMEXCPT | CR4_OSFXSR | CR4_PAE)
+#define REAL_EFER (EFER_NXE | EFER_LMA | EFER_LME | EFER_SCE)
+
+/* The stub's own page table: its pages, supervisor-only, code executable, data not. */
+static void build_stub_page_table(struct vcpu *vcpu, struct guestcpu *g)
+{
+	struct guest_mem *mem = &vcpu->vm->mem;
+	uint64_t *pt = MON_PTR(mem, MON_STUB_PT, 0x1000);
+
+	memset(pt, 0, 0x1000);
+	for (unsigned i = 0; i < STUB_PAGES; i++)
+		pt[i] = stub_page_gpa(&g->stub, i * 0x1000) | PTE_P | PTE_W |
+			(i * 0x1000 == STUB_CODE ? 0 : PTE_NX);
+}
+
+int guestcpu_create(struct vcpu *vcpu, const struct guestcpu_options *opt)
+{
+	struct guest_mem *mem = &vcpu->vm->mem;
+	struct guestcpu *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return EXIT_HOST_ERROR;
+	vcpu->guest = g;
+	g->pers = opt->personality;
+	reloc_init(&g->reloc, opt->relocate, opt->seed);
+	g->reloc.hot = opt->reloc_hot;
+	g->reloc.window_ns = opt->reloc_window_ms * 1000000ULL;
+	/* The stub's fast paths act on the real IF: only where that is the guest's. */
+	stub_install(&g->stub, mem, MON_STUB, opt->fast_paths && g->pers->kernel_if_is_real);
+	stub_place(&g->stub, opt->stub_base);
+	build_stub_page_table(vcpu, g);
+	if (shadow_init(&g->shadow, mem, MON_POOL, (mem->monitor_size - MON_POOL) / 0x1000,
+			opt->stub_base, mem->monitor_gpa + MON_STUB_PT, OPEN_BUS_WINDOW))
+		return EXIT_HOST_ERROR;
+	return 0;
+}
+
+int guestcpu_start(struct vcpu *vcpu, const struct personality_boot *boot)
+{
+	struct guestcpu *g = vcpu->guest;
+	struct trap t = {.vcpu = vcpu, .g = g};
+	int r;
+
+	if (cpu_set_cpuid(vcpu))
+		return EXIT_HOST_ERROR;
+	if (kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &t.sregs) < 0)
+		return EXIT_HOST_ERROR;
+	trap_set_mode(&t, false);
+	r = g->pers->boot(&t, boot);
+	if (r)
+		return r;
+	t.sregs.ds = t.sregs.es = t.sregs.fs = t.sregs.gs = t.sregs.ss;
+	t.sregs.cr0 = REAL_CR0;
+	t.sregs.cr4 = REAL_CR4 | CR4_UMIP; /* UMIP: sgdt/sidt/sldt/smsw/str trap at CPL3 */
+	t.sregs.efer = REAL_EFER;
+	r = transport_set_syscall_msrs(vcpu, g);
+	if (!r)
+		r = transport_resume(&t);
+	if (r && t.sregs.cr4 & CR4_UMIP) {
+		/* A backend without UMIP: the guest's sgdt then shows the stub's tables. */
+		pr_warn("shadow mode without UMIP: sgdt/sidt are not virtualized");
+		t.sregs.cr4 &= ~CR4_UMIP;
+		r = transport_resume(&t);
+	}
+	/* From here on registers travel in kvm_run when KVM can do that (transport.c). The
+	 * entry state above went through the ioctls, so a refusal was reported right there. */
+	if (!r && (kvm_raw_ioctl(vcpu->vm->kvm_fd, KVM_CHECK_EXTENSION,
+				 (void *)(uintptr_t)KVM_CAP_SYNC_REGS) &
+		   SYNC_REGS) == SYNC_REGS)
+		vcpu->run->kvm_valid_regs = SYNC_REGS;
+	return r;
+}
+
+void guestcpu_sync_stats(struct vcpu *vcpu)
+{
+	struct guestcpu *g = vcpu->guest;
+
+	if (!g)
+		return;
+	g->stats.stub_cli = stub_area(&g->stub)->fast_cli;
+	g->stats.stub_sti = stub_area(&g->stub)->fast_sti;
+	g->stats.by_place[TRAP_IN_STUB] = g->stats.stub_cli + g->stats.stub_sti;
+}
+
+void guestcpu_destroy(struct vcpu *vcpu)
+{
+	struct guestcpu *g = vcpu->guest;
+
+	if (!g)
+		return;
+	if (g->pers && g->pers->destroy)
+		g->pers->destroy(g);
+	shadow_destroy(&g->shadow);
+	free(g);
+	vcpu->guest = NULL;
+}

@@ -1,0 +1,165 @@
+/*
+ * stubexit.c - from the stub's exit to the guest's resumption.
+ *
+ * Every trap the guest takes lands on a one-instruction stub entry that exits to lodger
+ * (claims 8/20: the second portion handles what the first cannot). In order:
+ *   1. recognise the exit: which stub entry ran (a vector, the syscall entry, the end of
+ *      a port-I/O trampoline), from RIP;
+ *   2. let KVM finish the stub's `out` (a KVM_RUN with immediate_exit), so that setting
+ *      the registers afterwards is safe;
+ *   3. rebuild the guest's context from the hardware frame on the stub's stack, read
+ *      through lodger's own mapping of monitor memory;
+ *   4. dispatch (dispatch.c);
+ *   5. the personality's pending events, then resume (transport.c).
+ */
+#include "shadow/stubexit.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "arch/x86.h"
+#include "front/exitcode.h"
+#include "front/log.h"
+#include "kvm/kvm.h"
+#include "kvm/vcpu.h"
+#include "kvm/vm.h"
+#include "lodger/stub_abi.h"
+#include "shadow/conflict.h"
+#include "shadow/dispatch.h"
+#include "shadow/guestcpu.h"
+#include "shadow/park.h"
+#include "shadow/syscall.h"
+#include "shadow/transport.h"
+
+/* Step 2: completes the stub's `out` before lodger changes any register. */
+static int complete_stub_exit(struct vcpu *vcpu)
+{
+	vcpu->run->kvm_dirty_regs = 0; /* nothing of lodger's may go in before the completion */
+	vcpu->run->immediate_exit = 1;
+	if (kvm_raw_ioctl(vcpu->fd, KVM_RUN, 0) < 0 && errno != EINTR) {
+		pr_err("vcpu%u: KVM_RUN (completing the stub exit): %s", vcpu->id, strerror(errno));
+		return EXIT_HOST_ERROR;
+	}
+	vcpu->run->immediate_exit = 0;
+	return 0;
+}
+
+/* Step 3: the hardware frame on the stub's stack. */
+static int read_frame(struct trap *t, uint64_t frame[5])
+{
+	struct guestcpu *g = t->g;
+	uint64_t off = t->regs.rsp - g->stub.base;
+	unsigned words = 5 + t->has_error;
+
+	if (off < STUB_STACK_BOTTOM || off + words * 8 > STUB_IST_TOP) {
+		pr_err("vcpu%u: stub exit with RSP %#llx outside the stub's stacks", t->vcpu->id,
+		       (unsigned long long)t->regs.rsp);
+		return EXIT_INTERNAL;
+	}
+	const uint64_t *p = MON_PTR(&t->vcpu->vm->mem, g->stub.mon_off + off, words * 8);
+
+	t->error = t->has_error ? (uint32_t)p[0] : 0;
+	memcpy(frame, p + t->has_error, 5 * 8);
+	return 0;
+}
+
+static int vector_exit(struct trap *t, int vector)
+{
+	struct guestcpu *g = t->g;
+	uint64_t frame[5]; /* rip, cs, rflags, rsp, ss */
+	uint64_t idle = stub_linear(&g->stub, STUB_CODE + STUB_IDLE);
+	bool done;
+	int r;
+
+	t->vector = vector;
+	t->has_error = x86_has_error_code(vector);
+	r = read_frame(t, frame);
+	if (r)
+		return r;
+	g->stats.by_vector[vector]++;
+	g->stats.by_place[TRAP_IN_VMM]++;
+	if (frame[1] == STUB_CS) {
+		/* Only the idle loop may be interrupted: the wake-up of a guest hlt. */
+		if (!g->halted || frame[0] < idle || frame[0] > idle + 3) {
+			pr_err("vcpu%u: vector %d inside the stub at %#llx", t->vcpu->id, vector,
+			       (unsigned long long)frame[0]);
+			return EXIT_INTERNAL;
+		}
+		park_wake(t);
+		return personality_deliver(t, vector, EV_EXTERNAL, false, 0);
+	}
+	t->regs.rip = frame[0];
+	t->regs.rflags = frame[2];
+	t->regs.rsp = frame[3];
+	/* In kernel mode the real IF is the guest's: the stub's fast paths may have moved it. */
+	if (!g->user && g->pers->kernel_if_is_real)
+		g->vif = frame[2] & RFLAGS_IF;
+	t->sregs.cs = trap_segment(frame[1]);
+	t->sregs.ss = trap_segment(frame[4]);
+	pr_debug(LOG_TRAP, "vector %d error %#x at %#llx (%s)", vector, t->error,
+		 (unsigned long long)t->regs.rip, g->user ? "user" : "kernel");
+	if (g->step.active) {
+		r = conflict_step_trap(t, &done);
+		if (r || done)
+			return r;
+	}
+	return dispatch_trap(t);
+}
+
+/* Step 1: which entry ran, from RIP (past its `out`). */
+enum entry { ENTRY_NONE, ENTRY_VECTOR, ENTRY_SYSCALL, ENTRY_PIO_DONE };
+
+static enum entry which_entry(const struct guestcpu *g, uint64_t rip, int *vector)
+{
+	uint64_t code = stub_linear(&g->stub, STUB_CODE);
+	uint64_t pio_lo = code + STUB_PIO, pio_hi = pio_lo + STUB_PIO_ENTRIES * STUB_PIO_SIZE;
+
+	*vector = stub_vector_at(&g->stub, rip);
+	if (*vector >= 0)
+		return ENTRY_VECTOR;
+	if (rip == code + STUB_SYSCALL_ENTRY + STUB_ENTRY_SIZE)
+		return ENTRY_SYSCALL;
+	if (g->pio_pending && rip > pio_lo && rip < pio_hi)
+		return ENTRY_PIO_DONE;
+	return ENTRY_NONE;
+}
+
+int stubexit_handle(struct vcpu *vcpu)
+{
+	struct guestcpu *g = vcpu->guest;
+	struct trap t = {.vcpu = vcpu, .g = g};
+	enum entry entry;
+	int vector, status;
+
+	status = transport_load(&t);
+	if (status)
+		return status;
+	if (t.sregs.cs.selector != STUB_CS)
+		return STUBEXIT_NOT_STUB;
+	entry = which_entry(g, t.regs.rip, &vector);
+	if (entry == ENTRY_NONE)
+		return STUBEXIT_NOT_STUB;
+	status = complete_stub_exit(vcpu);
+	if (status)
+		return status;
+	switch (entry) {
+	case ENTRY_VECTOR:
+		status = vector_exit(&t, vector);
+		break;
+	case ENTRY_SYSCALL:
+		status = syscall_from_stub(&t);
+		break;
+	default:
+		status = park_finish_port_io(&t);
+		break;
+	}
+	if (!status && !t.parked && g->pers->pending)
+		status = g->pers->pending(&t);
+	if (!status && !t.parked)
+		status = transport_resume(&t);
+	if (status == EXIT_TRIPLE_FAULT)
+		pr_err("vcpu%u: guest triple fault (delivering an exception failed twice), guest "
+		       "RIP %#llx",
+		       vcpu->id, (unsigned long long)t.regs.rip);
+	return status;
+}

@@ -1,0 +1,127 @@
+/*
+ * transport.c - the guest's registers to and from KVM, and the resumption of the guest.
+ */
+#include "shadow/transport.h"
+
+#include "arch/x86.h"
+#include "front/exitcode.h"
+#include "front/log.h"
+#include "kvm/kvm.h"
+#include "kvm/vcpu.h"
+#include "kvm/vm.h"
+#include "lodger/stub_abi.h"
+#include "shadow/guestcpu.h"
+
+#define SYNC_REGS (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)
+
+static bool sync_regs(const struct vcpu *vcpu)
+{
+	return (vcpu->run->kvm_valid_regs & SYNC_REGS) == SYNC_REGS;
+}
+
+int transport_load(struct trap *t)
+{
+	struct vcpu *vcpu = t->vcpu;
+
+	if (sync_regs(vcpu)) {
+		t->regs = vcpu->run->s.regs.regs;
+		t->sregs = vcpu->run->s.regs.sregs;
+		return 0;
+	}
+	if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &t->regs) < 0 ||
+	    kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &t->sregs) < 0)
+		return EXIT_HOST_ERROR;
+	return 0;
+}
+
+int transport_commit(struct trap *t)
+{
+	struct kvm_run *run = t->vcpu->run;
+
+	if (sync_regs(t->vcpu)) {
+		run->s.regs.regs = t->regs;
+		run->s.regs.sregs = t->sregs;
+		run->kvm_dirty_regs |= SYNC_REGS;
+		return 0;
+	}
+	if (kvm_ioctl(t->vcpu->fd, KVM_SET_SREGS, &t->sregs) < 0 ||
+	    kvm_ioctl(t->vcpu->fd, KVM_SET_REGS, &t->regs) < 0)
+		return EXIT_HOST_ERROR;
+	return 0;
+}
+
+/* The interrupt shadow of sti: the instruction after it runs before any interrupt. */
+static int set_sti_shadow(struct vcpu *vcpu)
+{
+	struct kvm_vcpu_events ev;
+
+	if (kvm_ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return EXIT_HOST_ERROR;
+	ev.flags = KVM_VCPUEVENT_VALID_SHADOW;
+	ev.interrupt.shadow = KVM_X86_SHADOW_INT_STI;
+	return kvm_ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ? EXIT_HOST_ERROR : 0;
+}
+
+int transport_sync_kvm(struct trap *t)
+{
+	struct shadow *s = &t->g->shadow;
+
+	if (!s->kvm_stale)
+		return 0;
+	s->kvm_stale = false;
+	s->stats.kvm_flushes++;
+	return vm_flush_monitor(t->vcpu->vm);
+}
+
+int transport_resume(struct trap *t)
+{
+	struct guestcpu *g = t->g;
+	uint64_t root = shadow_root(&g->shadow, g->cr3, g->user, false);
+	bool real_if = g->user || g->vif || !g->pers->kernel_if_is_real;
+	int r = transport_sync_kvm(t);
+
+	if (!root) {
+		pr_err("vcpu%u: out of shadow page-table memory", t->vcpu->id);
+		return EXIT_HOST_ERROR;
+	}
+	if (r)
+		return r;
+	t->sregs.cr3 = root;
+	stub_load_tables(&g->stub, &t->sregs);
+	stub_set_guest_mode(&g->stub, g->user);
+	/* IOPL 0 so cli/sti/in/out trap; IF is the guest's in kernel mode, always on in user
+	 * mode (where the guest cannot clear it). */
+	t->regs.rflags = (t->regs.rflags & ~(RFLAGS_IF | RFLAGS_IOPL | RFLAGS_NT | RFLAGS_VM)) |
+			 RFLAGS_FIXED | (real_if ? RFLAGS_IF : 0);
+	r = transport_commit(t);
+	if (r)
+		return r;
+	return t->sti_shadow ? set_sti_shadow(t->vcpu) : 0;
+}
+
+int transport_set_syscall_msrs(struct vcpu *vcpu, struct guestcpu *g)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e[4];
+	} msrs = {.h.nmsrs = 4};
+	uint64_t entry = stub_linear(&g->stub, STUB_CODE + STUB_SYSCALL_ENTRY);
+	int r;
+
+	/* Hardware KVM: syscall enters the stub at CPL0 with IF, TF, DF, IOPL, AC and NT
+	 * clear. */
+	msrs.e[0] = (struct kvm_msr_entry){.index = MSR_STAR,
+					   .data = (uint64_t)STUB_CS << 32 |
+						   (uint64_t)STUB_GUEST_USER32_CS << 48};
+	msrs.e[1] = (struct kvm_msr_entry){.index = MSR_LSTAR, .data = entry};
+	msrs.e[2] = (struct kvm_msr_entry){.index = MSR_CSTAR, .data = entry};
+	msrs.e[3] = (struct kvm_msr_entry){.index = MSR_FMASK,
+					   .data = RFLAGS_TF | RFLAGS_IF | RFLAGS_DF | RFLAGS_IOPL |
+						   RFLAGS_NT | RFLAGS_AC};
+	r = kvm_ioctl(vcpu->fd, KVM_SET_MSRS, &msrs);
+	if (r == 4)
+		return 0;
+	if (r >= 0)
+		pr_err("vcpu%u: KVM_SET_MSRS: KVM took %d of the 4 syscall MSRs", vcpu->id, r);
+	return EXIT_HOST_ERROR;
+}

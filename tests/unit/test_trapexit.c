@@ -1,0 +1,365 @@
+/*
+ * test_trapexit.c - the shadow-mode core without KVM: a stub exit from recognition to
+ * resumption (src/shadow/stubexit.c, dispatch.c, transport.c), syscall routing to the
+ * personality (syscall.c), and every failing KVM ioctl ending the run with status 12,
+ * named. A fake vCPU (fake_vcpu.h) whose KVM is a function.
+ */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <string.h>
+
+#include "arch/x86.h"
+#include "fake_vcpu.h"
+#include "front/exitcode.h"
+#include "kvm/mode.h"
+#include "lodger/stub_abi.h"
+#include "native/native.h"
+#include "shadow/conflict.h"
+#include "shadow/dispatch.h"
+#include "shadow/pagewalk.h"
+#include "shadow/syscall.h"
+
+#define SYNC_REGS (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)
+
+static void setup(void)
+{
+	fake_setup();
+	fake_all_gates();
+	cr_redirect_stderr();
+}
+
+TestSuite(stubexit, .init = setup, .fini = fake_teardown);
+TestSuite(syscall, .init = setup, .fini = fake_teardown);
+TestSuite(dispatch, .init = setup, .fini = fake_teardown);
+
+/* The vCPU as KVM leaves it after vector `v`'s stub entry ran for a guest in user mode at
+ * FAKE_CODE: RIP past the entry's `out`, the hardware frame on the stub's stack. */
+static void stub_exit_of_vector(unsigned v, uint32_t error, bool sync)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t words[6] = {
+		error,	       FAKE_CODE,	  STUB_GUEST_USER_CS, RFLAGS_FIXED | RFLAGS_IF,
+		FAKE_USER_RSP, STUB_GUEST_USER_DS};
+	unsigned n = x86_has_error_code(v) ? 6 : 5;
+	uint64_t rsp_off = STUB_STACK_TOP - n * 8;
+	struct kvm_regs regs = {
+		.rip = stub_linear(&fk.g->stub, STUB_CODE + v * STUB_ENTRY_SIZE + STUB_ENTRY_SIZE),
+		.rsp = stub_linear(&fk.g->stub, rsp_off)};
+	struct kvm_sregs sregs = {.cs = {.selector = STUB_CS}};
+
+	fk.g->user = true;
+	memcpy(fk.vm.mem.monitor + fk.g->stub.mon_off + rsp_off, words + (6 - n), n * 8);
+	run->exit_reason = KVM_EXIT_IO;
+	run->io.port = STUB_EXIT_PORT;
+	if (sync) {
+		run->kvm_valid_regs = SYNC_REGS;
+		run->s.regs.regs = regs;
+		run->s.regs.sregs = sregs;
+	} else {
+		run->kvm_valid_regs = 0;
+		fk.kvm_regs = regs;
+		fk.kvm_sregs = sregs;
+	}
+}
+
+static int mode_exit(void)
+{
+	return shadow_mode.exit(fk.vcpu);
+}
+
+Test(stubexit, a_user_gp_on_cli_is_delivered_to_the_guests_handler_and_resumed)
+{
+	struct kvm_run *run = fk.vcpu->run;
+
+	fake_put(FAKE_CODE, (const uint8_t[]){0xfa}, 1);
+	stub_exit_of_vector(VEC_GP, 0, true);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_HANDLER + VEC_GP * 16,
+		     "expected the guest's #GP handler, RIP %#llx",
+		     (unsigned long long)run->s.regs.regs.rip);
+	cr_assert(run->kvm_dirty_regs & KVM_SYNC_X86_REGS, "registers handed to KVM");
+	cr_assert_eq(run->s.regs.sregs.cs.selector, STUB_GUEST_KERNEL_CS);
+	cr_assert_eq(run->s.regs.sregs.cr3, shadow_root(&fk.g->shadow, fk.g->cr3, false, false),
+		     "real CR3 at the kernel shadow root");
+	cr_assert_eq(run->s.regs.sregs.idt.base, fk.g->stub.base + STUB_IDT, "the stub's IDT");
+	cr_assert_eq(fk.g->stats.by_vector[VEC_GP], 1);
+	cr_assert_eq(fk.g->stats.by_kind[TK_REFLECTED], 1);
+}
+
+Test(stubexit, the_same_through_the_register_ioctls)
+{
+	fake_put(FAKE_CODE, (const uint8_t[]){0xfa}, 1);
+	stub_exit_of_vector(VEC_GP, 0, false);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(fk.kvm_regs.rip, FAKE_HANDLER + VEC_GP * 16);
+}
+
+Test(stubexit, an_exit_not_from_the_stub_is_left_to_the_run_loop)
+{
+	stub_exit_of_vector(VEC_GP, 0, true);
+	fk.vcpu->run->s.regs.sregs.cs.selector = STUB_GUEST_KERNEL_CS; /* the guest's own out */
+	cr_assert_eq(mode_exit(), MODE_EXIT_UNCLAIMED);
+	stub_exit_of_vector(VEC_GP, 0, true);
+	fk.vcpu->run->io.port = 0x3f8;
+	cr_assert_eq(mode_exit(), MODE_EXIT_UNCLAIMED);
+	stub_exit_of_vector(VEC_GP, 0, true);
+	fk.vcpu->run->s.regs.regs.rip = stub_linear(&fk.g->stub, STUB_CODE + STUB_IDLE);
+	cr_assert_eq(mode_exit(), MODE_EXIT_UNCLAIMED);
+}
+
+/* Each KVM ioctl on the way fails in turn: the run ends with 12 and the ioctl's name. */
+static void assert_host_error(unsigned long req, const char *line)
+{
+	fk.fail_req = req;
+	cr_assert_eq(mode_exit(), EXIT_HOST_ERROR, "a failing %s must end the run with 12", line);
+	fflush(stderr);
+	cr_assert_stderr_eq_str(line);
+}
+
+Test(stubexit, a_failing_get_regs_ends_the_run_named_and_is_no_guest_port_write)
+{
+	stub_exit_of_vector(VEC_GP, 0, false);
+	assert_host_error(KVM_GET_REGS, "lodger: KVM_GET_REGS: Input/output error\n");
+}
+
+Test(stubexit, a_failing_get_sregs_ends_the_run_named)
+{
+	stub_exit_of_vector(VEC_GP, 0, false);
+	assert_host_error(KVM_GET_SREGS, "lodger: KVM_GET_SREGS: Input/output error\n");
+}
+
+Test(stubexit, a_failing_completion_run_ends_the_run_named)
+{
+	stub_exit_of_vector(VEC_GP, 0, true);
+	assert_host_error(
+		KVM_RUN, "lodger: vcpu0: KVM_RUN (completing the stub exit): Input/output error\n");
+}
+
+Test(stubexit, a_failing_set_regs_on_resumption_ends_the_run_named)
+{
+	fake_put(FAKE_CODE, (const uint8_t[]){0xfa}, 1);
+	stub_exit_of_vector(VEC_GP, 0, false);
+	assert_host_error(KVM_SET_SREGS, "lodger: KVM_SET_SREGS: Input/output error\n");
+}
+
+Test(stubexit, a_failing_sti_shadow_ends_the_run_named)
+{
+	fake_put(FAKE_CODE, (const uint8_t[]){0xfb, 0x90}, 2);
+	stub_exit_of_vector(VEC_GP, 0, true);
+	fk.g->user = false;
+	memcpy(fk.vm.mem.monitor + fk.g->stub.mon_off + STUB_STACK_TOP - 4 * 8,
+	       (const uint64_t[]){STUB_GUEST_KERNEL_CS}, 8);
+	assert_host_error(KVM_GET_VCPU_EVENTS, "lodger: KVM_GET_VCPU_EVENTS: Input/output error\n");
+}
+
+Test(stubexit, a_failing_msr_write_when_the_stub_moves_ends_the_run_named)
+{
+	struct trap t = {.vcpu = fk.vcpu, .g = fk.g};
+
+	fk.fail_req = KVM_SET_MSRS;
+	cr_assert_eq(conflict_move_stub(&t, 0x200000000ULL), EXIT_HOST_ERROR);
+	fflush(stderr);
+	cr_assert_stderr_eq_str("lodger: KVM_SET_MSRS: Input/output error\n");
+}
+
+/* ---- syscall routing ---- */
+
+static unsigned syscalls_seen, pending_seen;
+static bool syscall_user;
+
+static int counting_syscall(struct trap *t)
+{
+	syscalls_seen++;
+	syscall_user = t->g->user;
+	return 0;
+}
+
+static int counting_pending(struct trap *t)
+{
+	(void)t;
+	pending_seen++;
+	return 0;
+}
+
+/* A second personality, as a paravirtual one would plug in: its own syscall. */
+static struct personality other;
+
+static void use_other_personality(void)
+{
+	other = native_personality;
+	other.name = "other";
+	other.syscall = counting_syscall;
+	other.pending = counting_pending;
+	fk.g->pers = &other;
+	syscalls_seen = pending_seen = 0;
+}
+
+Test(syscall, from_user_mode_the_native_one_enters_lstar_in_kernel_mode)
+{
+	fake_mode(true);
+	fk.t.regs.rcx = FAKE_CODE + 2;
+	fk.t.regs.r11 = RFLAGS_FIXED | RFLAGS_IF | RFLAGS_TF | RFLAGS_ZF;
+	cr_assert_eq(syscall_from_stub(&fk.t), 0);
+	cr_assert(!fk.g->user);
+	cr_assert_eq(fk.t.regs.rip, fk.g->lstar);
+	cr_assert_eq(fk.t.regs.rflags, RFLAGS_FIXED | RFLAGS_ZF, "FMASK applied");
+	cr_assert(!fk.g->vif);
+	cr_assert_eq(fk.g->stats.by_kind[TK_SYSCALL], 1);
+}
+
+Test(syscall, from_compatibility_mode_it_enters_cstar)
+{
+	fake_mode(true);
+	fk.t.sregs.cs = trap_segment(STUB_GUEST_USER32_CS);
+	cr_assert_eq(native_syscall(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, fk.g->cstar);
+}
+
+Test(syscall, with_efer_sce_clear_it_is_ud_at_the_instruction)
+{
+	fk.g->efer &= ~EFER_SCE;
+	fake_mode(true);
+	fk.t.regs.rcx = FAKE_CODE + 2;
+	cr_assert_eq(syscall_from_stub(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, FAKE_HANDLER + VEC_UD * 16);
+	cr_assert_eq(fake_q(fk.t.regs.rsp), FAKE_CODE, "#UD points at the syscall");
+}
+
+Test(syscall, a_kernel_mode_syscall_goes_to_the_personality_in_kernel_mode)
+{
+	use_other_personality();
+	fake_mode(false);
+	cr_assert_eq(syscall_from_stub(&fk.t), 0);
+	cr_assert_eq(syscalls_seen, 1);
+	cr_assert(!syscall_user, "the personality sees kernel mode");
+	fake_mode(true);
+	cr_assert_eq(syscall_from_stub(&fk.t), 0);
+	cr_assert_eq(syscalls_seen, 2);
+	cr_assert(syscall_user);
+}
+
+Test(syscall, kvm_pvms_fetch_fault_at_lstar_is_a_syscall_only_after_a_syscall_insn)
+{
+	uint64_t entry = stub_linear(&fk.g->stub, STUB_CODE + STUB_SYSCALL_ENTRY);
+
+	fake_mode(true);
+	fk.t.regs.rcx = FAKE_CODE + 2;
+	fk.t.error = PFEC_I | PFEC_U;
+	fake_put(FAKE_CODE, (const uint8_t[]){0x0f, 0x05}, 2);
+	cr_assert(syscall_is_fetch_fault(&fk.t, entry));
+	cr_assert(!syscall_is_fetch_fault(&fk.t, entry + 0x1000), "elsewhere: a conflict");
+	fake_put(FAKE_CODE, (const uint8_t[]){0xff, 0xe0}, 2); /* jmp *%rax */
+	cr_assert(!syscall_is_fetch_fault(&fk.t, entry), "a jump to LSTAR is no syscall");
+}
+
+Test(syscall, the_pending_check_runs_before_every_resumption_but_not_when_parked)
+{
+	use_other_personality();
+	fake_put(FAKE_CODE, (const uint8_t[]){0xfa}, 1);
+	stub_exit_of_vector(VEC_GP, 0, true);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(pending_seen, 1);
+	fake_put(FAKE_CODE, (const uint8_t[]){0xf4}, 1); /* hlt in kernel mode: parked */
+	stub_exit_of_vector(VEC_GP, 0, true);
+	fk.g->user = false;
+	memcpy(fk.vm.mem.monitor + fk.g->stub.mon_off + STUB_STACK_TOP - 4 * 8,
+	       (const uint64_t[]){STUB_GUEST_KERNEL_CS}, 8);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(fk.g->halted);
+	cr_assert_eq(pending_seen, 1, "no pending check while parked");
+}
+
+/* ---- dispatch: the core's own cases ---- */
+
+Test(dispatch, a_double_fault_or_machine_check_in_the_guest_ends_the_run)
+{
+	fk.t.vector = VEC_DF;
+	cr_assert_eq(dispatch_trap(&fk.t), EXIT_INTERNAL);
+	fk.t.vector = VEC_MC;
+	cr_assert_eq(dispatch_trap(&fk.t), EXIT_INTERNAL);
+}
+
+Test(dispatch, ac_in_kernel_mode_drops_ac_and_retries_in_user_mode_is_the_guests)
+{
+	fk.t.vector = VEC_AC;
+	fk.t.regs.rflags = RFLAGS_FIXED | RFLAGS_AC;
+	cr_assert_eq(dispatch_trap(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rflags, RFLAGS_FIXED);
+	cr_assert_eq(fk.t.regs.rip, FAKE_CODE, "the access runs again");
+	fake_mode(true);
+	fk.t.has_error = true;
+	cr_assert_eq(dispatch_trap(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, FAKE_HANDLER + VEC_AC * 16);
+}
+
+Test(dispatch, int3_raised_as_bp_is_a_software_interrupt_checked_against_the_gate)
+{
+	fake_mode(true);
+	fk.t.vector = VEC_BP;
+	fk.t.regs.rip = FAKE_CODE + 1; /* #BP is a trap: after the int3 */
+	cr_assert_eq(dispatch_trap(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, FAKE_HANDLER + VEC_GP * 16, "DPL-0 gate: #GP");
+	cr_assert_eq(fake_q(fk.t.regs.rsp), VEC_BP * 8 + 2);
+	cr_assert_eq(fake_q(fk.t.regs.rsp + 8), FAKE_CODE, "pointing at the int3");
+}
+
+Test(dispatch, an_unmapped_guest_address_is_the_guests_page_fault)
+{
+	fake_mode(true);
+	fk.t.vector = VEC_PF;
+	fk.t.has_error = true;
+	fk.t.error = PFEC_U;
+	fk.t.sregs.cr2 = FAKE_UNMAPPED + 8;
+	cr_assert_eq(dispatch_trap(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, FAKE_HANDLER + VEC_PF * 16);
+	cr_assert_eq(fk.g->cr2, FAKE_UNMAPPED + 8);
+	cr_assert_eq(fake_q(fk.t.regs.rsp), PFEC_U, "not present, read, user");
+}
+
+Test(dispatch, a_mapped_address_is_a_hidden_shadow_fill)
+{
+	fake_mode(true);
+	fk.t.vector = VEC_PF;
+	fk.t.has_error = true;
+	fk.t.sregs.cr2 = FAKE_DATA;
+	cr_assert_eq(dispatch_trap(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, FAKE_CODE, "the access runs again");
+	cr_assert_eq(fk.g->stats.by_kind[TK_SHADOW_FILL], 1);
+}
+
+/* ---- claim 12's policy, on the guest's clock ---- */
+
+TestSuite(policy, .init = setup, .fini = fake_teardown);
+
+/* One displaced access served, `traps` traps after the previous one. */
+static int served_after(unsigned traps)
+{
+	fk.g->stats.by_place[TRAP_IN_VMM] += traps;
+	fk.g->reloc.displacing = true;
+	fk.g->step.active = true;
+	fk.g->step.home = fk.g->stub.base;
+	return conflict_step_end(&fk.t);
+}
+
+Test(policy, more_than_hot_accesses_within_a_window_of_guest_time_move_the_stub)
+{
+	unsigned window = fk.g->reloc.window_ns / RELOC_TICK_NS;
+
+	for (unsigned i = 0; i < fk.g->reloc.hot; i++)
+		cr_assert_eq(served_after(window / (2 * fk.g->reloc.hot)), 0);
+	cr_assert_eq(fk.g->reloc.stats.hot_moves, 0, "not hot yet");
+	cr_assert_eq(served_after(1), 0);
+	cr_assert_eq(fk.g->reloc.stats.hot_moves, 1, "access %u in one window: hot",
+		     fk.g->reloc.hot + 1);
+	cr_assert_eq(fk.g->reloc.stats.displaced, fk.g->reloc.hot + 1u);
+}
+
+Test(policy, the_same_accesses_spread_over_guest_time_never_move_it_whatever_the_host_does)
+{
+	unsigned window = fk.g->reloc.window_ns / RELOC_TICK_NS;
+
+	for (unsigned i = 0; i < 10 * fk.g->reloc.hot; i++)
+		cr_assert_eq(served_after(window / fk.g->reloc.hot + 1), 0);
+	cr_assert_eq(fk.g->reloc.stats.hot_moves, 0,
+		     "accesses spread over the guest's time: never hot");
+}
