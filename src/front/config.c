@@ -223,7 +223,7 @@ static int check_stub_base(uint64_t base, char *why)
 
 int config_set_stub_base(struct config *cfg, const char *s, char *why)
 {
-	uint64_t base;
+	uint64_t base = 0; /* GCC's -O3 cannot see parse_u64 set it whenever it returns 0 */
 
 	if (parse_u64(s, &base, why) < 0 || check_stub_base(base, why) < 0)
 		return -1;
@@ -245,7 +245,7 @@ int config_set_traps(struct config *cfg, const char *s, char *why)
 
 int config_set_seed(struct config *cfg, const char *s, char *why)
 {
-	uint64_t seed;
+	uint64_t seed = 0; /* as in config_set_stub_base */
 
 	if (parse_u64(s, &seed, why) < 0)
 		return -1;
@@ -256,7 +256,7 @@ int config_set_seed(struct config *cfg, const char *s, char *why)
 
 static int set_bounded(unsigned *field, const char *s, uint64_t max, char *why)
 {
-	uint64_t v;
+	uint64_t v = 0; /* as in config_set_stub_base */
 
 	if (parse_u64(s, &v, why) < 0)
 		return -1;
