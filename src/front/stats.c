@@ -5,6 +5,8 @@
  * struct shadow's stats); this file only reads them. docs/cli.md documents the layout.
  */
 #include "front/stats.h"
+#include "front/exitcode.h"
+#include "front/signals.h"
 #include "shadow/guestcpu.h"
 #include "kvm/kvm.h"
 #include "front/log.h"
@@ -14,6 +16,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 
 #ifndef LODGER_VERSION
 #define LODGER_VERSION "unknown" /* meson passes the project version */
@@ -98,7 +101,71 @@ void json_str(struct json *j, const char *key, const char *s)
 	json_string(j->f, s);
 }
 
+void json_bool(struct json *j, const char *key, bool v)
+{
+	json_key(j, key);
+	fputs(v ? "true" : "false", j->f);
+}
+
 /* ---- the statistics ---- */
+
+static struct timespec started;
+
+void stats_start_clock(void)
+{
+	clock_gettime(CLOCK_MONOTONIC, &started);
+}
+
+static uint64_t wall_time_ns(void)
+{
+	struct timespec now;
+
+	if (!started.tv_sec && !started.tv_nsec)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - started.tv_sec) * 1000000000u +
+	       (uint64_t)(now.tv_nsec - started.tv_nsec);
+}
+
+const char *stats_exit_cause(int exit_status, int signal)
+{
+	if (exit_status & 1)
+		return "debug-exit";
+	switch (exit_status) {
+	case EXIT_GUEST_POWEROFF:
+		return "power-off";
+	case EXIT_USAGE:
+		return "usage";
+	case EXIT_BAD_IMAGE:
+		return "bad-image";
+	case EXIT_NO_KVM:
+		return "kvm-unavailable";
+	case EXIT_TRIPLE_FAULT:
+		return "triple-fault";
+	case EXIT_INTERNAL:
+		return "internal-error";
+	case EXIT_HOST_ERROR:
+		return "host-error";
+	case EXIT_USER_QUIT:
+		return "user-quit";
+	case EXIT_SIGNAL:
+		return signal ? "signal" : "unknown";
+	default:
+		return "unknown";
+	}
+}
+
+/* "exit": the cause, and what goes with it (the guest's value, the signal). */
+static void write_exit(struct json *j, int exit_status, int signal)
+{
+	json_open(j, "exit");
+	json_str(j, "cause", stats_exit_cause(exit_status, signal));
+	if (exit_status & 1)
+		json_u64(j, "debug_exit_value", (unsigned)exit_status >> 1);
+	if (exit_status == EXIT_SIGNAL && signal)
+		json_str(j, "signal", signals_name(signal));
+	json_close(j);
+}
 
 static void write_kvm_exits(struct json *j, const struct vcpu *vcpu)
 {
@@ -161,7 +228,7 @@ static void write_relocation(struct json *j, const struct reloc *r, uint64_t stu
 
 	snprintf(base, sizeof(base), "%#llx", (unsigned long long)stub_base);
 	json_open(j, "relocation");
-	json_u64(j, "enabled", r->enabled);
+	json_bool(j, "enabled", r->enabled);
 	json_u64(j, "seed", r->seed);
 	json_str(j, "stub_base", base); /* a string: JSON readers keep 53 bits of a number */
 	json_u64(j, "conflicts", r->stats.conflicts);
@@ -187,7 +254,7 @@ static void write_shadow(struct json *j, const struct shadow_stats *st)
 	json_close(j);
 }
 
-static void write_stats(FILE *f, const struct vm *vm, int exit_status)
+static void write_stats(FILE *f, const struct vm *vm, int exit_status, int signal)
 {
 	const struct vcpu *vcpu = vm->vcpu;
 	const struct guestcpu *g = vcpu ? vcpu->guest : NULL;
@@ -197,7 +264,11 @@ static void write_stats(FILE *f, const struct vm *vm, int exit_status)
 	json_begin(&j, f);
 	json_str(&j, "lodger", LODGER_VERSION);
 	json_str(&j, "mode", shadow ? "shadow" : "direct");
+	if (vm->cfg && vm->cfg->name)
+		json_str(&j, "name", vm->cfg->name);
 	json_int(&j, "exit_status", exit_status);
+	write_exit(&j, exit_status, signal);
+	json_u64(&j, "wall_time_ns", wall_time_ns());
 	write_kvm_exits(&j, vcpu);
 	json_u64(&j, "instructions_completed_for_kvm", vcpu ? vcpu->completed : 0);
 	if (g) {
@@ -220,7 +291,7 @@ int stats_write(const struct vm *vm, int exit_status, const char *path)
 		return -err;
 	}
 	errno = 0;
-	write_stats(f, vm, exit_status);
+	write_stats(f, vm, exit_status, signals_caught());
 	/* A failed write (a full disk) may show only when the buffer is flushed. The file is
 	 * closed whatever ferror says, hence | and not ||. */
 	if (to_stderr)
