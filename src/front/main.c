@@ -38,6 +38,26 @@ static void stop_on_signal(void *ctx)
 	vm_request_exit(ctx, EXIT_SIGNAL);
 }
 
+/*
+ * -serial file:PATH is a command-line value: a path that cannot be written is the
+ * user's mistake, reported in one line with EXIT_USAGE before anything starts (serial.c
+ * opens it for real, truncating it, when the UART starts).
+ */
+static int check_serial_file(const struct config *cfg)
+{
+	int fd;
+
+	if (cfg->serial != SERIAL_FILE)
+		return 0;
+	fd = open(cfg->serial_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		pr_err("-serial file:%s: %s", cfg->serial_path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* -pidfile: written once the options are known; returns 0 or -1 after one line. */
 static int write_pidfile(const char *path)
 {
@@ -158,7 +178,7 @@ int main(int argc, char **argv)
 	}
 	stats_start_clock();
 	signals_install();
-	if (cfg.pidfile && write_pidfile(cfg.pidfile) < 0) {
+	if (check_serial_file(&cfg) < 0 || (cfg.pidfile && write_pidfile(cfg.pidfile) < 0)) {
 		config_free(&cfg);
 		return EXIT_USAGE;
 	}
