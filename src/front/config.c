@@ -761,7 +761,7 @@ static int key_backend(struct config *cfg, const char *s, char *why)
 /* QEMU's mux = "on": with backend "stdio", the muxed console of -serial mon:stdio. */
 static int key_mux(struct config *cfg, const char *s, char *why)
 {
-	bool mux;
+	bool mux = false; /* GCC -O3 cannot see parse_bool set it on success */
 
 	if (parse_bool(s, &mux, why) < 0)
 		return -1;
