@@ -106,5 +106,15 @@ void guest_main(void)
 	CHECK_EQ(rt_fdt_path_offset(fdt, "/no-such-node"), (uint64_t)-1);
 	CHECK_EQ(rt_fdt_path_offset(fdt, "/chosen/bootargs"), (uint64_t)-1);
 
+	/* With `wait-for-key` (tests/console), the guest keeps running until a key reaches
+	 * its UART, so a test can signal lodger while a guest runs. */
+	char flag[2];
+	if (rt_bootarg("wait-for-key", flag, sizeof(flag))) {
+		rt_printf("hello: waiting for a key\n");
+		while (!(inb(LODGER_UART_PORT + 5) & 1)) /* LSR.DR */
+			__asm__ volatile("pause");
+		rt_printf("hello: key %#x\n", inb(LODGER_UART_PORT));
+	}
+
 	DONE();
 }

@@ -48,9 +48,16 @@ static void timer_interrupt(struct rt_frame *f)
 	lapic_write(LAPIC_EOI, 0);
 }
 
+/* GCC may also clone a function; clang has no such pass, nor the attribute. */
+#if defined(__has_attribute) && __has_attribute(noclone)
+#define NOCLONE noclone
+#else
+#define NOCLONE noinline
+#endif
+
 /* Enables interrupts for one `hlt` and returns once one has been taken. Not inlined:
  * the asm defines a global label, which must exist once. */
-__attribute__((noinline, noclone)) static void wait_for_interrupt(void)
+__attribute__((noinline, NOCLONE)) static void wait_for_interrupt(void)
 {
 	__asm__ volatile("sti\n\t"
 			 "hlt\n"

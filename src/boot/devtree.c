@@ -78,7 +78,7 @@ static int add_cpus(void *fdt, const struct fdt_params *p, char *err, size_t err
 
 static int add_lodger(void *fdt, const struct fdt_params *p, char *err, size_t errlen)
 {
-	int node = add_node(fdt, 0, LODGER_FDT_NODE + 1, err, errlen);
+	int node = add_node(fdt, 0, &LODGER_FDT_NODE[1], err, errlen);
 	const struct selectors *sel = p->selectors ? p->selectors : &direct_selectors;
 
 	if (node < 0)

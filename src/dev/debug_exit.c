@@ -4,6 +4,7 @@
  * errors (even) never produce. Reads return 0.
  */
 #include <libfdt.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dev/devices.h"
@@ -25,23 +26,27 @@ static void debug_exit_io(void *opaque, uint64_t offset, uint8_t *data, unsigned
 	vm_request_exit(opaque, (int)((v << 1) | 1));
 }
 
+/* Where -device isa-debug-exit,iobase=,iosize= put it (default 0xf4, 4 ports). */
 static int debug_exit_init(struct vm *vm)
 {
-	int r = io_register(&vm->pio, LODGER_DEBUG_EXIT_PORT, 4, debug_exit_io, vm,
-			    "isa-debug-exit");
+	int r = io_register(&vm->pio, vm->cfg->debug_exit_port, vm->cfg->debug_exit_size,
+			    debug_exit_io, vm, "isa-debug-exit");
 
 	if (r)
-		pr_err("isa-debug-exit: cannot register port %#x: %s", LODGER_DEBUG_EXIT_PORT,
+		pr_err("isa-debug-exit: cannot register port %#x: %s", vm->cfg->debug_exit_port,
 		       strerror(-r));
 	return r;
 }
 
 static int debug_exit_fdt(struct vm *vm, void *fdt, int isa)
 {
-	uint32_t reg[] = {cpu_to_fdt32(1), cpu_to_fdt32(LODGER_DEBUG_EXIT_PORT), cpu_to_fdt32(4)};
-	int node = fdt_add_subnode(fdt, isa, "debug-exit@if4");
+	uint32_t reg[] = {cpu_to_fdt32(1), cpu_to_fdt32(vm->cfg->debug_exit_port),
+			  cpu_to_fdt32(vm->cfg->debug_exit_size)};
+	char name[32];
+	int node;
 
-	(void)vm;
+	snprintf(name, sizeof(name), "debug-exit@i%x", vm->cfg->debug_exit_port);
+	node = fdt_add_subnode(fdt, isa, name);
 	if (node < 0)
 		return node;
 	return fdt_setprop_string(fdt, node, "compatible", "qemu,isa-debug-exit")

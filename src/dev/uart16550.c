@@ -49,6 +49,7 @@ enum {
 
 #define LSR_DR	 0x01
 #define LSR_OE	 0x02
+#define LSR_BI	 0x10
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 
@@ -75,7 +76,7 @@ void uart_model_destroy(struct uart *u)
 /* Highest-priority pending interrupt, as IIR reports it. */
 static uint8_t pending_iir(const struct uart *u)
 {
-	if ((u->ier & IER_RLSI) && (u->lsr & LSR_OE))
+	if ((u->ier & IER_RLSI) && (u->lsr & (LSR_OE | LSR_BI)))
 		return IIR_RLSI;
 	if ((u->ier & IER_RDI) && (u->lsr & LSR_DR))
 		return IIR_RDI;
@@ -121,9 +122,18 @@ static void transmit(struct uart *u, uint8_t byte)
 	if (u->mcr & MCR_LOOP) {
 		rx_push(u, byte);
 	} else if (u->out_fd >= 0) {
+		ssize_t n;
+
 		/* The console is best effort: a closed pipe must not stop the guest. */
-		while (write(u->out_fd, &byte, 1) < 0 && errno == EINTR)
+		while ((n = write(u->out_fd, &byte, 1)) < 0 && errno == EINTR)
 			;
+		if (n < 0 && errno != EAGAIN) {
+			int err = errno;
+
+			u->out_fd = -1;
+			if (u->out_error)
+				u->out_error(u->out_error_ctx, err);
+		}
 	}
 	u->thr_ipending = true;
 }
@@ -193,7 +203,7 @@ static uint8_t uart_read(struct uart *u, unsigned reg)
 		return u->mcr;
 	case UART_LSR:
 		v = u->lsr;
-		u->lsr &= ~LSR_OE; /* error bits clear on read */
+		u->lsr &= ~(LSR_OE | LSR_BI); /* error bits clear on read */
 		return v;
 	case UART_MSR:
 		if (u->mcr & MCR_LOOP) /* loopback: RTS->CTS, DTR->DSR, OUT1->RI, OUT2->DCD */
@@ -235,4 +245,19 @@ unsigned uart_receive(struct uart *u, const uint8_t *bytes, unsigned n)
 	update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 	return taken;
+}
+
+void uart_on_output_error(struct uart *u, void (*fn)(void *ctx, int err), void *ctx)
+{
+	u->out_error = fn;
+	u->out_error_ctx = ctx;
+}
+
+void uart_break(struct uart *u)
+{
+	pthread_mutex_lock(&u->lock);
+	rx_push(u, 0);
+	u->lsr |= LSR_BI;
+	update_irq(u);
+	pthread_mutex_unlock(&u->lock);
 }

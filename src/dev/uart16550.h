@@ -27,6 +27,8 @@ struct uart {
 	bool thr_ipending; /* THR-empty interrupt armed, until IIR read or THR write */
 	uint8_t rx[UART_RX_FIFO];
 	unsigned rx_head, rx_count;
+	void (*out_error)(void *ctx, int err); /* output failed: said once, then dropped */
+	void *out_error_ctx;
 };
 
 void uart_model_init(struct uart *u, int out_fd, uart_irq_fn set_irq, void *irq_ctx);
@@ -34,6 +36,13 @@ void uart_model_destroy(struct uart *u);
 
 /* One guest access at `offset` (0..7) from the base port. */
 void uart_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write);
+
+/* Calls fn once when a write of the output fails (EPIPE: a closed pipe); the output is
+ * dropped from then on, and the guest goes on. */
+void uart_on_output_error(struct uart *u, void (*fn)(void *ctx, int err), void *ctx);
+
+/* A break on the line (Ctrl-A b): LSR.BI with a zero byte received, as a 16550A does. */
+void uart_break(struct uart *u);
 
 /* Queues received bytes (from the terminal); returns how many fitted, and flags an
  * overrun (LSR.OE) when some did not. */

@@ -10,6 +10,7 @@
 #include "boot/personality.h"
 #include "front/log.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,8 +22,11 @@ struct cli {
 	struct config_layer layer; /* what the options say */
 	const char *positional;	   /* the kernel, given as a plain argument */
 	const char **files;	   /* -readconfig paths, in order (argv's strings) */
+	char **argv;
 	int nfiles;
 	bool print_config;
+	bool serial_given; /* a -serial was read: a second one is refused */
+	unsigned problems; /* lines reported; the run stops after argv is read */
 	FILE *out;
 	FILE *err;
 };
@@ -39,10 +43,25 @@ static const char usage[] =
 	"  -initrd PATH        an initial ramdisk\n"
 	"  -m [size=]SIZE      guest RAM: a number with an optional K, M, G or T suffix\n"
 	"                      (no suffix: MiB), rounded up to whole MiB; default 128M\n"
-	"  -smp [cpus=]N       number of vCPUs (only 1 for now)\n"
-	"  -serial DEV         the UART: stdio (default), file:PATH, none or null\n"
-	"  -nographic          accepted for QEMU compatibility (lodger has no display)\n"
-	"  -no-reboot          accepted for QEMU compatibility (lodger never reboots)\n"
+	"  -smp [cpus=]N[,sockets=,cores=,threads=,dies=,clusters=,maxcpus=]\n"
+	"                      vCPUs: only 1 for now (every count 1)\n"
+	"  -serial DEV         the UART (COM1): stdio, mon:stdio, file:PATH, null (a UART\n"
+	"                      that discards output) or none (no UART); given once\n"
+	"  -nographic          no display (lodger has none); without -serial, the console\n"
+	"                      is mon:stdio\n"
+	"  -nodefaults         without -serial, no UART\n"
+	"  -display none       accepted (lodger has no display)\n"
+	"  -device isa-debug-exit[,iobase=PORT][,iosize=1|2|4]\n"
+	"                      places the built-in debug-exit device (default 0xf4, 4)\n"
+	"  -cpu host|max       the guest sees the host CPU as KVM reports it (both the same)\n"
+	"  -name [guest=]NAME  the VM's name, written to -stats\n"
+	"  -pidfile FILE       write lodger's pid to FILE; removed at exit\n"
+	"  -daemonize          detach once the VM has started (needs -serial file:, null\n"
+	"                      or none)\n"
+	"  -no-reboot          accepted (lodger never reboots: a reset ends it like a\n"
+	"                      power-off)\n"
+	"  -no-shutdown        accepted (with no monitor to resume from, a power-off still\n"
+	"                      ends lodger)\n"
 	"  -machine [type=]lodger[,mode=direct|shadow][,accel=kvm]   (also -M)\n"
 	"                      shadow mode (ignored in direct): [,stub-base=ADDR]\n"
 	"                      [,traps=auto|vmm][,relocate=on|off][,seed=N]\n"
@@ -65,12 +84,30 @@ static const char usage[] =
 	"  -version, --version lodger's version\n"
 	"Any option may also be written with two dashes.\n"
 	"\n"
+	"Console: -serial stdio passes keys to the guest but Ctrl-C ends lodger.\n"
+	"-serial mon:stdio (and -nographic) pass every key, Ctrl-C too, and take Ctrl-A\n"
+	"commands: Ctrl-A x quit, Ctrl-A h help, Ctrl-A b break, Ctrl-A Ctrl-A a Ctrl-A.\n"
+	"\n"
 	"Exit status: 0 guest powered off; odd: (v << 1) | 1 after the guest wrote v to\n"
-	"port 0xf4; 2 usage; 4 bad kernel or initrd; 6 KVM unavailable; 8 guest triple\n"
-	"fault; 10 KVM internal error or failed entry; 12 host error. See docs/cli.md.\n";
+	"the isa-debug-exit port; 2 usage; 4 bad kernel or initrd; 6 KVM unavailable;\n"
+	"8 guest triple fault; 10 KVM internal error or failed entry; 12 host error;\n"
+	"14 Ctrl-A x; 16 a signal (INT, TERM, HUP, QUIT). See lodger(1) or docs/cli.md.\n";
 
-/* Reports one error line; returns OPT_FAIL. */
-#define fail(cli, ...) (config_error((cli)->err, __VA_ARGS__), OPT_FAIL)
+/* Reports one error line and counts it; returns OPT_FAIL. */
+static int __attribute__((format(printf, 2, 3))) fail(struct cli *cli, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	config_error(cli->err, "%s", n < 0 ? "out of memory" : msg);
+	free(msg);
+	cli->problems++;
+	return OPT_FAIL;
+}
 
 /*
  * Calls fn for each item of a QEMU-style list "value,key=value,...": a bare first item
@@ -137,12 +174,24 @@ static int prop_m(struct cli *cli, const char *opt, const char *arg, const char 
 static int prop_smp(struct cli *cli, const char *opt, const char *arg, const char *key,
 		    const char *val)
 {
+	/* QEMU's topology: each level may be given, and lodger's one vCPU means each is 1 */
+	static const char *const levels[] = {"sockets", "dies",	   "clusters", "cores",
+					     "threads", "maxcpus", "books",    "drawers"};
 	char why[CONFIG_WHY_MAX];
 
-	if (strcmp(key, "cpus") != 0)
-		return unknown_prop(cli, opt, arg, key, "lodger knows cpus");
-	return set_result(cli, opt, arg, config_set_smp(&cli->layer.cfg, val, why), why,
-			  CONFIG_SET_SMP);
+	if (strcmp(key, "cpus") == 0)
+		return set_result(cli, opt, arg, config_set_smp(&cli->layer.cfg, val, why), why,
+				  CONFIG_SET_SMP);
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcmp(key, levels[i]) == 0)
+			return strcmp(val, "1") == 0 ? OPT_OK
+						     : fail(cli,
+							    "%s %s: %s=%s: only 1 vCPU is "
+							    "supported for now (every count 1)",
+							    opt, arg, key, val);
+	return unknown_prop(
+		cli, opt, arg, key,
+		"lodger knows cpus, sockets, dies, clusters, cores, threads and maxcpus");
 }
 
 /* -machine and -accel share their properties. */
@@ -246,38 +295,126 @@ static int opt_append(struct cli *cli, const char *arg)
 
 static int opt_serial(struct cli *cli, const char *arg)
 {
-	struct config *cfg = &cli->layer.cfg;
+	char why[CONFIG_WHY_MAX];
 
-	if (strncmp(arg, "file:", 5) == 0) {
-		if (set_path(cli, "-serial file:", &cfg->serial_path, arg + 5, 0) < 0)
-			return OPT_FAIL;
-		cfg->serial = SERIAL_FILE;
-	} else if (strcmp(arg, "stdio") == 0 || strcmp(arg, "none") == 0 ||
-		   strcmp(arg, "null") == 0) {
-		cfg->serial = *arg == 's' ? SERIAL_STDIO : SERIAL_NONE;
-		free(cfg->serial_path);
-		cfg->serial_path = NULL;
-	} else {
-		return fail(cli, "-serial %s: unsupported (stdio, file:PATH, none or null)", arg);
-	}
-	cli->layer.set |= CONFIG_SET_SERIAL;
+	/* QEMU would make a second -serial COM2; lodger has one UART, and replacing the
+	 * first silently would hide a mistake. */
+	if (cli->serial_given)
+		return fail(cli,
+			    "-serial %s: a second -serial (COM2) is not supported by lodger: "
+			    "it has one UART, COM1",
+			    arg);
+	cli->serial_given = true;
+	return set_result(cli, "-serial", arg, config_set_serial(&cli->layer.cfg, arg, why), why,
+			  CONFIG_SET_SERIAL);
+}
+
+/* A flag option: sets a bool field and its CONFIG_SET_ bit. */
+static int set_flag(struct cli *cli, bool *field, unsigned set)
+{
+	*field = true;
+	cli->layer.set |= set;
 	return OPT_OK;
 }
 
 static int opt_nographic(struct cli *cli, const char *arg)
 {
 	(void)arg;
-	cli->layer.cfg.nographic = true;
-	cli->layer.set |= CONFIG_SET_NOGRAPHIC;
-	return OPT_OK;
+	return set_flag(cli, &cli->layer.cfg.nographic, CONFIG_SET_NOGRAPHIC);
 }
 
 static int opt_no_reboot(struct cli *cli, const char *arg)
 {
 	(void)arg;
-	cli->layer.cfg.no_reboot = true;
-	cli->layer.set |= CONFIG_SET_NO_REBOOT;
-	return OPT_OK;
+	return set_flag(cli, &cli->layer.cfg.no_reboot, CONFIG_SET_NO_REBOOT);
+}
+
+static int opt_no_shutdown(struct cli *cli, const char *arg)
+{
+	(void)arg;
+	return set_flag(cli, &cli->layer.cfg.no_shutdown, CONFIG_SET_NO_SHUTDOWN);
+}
+
+static int opt_nodefaults(struct cli *cli, const char *arg)
+{
+	(void)arg;
+	return set_flag(cli, &cli->layer.cfg.nodefaults, CONFIG_SET_NODEFAULTS);
+}
+
+static int opt_daemonize(struct cli *cli, const char *arg)
+{
+	(void)arg;
+	return set_flag(cli, &cli->layer.cfg.daemonize, CONFIG_SET_DAEMONIZE);
+}
+
+static int opt_display(struct cli *cli, const char *arg)
+{
+	if (strcmp(arg, "none") == 0 || strncmp(arg, "none,", 5) == 0)
+		return OPT_OK;
+	return fail(cli,
+		    "-display %s: not supported by lodger: it has no display (-display none "
+		    "is accepted)",
+		    arg);
+}
+
+static int opt_cpu(struct cli *cli, const char *arg)
+{
+	if (strcmp(arg, "host") == 0 || strcmp(arg, "max") == 0)
+		return OPT_OK; /* both: the host's CPUID as KVM supports it */
+	return fail(cli,
+		    "-cpu %s: not supported by lodger: the guest sees the host CPU as KVM "
+		    "reports it (-cpu host or max)",
+		    arg);
+}
+
+static int opt_name(struct cli *cli, const char *arg)
+{
+	const char *name = strncmp(arg, "guest=", 6) == 0 ? arg + 6 : arg;
+	char why[CONFIG_WHY_MAX];
+	size_t len = strcspn(name, ",");
+	char *copy = strndup(name, len);
+	int r;
+
+	if (!copy)
+		return fail(cli, "out of memory");
+	/* QEMU's other -name properties (process=, debug-threads=) change nothing here */
+	r = config_set_string(&cli->layer.cfg.name, copy, why);
+	free(copy);
+	return set_result(cli, "-name", arg, r, why, CONFIG_SET_NAME);
+}
+
+static int opt_pidfile(struct cli *cli, const char *arg)
+{
+	return set_path(cli, "-pidfile", &cli->layer.cfg.pidfile, arg, CONFIG_SET_PIDFILE);
+}
+
+static int prop_debug_exit(struct cli *cli, const char *opt, const char *arg, const char *key,
+			   const char *val)
+{
+	char why[CONFIG_WHY_MAX];
+	int r;
+
+	if (strcmp(key, "driver") == 0) {
+		if (strcmp(val, "isa-debug-exit") == 0)
+			return OPT_OK;
+		return fail(cli,
+			    "%s %s: not supported by lodger: its devices are built in (a "
+			    "16550A UART, power-off, isa-debug-exit); -device "
+			    "isa-debug-exit,iobase=,iosize= places the last",
+			    opt, arg);
+	}
+	if (strcmp(key, "iobase") == 0)
+		r = config_set_debug_exit_port(&cli->layer.cfg, val, why);
+	else if (strcmp(key, "iosize") == 0)
+		r = config_set_debug_exit_size(&cli->layer.cfg, val, why);
+	else
+		return unknown_prop(cli, opt, arg, key, "lodger knows iobase and iosize");
+	return set_result(cli, opt, arg, r, why, CONFIG_SET_DEBUG_EXIT);
+}
+
+static int opt_device(struct cli *cli, const char *arg)
+{
+	return each_prop(cli, "-device", arg, "driver", prop_debug_exit);
 }
 
 static int opt_enable_kvm(struct cli *cli, const char *arg)
@@ -351,6 +488,14 @@ static const struct option {
 	{"serial", true, opt_serial},
 	{"nographic", false, opt_nographic},
 	{"no-reboot", false, opt_no_reboot},
+	{"no-shutdown", false, opt_no_shutdown},
+	{"nodefaults", false, opt_nodefaults},
+	{"daemonize", false, opt_daemonize},
+	{"display", true, opt_display},
+	{"device", true, opt_device},
+	{"cpu", true, opt_cpu},
+	{"name", true, opt_name},
+	{"pidfile", true, opt_pidfile},
 	{"machine", true, opt_machine},
 	{"M", true, opt_machine},
 	{"accel", true, opt_accel},
@@ -366,16 +511,165 @@ static const struct option {
 	{"version", false, opt_version},
 };
 
-static const struct option *option_find(const char *arg)
+/* QEMU options lodger deliberately lacks, and why: refused as such, not as typos. */
+static const struct unsupported {
+	const char *name;
+	bool has_arg;
+	const char *why;
+} unsupported[] = {
+	{"netdev", true, "lodger has no network devices"},
+	{"net", true, "lodger has no network devices"},
+	{"nic", true, "lodger has no network devices"},
+	{"monitor", true, "lodger has no monitor (-serial mon:stdio gives the Ctrl-A keys)"},
+	{"qmp", true, "lodger has no monitor, so no QMP"},
+	{"qmp-pretty", true, "lodger has no monitor, so no QMP"},
+	{"mon", true, "lodger has no monitor"},
+	{"chardev", true, "lodger's one character device is -serial's"},
+	{"vga", true, "lodger has no display"},
+	{"vnc", true, "lodger has no display"},
+	{"spice", true, "lodger has no display"},
+	{"sdl", false, "lodger has no display"},
+	{"curses", false, "lodger has no display"},
+	{"full-screen", false, "lodger has no display"},
+	{"bios", true, "lodger boots an ELF kernel directly, with no firmware"},
+	{"pflash", true, "lodger boots an ELF kernel directly, with no firmware"},
+	{"L", true, "lodger boots an ELF kernel directly, with no firmware"},
+	{"boot", true, "lodger boots the -kernel image directly, with no firmware"},
+	{"hda", true, "lodger has no IDE disks"},
+	{"hdb", true, "lodger has no IDE disks"},
+	{"cdrom", true, "lodger has no CD-ROM"},
+	{"fda", true, "lodger has no floppy"},
+	{"usb", false, "lodger has no USB"},
+	{"usbdevice", true, "lodger has no USB"},
+	{"audiodev", true, "lodger has no sound"},
+	{"soundhw", true, "lodger has no sound"},
+	{"parallel", true, "lodger has no parallel port"},
+	{"snapshot", false, "lodger has no disk snapshots"},
+	{"loadvm", true, "lodger cannot save or load a VM's state"},
+	{"incoming", true, "lodger cannot migrate a VM"},
+	{"icount", true, "lodger runs on KVM, which has no instruction counting"},
+	{"rtc", true, "lodger's clock is KVM's"},
+	{"numa", true, "lodger has one vCPU and one memory node"},
+	{"mem-path", true, "lodger allocates guest RAM itself"},
+	{"object", true, "lodger has no QOM objects"},
+	{"global", true, "lodger has no device properties to set"},
+	{"fsdev", true, "lodger has no 9p file system"},
+	{"virtfs", true, "lodger has no 9p file system"},
+	{"tpmdev", true, "lodger has no TPM"},
+	{"runas", true, "lodger does not change user"},
+	{"chroot", true, "lodger does not change root"},
+	{"sandbox", true, "lodger has no seccomp sandbox"},
+	{"trace", true, "lodger's tracing is -d"},
+	{"s", false, "lodger has no GDB stub yet"},
+	{"S", false, "lodger has no GDB stub yet, so nothing to wait for"},
+	{"gdb", true, "lodger has no GDB stub yet"},
+	{"dtb", true, "lodger builds the device tree itself (docs/guest-contract.md)"},
+	{"k", true, "lodger has no keyboard"},
+	{"semihosting", false, "lodger has no semihosting"},
+	{"watchdog-action", true, "lodger has no watchdog"},
+	{"overcommit", true, "lodger always backs guest RAM on demand"},
+};
+
+/* The name without its dash or dashes: --x is -x, as in QEMU. */
+static const char *option_name(const char *arg)
 {
 	const char *name = arg + 1;
 
-	if (name[0] == '-' && name[1]) /* --x is -x, as in QEMU */
+	if (name[0] == '-' && name[1])
 		name++;
+	return name;
+}
+
+static const struct option *option_find(const char *arg)
+{
+	const char *name = option_name(arg);
+
 	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
 		if (strcmp(options[i].name, name) == 0)
 			return &options[i];
 	return NULL;
+}
+
+static const struct unsupported *unsupported_find(const char *arg)
+{
+	const char *name = option_name(arg);
+
+	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
+		if (strcmp(unsupported[i].name, name) == 0)
+			return &unsupported[i];
+	return NULL;
+}
+
+/* Levenshtein distance, for suggesting the option a typo meant; names are short. */
+static unsigned edit_distance(const char *a, const char *b)
+{
+	unsigned row[64], la = (unsigned)strlen(a), lb = (unsigned)strlen(b);
+
+	if (la >= 64 || lb >= 64)
+		return 64;
+	for (unsigned j = 0; j <= lb; j++)
+		row[j] = j;
+	for (unsigned i = 1; i <= la; i++) {
+		unsigned diag = row[0];
+
+		row[0] = i;
+		for (unsigned j = 1; j <= lb; j++) {
+			unsigned up = row[j];
+			unsigned best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* The option `name` most likely meant, or NULL when none is close. */
+static const char *nearest_option(const char *name)
+{
+	const char *best = NULL;
+	unsigned best_d = 3; /* at most two edits, and fewer than a short name's length */
+
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		unsigned d = edit_distance(name, options[i].name);
+		size_t len = strlen(options[i].name);
+
+		if (d < best_d && d < len) {
+			best_d = d;
+			best = options[i].name;
+		}
+	}
+	return best;
+}
+
+/* Whether argv[i] reads as an option's value rather than an option. */
+static bool argv_is_value(const struct cli *cli, int i)
+{
+	return cli->argv[i][0] != '-';
+}
+
+/* An option lodger does not know; returns how many of the next arguments it takes. */
+static int unknown_option(struct cli *cli, const char *arg, int i, int argc)
+{
+	const struct unsupported *u = unsupported_find(arg);
+	const char *near;
+
+	if (u) {
+		fail(cli, "option %s is not supported by lodger: %s", arg, u->why);
+		return u->has_arg && i + 1 < argc ? 1 : 0;
+	}
+	near = nearest_option(option_name(arg));
+	if (near)
+		fail(cli, "unknown option '%s' (did you mean -%s? see --help)", arg, near);
+	else
+		fail(cli, "unknown option '%s' (see --help)", arg);
+	/* Its argument, if it has one, is probably the next word: not the last, which is
+	 * likelier the kernel, and not another option. */
+	return i + 2 < argc && argv_is_value(cli, i + 1) ? 1 : 0;
 }
 
 static int positional(struct cli *cli, const char *arg)
@@ -387,32 +681,32 @@ static int positional(struct cli *cli, const char *arg)
 	return OPT_OK;
 }
 
-/* Reads argv into the layer; returns OPT_OK, OPT_FAIL (reported) or OPT_EXIT. */
+/*
+ * Reads argv into the layer, reporting every problem (one line each) rather than
+ * stopping at the first; returns OPT_OK, OPT_FAIL (reported) or OPT_EXIT.
+ */
 static int parse_args(struct cli *cli, int argc, char **argv)
 {
 	bool options_done = false;
 
+	cli->argv = argv;
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		const struct option *opt;
-		int ret;
 
 		if (options_done || arg[0] != '-') {
-			ret = positional(cli, arg);
+			positional(cli, arg);
 		} else if (strcmp(arg, "--") == 0) {
 			options_done = true;
-			continue;
 		} else if (!(opt = option_find(arg))) {
-			return fail(cli, "unknown option '%s' (see --help)", arg);
+			i += unknown_option(cli, arg, i, argc);
 		} else if (opt->has_arg && i + 1 >= argc) {
-			return fail(cli, "option -%s needs an argument (see --help)", opt->name);
-		} else {
-			ret = opt->handle(cli, opt->has_arg ? argv[++i] : NULL);
+			fail(cli, "option -%s needs an argument (see --help)", opt->name);
+		} else if (opt->handle(cli, opt->has_arg ? argv[++i] : NULL) == OPT_EXIT) {
+			return OPT_EXIT;
 		}
-		if (ret != OPT_OK)
-			return ret;
 	}
-	return OPT_OK;
+	return cli->problems ? OPT_FAIL : OPT_OK;
 }
 
 /* The positional kernel joins the layer, unless -kernel also gave one. */
@@ -429,11 +723,23 @@ static int take_positional(struct cli *cli)
 /* Layers the files and the command line over the defaults in cfg, then checks. */
 static enum config_action build(struct cli *cli, struct config *cfg)
 {
+	bool failed = false;
+
 	for (int i = 0; i < cli->nfiles; i++)
 		if (config_read_file(cfg, cli->files[i], cli->err) < 0)
-			return CONFIG_EXIT_FAIL;
+			failed = true;
+	if (failed)
+		return CONFIG_EXIT_FAIL;
 	config_merge(cfg, &cli->layer);
+	config_resolve(cfg);
 	if (config_validate(cfg, cli->err) < 0)
+		failed = true;
+	if (cfg->daemonize && (cfg->serial == SERIAL_STDIO || cfg->serial == SERIAL_MON_STDIO)) {
+		config_error(cli->err, "-daemonize needs a console other than the terminal "
+				       "(-serial file:PATH, null or none)");
+		failed = true;
+	}
+	if (failed)
 		return CONFIG_EXIT_FAIL;
 	if (cli->print_config) {
 		char why[256];
@@ -468,8 +774,8 @@ enum config_action config_from_args(struct config *cfg, int argc, char **argv, F
 		return CONFIG_EXIT_FAIL;
 	}
 	ret = parse_args(&cli, argc, argv);
-	if (ret == OPT_OK)
-		ret = take_positional(&cli);
+	if (ret != OPT_EXIT && take_positional(&cli) != OPT_OK)
+		ret = OPT_FAIL;
 	if (ret == OPT_EXIT)
 		action = CONFIG_EXIT_OK;
 	else if (ret == OPT_OK)

@@ -54,6 +54,8 @@ void config_init_defaults(struct config *cfg)
 		.relocate = true,
 		.reloc_hot = 16,
 		.reloc_window_ms = 100,
+		.debug_exit_port = LODGER_DEBUG_EXIT_PORT,
+		.debug_exit_size = 4,
 	};
 }
 
@@ -66,6 +68,8 @@ void config_free(struct config *cfg)
 	free_str(cfg->debug_file);
 	free_str(cfg->stats_file);
 	drive_list_free(&cfg->drives);
+	free_str(cfg->name);
+	free_str(cfg->pidfile);
 	config_init_defaults(cfg);
 }
 
@@ -223,7 +227,7 @@ static int check_stub_base(uint64_t base, char *why)
 
 int config_set_stub_base(struct config *cfg, const char *s, char *why)
 {
-	uint64_t base;
+	uint64_t base = 0; /* GCC's -O3 cannot see parse_u64 set it whenever it returns 0 */
 
 	if (parse_u64(s, &base, why) < 0 || check_stub_base(base, why) < 0)
 		return -1;
@@ -263,7 +267,7 @@ const char *config_personality_name(enum personality_choice p)
 
 int config_set_seed(struct config *cfg, const char *s, char *why)
 {
-	uint64_t seed;
+	uint64_t seed = 0; /* as in config_set_stub_base */
 
 	if (parse_u64(s, &seed, why) < 0)
 		return -1;
@@ -274,7 +278,7 @@ int config_set_seed(struct config *cfg, const char *s, char *why)
 
 static int set_bounded(unsigned *field, const char *s, uint64_t max, char *why)
 {
-	uint64_t v;
+	uint64_t v = 0; /* as in config_set_stub_base */
 
 	if (parse_u64(s, &v, why) < 0)
 		return -1;
@@ -339,6 +343,108 @@ int config_check_accel(const char *s, char *why)
 	return 0;
 }
 
+/* QEMU's -serial backends that lodger lacks, with why: "not supported" rather than "unknown". */
+static const char *serial_unsupported(const char *s)
+{
+	static const struct {
+		const char *prefix;
+		const char *why;
+	} known[] = {
+		{"vc", "lodger has no display for a virtual console"},
+		{"pty", "lodger has no pseudo-terminal backend"},
+		{"tcp:", "lodger has no network backends"},
+		{"telnet:", "lodger has no network backends"},
+		{"udp:", "lodger has no network backends"},
+		{"unix:", "lodger has no socket backends"},
+		{"websocket:", "lodger has no network backends"},
+		{"pipe:", "lodger has no pipe backend"},
+		{"chardev:", "lodger has no -chardev"},
+		{"mon:", "the only muxed console is mon:stdio"},
+		{"/dev/", "lodger has no host serial-device backend"},
+		{"msmouse", "lodger has no mouse"},
+		{"braille", "lodger has no braille backend"},
+		{"spicevmc", "lodger has no SPICE"},
+		{"COM", "lodger has no host serial-port backend"},
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strncmp(s, known[i].prefix, strlen(known[i].prefix)) == 0)
+			return known[i].why;
+	return NULL;
+}
+
+int config_set_serial(struct config *cfg, const char *s, char *why)
+{
+	static const struct {
+		const char *name;
+		enum serial_backend backend;
+	} plain[] = {
+		{"stdio", SERIAL_STDIO},
+		{"mon:stdio", SERIAL_MON_STDIO},
+		{"none", SERIAL_NONE},
+		{"null", SERIAL_NULL},
+	};
+	const char *unsupported;
+
+	if (strncmp(s, "file:", 5) == 0) {
+		if (config_set_path(&cfg->serial_path, s + 5, why) < 0)
+			return -1;
+		cfg->serial = SERIAL_FILE;
+		cfg->serial_set = true;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		if (strcmp(s, plain[i].name) == 0) {
+			cfg->serial = plain[i].backend;
+			cfg->serial_set = true;
+			free_str(cfg->serial_path);
+			cfg->serial_path = NULL;
+			return 0;
+		}
+	}
+	unsupported = serial_unsupported(s);
+	if (unsupported)
+		return why_fail(why,
+				"not supported by lodger: %s (stdio, mon:stdio, file:PATH, "
+				"null or none)",
+				unsupported);
+	return why_fail(why, "unknown backend (stdio, mon:stdio, file:PATH, null or none)");
+}
+
+int config_set_debug_exit_port(struct config *cfg, const char *s, char *why)
+{
+	uint64_t v = 0; /* as in config_set_stub_base */
+
+	if (parse_u64(s, &v, why) < 0)
+		return -1;
+	if (v > 0xffff)
+		return why_fail(why, "port %#llx is above 0xffff", (unsigned long long)v);
+	cfg->debug_exit_port = (uint16_t)v;
+	return 0;
+}
+
+int config_set_debug_exit_size(struct config *cfg, const char *s, char *why)
+{
+	uint64_t v = 0; /* as in config_set_stub_base */
+
+	if (parse_u64(s, &v, why) < 0)
+		return -1;
+	if (v != 1 && v != 2 && v != 4)
+		return why_fail(why, "iosize %llu: the device spans 1, 2 or 4 ports",
+				(unsigned long long)v);
+	cfg->debug_exit_size = (uint8_t)v;
+	return 0;
+}
+
+void config_resolve(struct config *cfg)
+{
+	if (cfg->serial_set)
+		return;
+	cfg->serial = cfg->nodefaults  ? SERIAL_NONE
+		      : cfg->nographic ? SERIAL_MON_STDIO
+				       : SERIAL_STDIO;
+}
+
 /* Moves *from into *to, leaving *from empty. */
 static void move_str(char **to, char **from)
 {
@@ -371,7 +477,22 @@ void config_merge(struct config *dst, struct config_layer *layer)
 		dst->personality = src->personality;
 	if (set & CONFIG_SET_SERIAL) {
 		dst->serial = src->serial;
+		dst->serial_set = src->serial_set;
 		move_str(&dst->serial_path, &src->serial_path);
+	}
+	if (set & CONFIG_SET_NODEFAULTS)
+		dst->nodefaults = src->nodefaults;
+	if (set & CONFIG_SET_NO_SHUTDOWN)
+		dst->no_shutdown = src->no_shutdown;
+	if (set & CONFIG_SET_DAEMONIZE)
+		dst->daemonize = src->daemonize;
+	if (set & CONFIG_SET_NAME)
+		move_str(&dst->name, &src->name);
+	if (set & CONFIG_SET_PIDFILE)
+		move_str(&dst->pidfile, &src->pidfile);
+	if (set & CONFIG_SET_DEBUG_EXIT) {
+		dst->debug_exit_port = src->debug_exit_port;
+		dst->debug_exit_size = src->debug_exit_size;
 	}
 	if (set & CONFIG_SET_NOGRAPHIC)
 		dst->nographic = src->nographic;
@@ -661,15 +782,62 @@ static int key_initrd(struct config *cfg, const char *s, char *why)
 
 static int key_backend(struct config *cfg, const char *s, char *why)
 {
+	bool mux = cfg->serial == SERIAL_MON_STDIO;
+
 	if (strcmp(s, "stdio") == 0)
-		cfg->serial = SERIAL_STDIO;
+		cfg->serial = mux ? SERIAL_MON_STDIO : SERIAL_STDIO;
 	else if (strcmp(s, "file") == 0)
 		cfg->serial = SERIAL_FILE;
-	else if (strcmp(s, "null") == 0 || strcmp(s, "none") == 0)
+	else if (strcmp(s, "null") == 0)
+		cfg->serial = SERIAL_NULL;
+	else if (strcmp(s, "none") == 0)
 		cfg->serial = SERIAL_NONE;
 	else
-		return why_fail(why, "unknown backend (stdio, file or null)");
+		return why_fail(why, "unknown backend (stdio, file, null or none)");
+	cfg->serial_set = true;
 	return 0;
+}
+
+/* QEMU's mux = "on": with backend "stdio", the muxed console of -serial mon:stdio. */
+static int key_mux(struct config *cfg, const char *s, char *why)
+{
+	bool mux = false; /* GCC -O3 cannot see parse_bool set it on success */
+
+	if (parse_bool(s, &mux, why) < 0)
+		return -1;
+	if (mux && (cfg->serial == SERIAL_STDIO || !cfg->serial_set))
+		cfg->serial = SERIAL_MON_STDIO;
+	else if (!mux && cfg->serial == SERIAL_MON_STDIO)
+		cfg->serial = SERIAL_STDIO;
+	else if (mux)
+		return why_fail(why, "only backend \"stdio\" can be muxed");
+	cfg->serial_set = true;
+	return 0;
+}
+
+static int key_nodefaults(struct config *cfg, const char *s, char *why)
+{
+	return parse_bool(s, &cfg->nodefaults, why);
+}
+
+static int key_no_shutdown(struct config *cfg, const char *s, char *why)
+{
+	return parse_bool(s, &cfg->no_shutdown, why);
+}
+
+static int key_daemonize(struct config *cfg, const char *s, char *why)
+{
+	return parse_bool(s, &cfg->daemonize, why);
+}
+
+static int key_name(struct config *cfg, const char *s, char *why)
+{
+	return config_set_string(&cfg->name, s, why);
+}
+
+static int key_pidfile(struct config *cfg, const char *s, char *why)
+{
+	return config_set_path(&cfg->pidfile, s, why);
 }
 
 static int key_path(struct config *cfg, const char *s, char *why)
@@ -719,11 +887,19 @@ static const struct key {
 	{GROUP_SMP, "cpus", config_set_smp},
 	{GROUP_SERIAL, "backend", key_backend},
 	{GROUP_SERIAL, "path", key_path},
+	{GROUP_SERIAL, "mux", key_mux},
 	{GROUP_LODGER, "debug", config_set_debug},
 	{GROUP_LODGER, "logfile", key_logfile},
 	{GROUP_LODGER, "stats", key_stats},
 	{GROUP_LODGER, "no-reboot", key_no_reboot},
 	{GROUP_LODGER, "nographic", key_nographic},
+	{GROUP_LODGER, "nodefaults", key_nodefaults},
+	{GROUP_LODGER, "no-shutdown", key_no_shutdown},
+	{GROUP_LODGER, "daemonize", key_daemonize},
+	{GROUP_LODGER, "name", key_name},
+	{GROUP_LODGER, "pidfile", key_pidfile},
+	{GROUP_LODGER, "debug-exit-iobase", config_set_debug_exit_port},
+	{GROUP_LODGER, "debug-exit-iosize", config_set_debug_exit_size},
 };
 
 static const struct key *key_find(enum group group, const char *name)
@@ -880,7 +1056,17 @@ static void print_debug(FILE *out, unsigned mask)
 
 static const char *serial_name(enum serial_backend s)
 {
-	return s == SERIAL_STDIO ? "stdio" : s == SERIAL_FILE ? "file" : "null";
+	switch (s) {
+	case SERIAL_STDIO:
+	case SERIAL_MON_STDIO:
+		return "stdio";
+	case SERIAL_FILE:
+		return "file";
+	case SERIAL_NULL:
+		return "null";
+	default:
+		return "none";
+	}
 }
 
 void config_print(const struct config *cfg, FILE *out)
@@ -917,6 +1103,8 @@ void config_print(const struct config *cfg, FILE *out)
 		serial_name(cfg->serial));
 	if (cfg->serial == SERIAL_FILE && cfg->serial_path)
 		print_str(out, "path", cfg->serial_path);
+	if (cfg->serial == SERIAL_MON_STDIO)
+		fputs("  mux = \"on\"\n", out);
 
 	fputs("\n[lodger]\n", out);
 	print_debug(out, cfg->debug_mask);
@@ -924,44 +1112,54 @@ void config_print(const struct config *cfg, FILE *out)
 		print_str(out, "logfile", cfg->debug_file);
 	fprintf(out, "  no-reboot = \"%s\"\n", cfg->no_reboot ? "on" : "off");
 	fprintf(out, "  nographic = \"%s\"\n", cfg->nographic ? "on" : "off");
+	fprintf(out, "  nodefaults = \"%s\"\n", cfg->nodefaults ? "on" : "off");
+	fprintf(out, "  no-shutdown = \"%s\"\n", cfg->no_shutdown ? "on" : "off");
+	fprintf(out, "  daemonize = \"%s\"\n", cfg->daemonize ? "on" : "off");
+	fprintf(out, "  debug-exit-iobase = \"%#x\"\n", cfg->debug_exit_port);
+	fprintf(out, "  debug-exit-iosize = \"%u\"\n", cfg->debug_exit_size);
 	if (cfg->stats_file)
 		print_str(out, "stats", cfg->stats_file);
 	drive_print(&cfg->drives, out);
+	if (cfg->name)
+		print_str(out, "name", cfg->name);
+	if (cfg->pidfile)
+		print_str(out, "pidfile", cfg->pidfile);
 }
 
 int config_validate(const struct config *cfg, FILE *err)
 {
 	uint64_t mib = cfg->mem_size >> 20;
 	char why[CONFIG_WHY_MAX];
+	unsigned port = cfg->debug_exit_port, end = port + cfg->debug_exit_size;
+	int ret = 0;
 
 	if (cfg->mem_size % LODGER_RAM_ALIGN) {
 		config_error(err, "memory size %llu bytes is not a whole number of MiB",
 			     (unsigned long long)cfg->mem_size);
-		return -1;
+		ret = -1;
 	}
 	if (cfg->mem_size < LODGER_RAM_MIN || cfg->mem_size > LODGER_RAM_MAX) {
 		config_error(err, "memory size %llu MiB is outside [%llu MiB, %llu MiB]",
 			     (unsigned long long)mib, LODGER_RAM_MIN >> 20, LODGER_RAM_MAX >> 20);
-		return -1;
+		ret = -1;
 	}
 	if (cfg->smp != 1) {
 		config_error(err, "%u vCPUs: %s", cfg->smp,
 			     cfg->smp ? "only 1 vCPU is supported for now"
 				      : "need at least 1 vCPU");
-		return -1;
+		ret = -1;
 	}
 	if (cfg->mode != MODE_DIRECT && cfg->mode != MODE_SHADOW) {
 		config_error(err, "unknown mode %d", (int)cfg->mode);
-		return -1;
+		ret = -1;
 	}
-	if (cfg->serial != SERIAL_STDIO && cfg->serial != SERIAL_FILE &&
-	    cfg->serial != SERIAL_NONE) {
+	if (cfg->serial > SERIAL_MON_STDIO) {
 		config_error(err, "unknown serial backend %d", (int)cfg->serial);
-		return -1;
+		ret = -1;
 	}
 	if (cfg->serial == SERIAL_FILE && (!cfg->serial_path || !*cfg->serial_path)) {
 		config_error(err, "serial backend file needs a path");
-		return -1;
+		ret = -1;
 	}
 	if (cfg->personality != PERSONALITY_AUTO && cfg->personality != PERSONALITY_NATIVE &&
 	    cfg->personality != PERSONALITY_XEN) {
@@ -975,21 +1173,33 @@ int config_validate(const struct config *cfg, FILE *err)
 	}
 	if (cfg->traps != TRAPS_AUTO && cfg->traps != TRAPS_VMM) {
 		config_error(err, "unknown trap path %d", (int)cfg->traps);
-		return -1;
+		ret = -1;
 	}
 	if (cfg->stub_base_set && check_stub_base(cfg->stub_base, why) < 0) {
 		config_error(err, "%s", why);
-		return -1;
+		ret = -1;
+	}
+	if (end > 0x10000) {
+		config_error(err, "isa-debug-exit ports %#x..%#x run past 0xffff", port, end - 1);
+		ret = -1;
+	} else if ((port < LODGER_UART_PORT + 8 && end > LODGER_UART_PORT &&
+		    cfg->serial != SERIAL_NONE) ||
+		   (port < LODGER_POWEROFF_PORT + 2 && end > LODGER_POWEROFF_PORT)) {
+		config_error(err, "isa-debug-exit ports %#x..%#x overlap the %s", port, end - 1,
+			     port < LODGER_POWEROFF_PORT + 2 && end > LODGER_POWEROFF_PORT
+				     ? "power-off port 0x604"
+				     : "UART at 0x3f8..0x3ff");
+		ret = -1;
 	}
 	if (cfg->drives.overflow) {
 		config_error(err, "too many drives (lodger has %d slots)", DRIVE_MAX);
-		return -1;
+		ret = -1;
 	}
 	for (unsigned i = 0; i < cfg->drives.n; i++) {
 		if (drive_check(&cfg->drives.d[i], why) < 0) {
 			config_error(err, "drive %u: %s", i, why);
-			return -1;
+			ret = -1;
 		}
 	}
-	return 0;
+	return ret;
 }

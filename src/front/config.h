@@ -17,7 +17,13 @@
 #include "front/drive_opt.h"
 
 enum vm_mode { MODE_DIRECT, MODE_SHADOW };
-enum serial_backend { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
+enum serial_backend {
+	SERIAL_STDIO,	  /* the terminal; Ctrl-C stays lodger's (QEMU's -serial stdio) */
+	SERIAL_FILE,	  /* output to serial_path, no input */
+	SERIAL_NONE,	  /* no UART at all: none in the device tree, its ports unclaimed */
+	SERIAL_NULL,	  /* a UART whose output goes nowhere */
+	SERIAL_MON_STDIO, /* the terminal, muxed: every key to the guest, Ctrl-A commands */
+};
 /* Shadow mode: who handles a trap from the guest (-machine traps=). */
 enum trap_path {
 	TRAPS_AUTO, /* lodger chooses per KVM backend: the stub's fast paths where they pay */
@@ -40,12 +46,20 @@ struct config {
 	bool mode_set;	   /* mode was given, not defaulted (a Xen kernel refuses direct) */
 	enum personality_choice personality; /* -machine personality= */
 	enum serial_backend serial;
-	char *serial_path;   /* for SERIAL_FILE */
-	bool nographic;	     /* accepted for QEMU compatibility: lodger has no display */
-	bool no_reboot;	     /* lodger never reboots; kept so QEMU command lines work */
-	unsigned debug_mask; /* -d categories (log.h) */
-	char *debug_file;    /* -D */
-	char *stats_file;    /* -stats: statistics as JSON at exit; "-" is stderr; NULL: none */
+	char *serial_path; /* for SERIAL_FILE */
+	bool serial_set;   /* -serial or [chardev] named it; else -nodefaults, -nographic pick */
+	bool nographic;	   /* no display anyway; without -serial: SERIAL_MON_STDIO */
+	bool nodefaults;   /* without -serial: SERIAL_NONE, as QEMU's -nodefaults */
+	bool no_reboot;	   /* lodger never reboots; kept so QEMU command lines work */
+	bool no_shutdown;  /* accepted: with no monitor to resume from, a power-off still exits */
+	bool daemonize;	   /* detach once the VM is started (QEMU's -daemonize) */
+	char *name;	   /* -name: written to -stats; NULL: none */
+	char *pidfile;	   /* -pidfile: lodger's pid, written at start, removed at exit */
+	uint16_t debug_exit_port; /* -device isa-debug-exit,iobase= */
+	uint8_t debug_exit_size;  /* ... ,iosize= (1, 2 or 4 ports) */
+	unsigned debug_mask;	  /* -d categories (log.h) */
+	char *debug_file;	  /* -D */
+	char *stats_file; /* -stats: statistics as JSON at exit; "-" is stderr; NULL: none */
 
 	/* Shadow mode only; accepted, and ignored, in direct mode. */
 	uint64_t stub_base;	  /* the stub's initial linear base, when stub_base_set */
@@ -94,8 +108,13 @@ void config_print(const struct config *cfg, FILE *out);
  */
 int parse_size(const char *s, uint64_t *bytes);
 
-/* Checks ranges (memory, smp, enums, stub base); on error writes one line to err, returns -1. */
+/* Checks ranges (memory, smp, enums, stub base); writes one line per problem to err and
+ * returns -1 if there is any. */
 int config_validate(const struct config *cfg, FILE *err);
+
+/* After the layers are merged: picks the serial backend when none was named (-nodefaults:
+ * none; -nographic: mon:stdio; else stdio). */
+void config_resolve(struct config *cfg);
 
 /*
  * The stub's region is mapped through one page table of its own, that is one
@@ -131,6 +150,12 @@ enum config_set {
 	CONFIG_SET_RELOC_WINDOW = 1u << 17,
 	CONFIG_SET_DRIVES = 1u << 18, /* the command line's drives follow the files' */
 	CONFIG_SET_PERSONALITY = 1u << 19,
+	CONFIG_SET_NODEFAULTS = 1u << 20,
+	CONFIG_SET_NO_SHUTDOWN = 1u << 21,
+	CONFIG_SET_DAEMONIZE = 1u << 22,
+	CONFIG_SET_NAME = 1u << 23,
+	CONFIG_SET_PIDFILE = 1u << 24,
+	CONFIG_SET_DEBUG_EXIT = 1u << 25, /* debug_exit_port and debug_exit_size together */
 };
 
 struct config_layer {
@@ -163,6 +188,9 @@ int config_set_reloc_window(struct config *cfg, const char *s, char *why); /* ms
 int config_set_seed(struct config *cfg, const char *s, char *why);	   /* any 64-bit number */
 int config_check_machine_type(const char *s, char *why);		   /* only "lodger" */
 int config_check_accel(const char *s, char *why);			   /* only "kvm" */
+int config_set_serial(struct config *cfg, const char *s, char *why);	   /* -serial DEV */
+int config_set_debug_exit_port(struct config *cfg, const char *s, char *why); /* 16-bit */
+int config_set_debug_exit_size(struct config *cfg, const char *s, char *why); /* 1, 2, 4 */
 
 /*
  * Writes "lodger: " and the message as one line to err; control characters in it

@@ -15,6 +15,8 @@ enum lodger_exit {
 	EXIT_TRIPLE_FAULT = 8,	 /* guest triple fault (KVM_EXIT_SHUTDOWN) */
 	EXIT_INTERNAL = 10,	 /* KVM internal error, failed entry, unhandled exit */
 	EXIT_HOST_ERROR = 12,	 /* host-side failure: out of memory, I/O error, KVM ioctl */
+	EXIT_USER_QUIT = 14,	 /* the user quit: Ctrl-A x on a muxed console */
+	EXIT_SIGNAL = 16,	 /* ended by SIGINT, SIGTERM, SIGHUP or SIGQUIT */
 };
 
 #endif

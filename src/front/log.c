@@ -8,9 +8,9 @@
 const struct log_category_name log_categories[] = {
 	{"exit", LOG_EXIT, "every KVM exit, with its reason"},
 	{"io", LOG_IO, "port and MMIO accesses no device claims (read as open bus)"},
-	{"boot", LOG_BOOT, "loader, memory layout and device tree"},
+	{"boot", LOG_BOOT, "RAM layout, where the kernel and initrd load, KVM backend"},
 	{"serial", LOG_SERIAL, "16550A register accesses"},
-	{"cpu", LOG_CPU, "vCPU setup and register dumps"},
+	{"cpu", LOG_CPU, "the vCPU's entry state (direct mode)"},
 	{"emul", LOG_EMUL, "instructions lodger completes that KVM could not"},
 	{"trap", LOG_TRAP, "shadow mode: every trap from the guest and how it was handled"},
 	{"shadow", LOG_SHADOW, "shadow mode: shadow page-table fills and flushes"},

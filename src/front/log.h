@@ -13,9 +13,9 @@
 enum log_category {
 	LOG_EXIT = 1u << 0,   /* every KVM exit */
 	LOG_IO = 1u << 1,     /* port and MMIO accesses nobody claims */
-	LOG_BOOT = 1u << 2,   /* loader, memory layout, device tree */
+	LOG_BOOT = 1u << 2,   /* RAM layout, kernel and initrd placement, KVM backend */
 	LOG_SERIAL = 1u << 3, /* UART register accesses */
-	LOG_CPU = 1u << 4,    /* vCPU setup and register dumps */
+	LOG_CPU = 1u << 4,    /* the vCPU's entry state */
 	LOG_EMUL = 1u << 5,   /* instructions lodger completes for KVM */
 	LOG_TRAP = 1u << 6,   /* shadow mode: every trap from the guest */
 	LOG_SHADOW = 1u << 7, /* shadow mode: shadow page-table fills and flushes */

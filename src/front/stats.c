@@ -6,6 +6,8 @@
  */
 #include "front/stats.h"
 #include "front/phase.h"
+#include "front/exitcode.h"
+#include "front/signals.h"
 #include "kvm/kvm.h"
 #include "kvm/mode.h"
 #include "front/log.h"
@@ -15,6 +17,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 
 #ifndef LODGER_VERSION
 #define LODGER_VERSION "unknown" /* meson passes the project version */
@@ -89,7 +92,71 @@ void json_str(struct json *j, const char *key, const char *s)
 	json_string(j->f, s);
 }
 
+void json_bool(struct json *j, const char *key, bool v)
+{
+	json_key(j, key);
+	fputs(v ? "true" : "false", j->f);
+}
+
 /* ---- the statistics ---- */
+
+static struct timespec started;
+
+void stats_start_clock(void)
+{
+	clock_gettime(CLOCK_MONOTONIC, &started);
+}
+
+static uint64_t wall_time_ns(void)
+{
+	struct timespec now;
+
+	if (!started.tv_sec && !started.tv_nsec)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - started.tv_sec) * 1000000000u +
+	       (uint64_t)(now.tv_nsec - started.tv_nsec);
+}
+
+const char *stats_exit_cause(int exit_status, int signal)
+{
+	if (exit_status & 1)
+		return "debug-exit";
+	switch (exit_status) {
+	case EXIT_GUEST_POWEROFF:
+		return "power-off";
+	case EXIT_USAGE:
+		return "usage";
+	case EXIT_BAD_IMAGE:
+		return "bad-image";
+	case EXIT_NO_KVM:
+		return "kvm-unavailable";
+	case EXIT_TRIPLE_FAULT:
+		return "triple-fault";
+	case EXIT_INTERNAL:
+		return "internal-error";
+	case EXIT_HOST_ERROR:
+		return "host-error";
+	case EXIT_USER_QUIT:
+		return "user-quit";
+	case EXIT_SIGNAL:
+		return signal ? "signal" : "unknown";
+	default:
+		return "unknown";
+	}
+}
+
+/* "exit": the cause, and what goes with it (the guest's value, the signal). */
+static void write_exit(struct json *j, int exit_status, int signal)
+{
+	json_open(j, "exit");
+	json_str(j, "cause", stats_exit_cause(exit_status, signal));
+	if (exit_status & 1)
+		json_u64(j, "debug_exit_value", (unsigned)exit_status >> 1);
+	if (exit_status == EXIT_SIGNAL && signal)
+		json_str(j, "signal", signals_name(signal));
+	json_close(j);
+}
 
 static void write_kvm_exits(struct json *j, const struct vcpu *vcpu)
 {
@@ -148,7 +215,7 @@ static void write_phases(struct json *j, const struct vcpu *vcpu)
 	json_close(j);
 }
 
-static void write_stats(FILE *f, const struct vm *vm, int exit_status)
+static void write_stats(FILE *f, const struct vm *vm, int exit_status, int signal)
 {
 	const struct vcpu *vcpu = vm->vcpu;
 	struct json j;
@@ -156,7 +223,11 @@ static void write_stats(FILE *f, const struct vm *vm, int exit_status)
 	json_begin(&j, f);
 	json_str(&j, "lodger", LODGER_VERSION);
 	json_str(&j, "mode", vm->mode->name);
+	if (vm->cfg && vm->cfg->name)
+		json_str(&j, "name", vm->cfg->name);
 	json_int(&j, "exit_status", exit_status);
+	write_exit(&j, exit_status, signal);
+	json_u64(&j, "wall_time_ns", wall_time_ns());
 	write_kvm_exits(&j, vcpu);
 	json_u64(&j, "instructions_completed_for_kvm", vcpu ? vcpu->completed : 0);
 	write_phases(&j, vcpu);
@@ -177,7 +248,7 @@ int stats_write(const struct vm *vm, int exit_status, const char *path)
 		return -err;
 	}
 	errno = 0;
-	write_stats(f, vm, exit_status);
+	write_stats(f, vm, exit_status, signals_caught());
 	/* A failed write (a full disk) may show only when the buffer is flushed. The file is
 	 * closed whatever ferror says, hence | and not ||. */
 	if (to_stderr)

@@ -31,14 +31,22 @@ void json_close(struct json *j);
 void json_u64(struct json *j, const char *key, uint64_t v);
 void json_int(struct json *j, const char *key, int v);
 void json_str(struct json *j, const char *key, const char *s);
+void json_bool(struct json *j, const char *key, bool v);
 
 /* s as a JSON string: quoted, with ", \ and control characters (as \u00XX) escaped. */
 void json_string(FILE *f, const char *s);
 
+/* Starts the wall clock that -stats reports (wall_time_ns); call once, at start. */
+void stats_start_clock(void);
+
+/* What ended the run, from lodger's exit status and the signal that ended it (or 0):
+ * "power-off", "debug-exit", "triple-fault", "user-quit", "signal", ... (docs/cli.md). */
+const char *stats_exit_cause(int exit_status, int signal);
+
 /*
- * Writes the VM's statistics and lodger's exit status as one JSON object to path ("-":
- * stderr). Call it before vm_destroy, which frees the vCPU the counters live in.
- * Returns 0, or -errno after printing one line.
+ * Writes the VM's statistics, lodger's exit status and its cause (with the signal
+ * signals_caught reports) as one JSON object to path ("-": stderr). Call it before vm_destroy,
+ * which frees the vCPU the counters live in. Returns 0, or -errno after printing one line.
  */
 int stats_write(const struct vm *vm, int exit_status, const char *path);
 

@@ -60,7 +60,7 @@ static void write_relocation(struct json *j, const struct reloc *r, uint64_t stu
 
 	snprintf(base, sizeof(base), "%#llx", (unsigned long long)stub_base);
 	json_open(j, "relocation");
-	json_u64(j, "enabled", r->enabled);
+	json_bool(j, "enabled", r->enabled);
 	json_u64(j, "seed", r->seed);
 	json_str(j, "stub_base", base); /* a string: JSON readers keep 53 bits of a number */
 	json_u64(j, "conflicts", r->stats.conflicts);

@@ -310,8 +310,11 @@ Test(smp, zero_and_garbage_are_refused)
 	RUN(&r, "-smp", "two", "k");
 	assert_fails(&r, "-smp two: not a number");
 	run_done(&r);
-	RUN(&r, "-smp", "1,sockets=1", "k");
-	assert_fails(&r, "unknown property 'sockets'");
+	RUN(&r, "-smp", "1,sockets=2", "k");
+	assert_fails(&r, "-smp 1,sockets=2: sockets=2: only 1 vCPU");
+	run_done(&r);
+	RUN(&r, "-smp", "1,sokets=1", "k");
+	assert_fails(&r, "unknown property 'sokets'");
 	run_done(&r);
 }
 
@@ -323,10 +326,8 @@ Test(serial, takes_stdio_file_none_and_null)
 		const char *arg;
 		enum serial_backend serial;
 	} cases[] = {
-		{"stdio", SERIAL_STDIO},
-		{"file:out.txt", SERIAL_FILE},
-		{"none", SERIAL_NONE},
-		{"null", SERIAL_NONE},
+		{"stdio", SERIAL_STDIO}, {"file:out.txt", SERIAL_FILE},	  {"none", SERIAL_NONE},
+		{"null", SERIAL_NULL},	 {"mon:stdio", SERIAL_MON_STDIO},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -348,7 +349,11 @@ Test(serial, other_backends_and_an_empty_file_are_refused)
 	struct run r;
 
 	RUN(&r, "-serial", "pty", "k");
-	assert_fails(&r, "-serial pty: unsupported");
+	assert_fails(&r, "-serial pty: not supported by lodger: lodger has no pseudo-terminal");
+	run_done(&r);
+	RUN(&r, "-serial", "stdoi", "k");
+	assert_fails(&r,
+		     "-serial stdoi: unknown backend (stdio, mon:stdio, file:PATH, null or none)");
 	run_done(&r);
 	RUN(&r, "-serial", "file:", "k");
 	assert_fails(&r, "empty path");
@@ -901,5 +906,146 @@ Test(info, help_acts_where_it_stands)
 
 	RUN(&r, "-m", "64M", "--help", "-bogus");
 	cr_assert(r.action == CONFIG_EXIT_OK, "expected --help to win over a later bad option");
+	run_done(&r);
+}
+
+/* ---- the command lines QEMU users type (issue: QEMU compatibility) ---- */
+
+/* Counts the lines of s. */
+static unsigned lines_in(const char *s)
+{
+	unsigned n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+Test(qemu, canonical_test_kernel_line_runs)
+{
+	struct run r;
+
+	RUN(&r, "-serial", "stdio", "-display", "none", "-device",
+	    "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot", "-kernel", "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.serial == SERIAL_STDIO, "expected plain stdio, seen %d", r.cfg.serial);
+	cr_assert(r.cfg.debug_exit_port == 0xf4 && r.cfg.debug_exit_size == 4,
+		  "expected isa-debug-exit at 0xf4, 4 ports; seen %#x, %u", r.cfg.debug_exit_port,
+		  r.cfg.debug_exit_size);
+	run_done(&r);
+}
+
+Test(qemu, common_options_are_accepted)
+{
+	struct run r;
+
+	RUN(&r, "-cpu", "host", "-cpu", "max", "-smp",
+	    "cpus=1,sockets=1,cores=1,threads=1,maxcpus=1", "-name", "guest=vm1,debug-threads=on",
+	    "-pidfile", "/tmp/p", "-no-shutdown", "-nographic", "-enable-kvm", "k");
+	assert_runs(&r);
+	cr_assert_str_eq(r.cfg.name, "vm1");
+	cr_assert_str_eq(r.cfg.pidfile, "/tmp/p");
+	cr_assert(r.cfg.no_shutdown && r.cfg.nographic);
+	cr_assert(r.cfg.serial == SERIAL_MON_STDIO, "-nographic: expected mon:stdio, seen %d",
+		  r.cfg.serial);
+	run_done(&r);
+}
+
+Test(qemu, debug_exit_can_move)
+{
+	struct run r;
+
+	RUN(&r, "-device", "isa-debug-exit,iobase=0x501,iosize=2", "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.debug_exit_port == 0x501 && r.cfg.debug_exit_size == 2);
+	run_done(&r);
+	RUN(&r, "-device", "isa-debug-exit,iobase=0x3fc", "k");
+	assert_fails(&r, "overlap the UART");
+	run_done(&r);
+	RUN(&r, "-device", "isa-debug-exit,iosize=3", "k");
+	assert_fails(&r, "iosize 3");
+	run_done(&r);
+	RUN(&r, "-device", "virtio-net-pci", "k");
+	assert_fails(&r, "-device virtio-net-pci: not supported by lodger");
+	run_done(&r);
+}
+
+Test(qemu, nographic_and_nodefaults_pick_the_console_unless_serial_is_given)
+{
+	struct run r;
+
+	RUN(&r, "-nographic", "-serial", "stdio", "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.serial == SERIAL_STDIO, "explicit stdio wins, seen %d", r.cfg.serial);
+	run_done(&r);
+	RUN(&r, "-nodefaults", "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.serial == SERIAL_NONE, "-nodefaults: no UART, seen %d", r.cfg.serial);
+	run_done(&r);
+	RUN(&r, "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.serial == SERIAL_STDIO, "default: stdio, seen %d", r.cfg.serial);
+	run_done(&r);
+}
+
+Test(qemu, a_second_serial_is_refused)
+{
+	struct run r;
+
+	RUN(&r, "-serial", "stdio", "-serial", "file:x", "k");
+	assert_fails(&r, "-serial file:x: a second -serial (COM2) is not supported by lodger");
+	run_done(&r);
+}
+
+Test(qemu, unsupported_differs_from_a_typo)
+{
+	struct run r;
+
+	RUN(&r, "-netdev", "user,id=n0", "k");
+	assert_err_is(&r, "lodger: option -netdev is not supported by lodger: lodger has no "
+			  "network devices\n");
+	run_done(&r);
+	RUN(&r, "-kernal", "k");
+	assert_err_is(&r, "lodger: unknown option '-kernal' (did you mean -kernel? see --help)\n");
+	run_done(&r);
+	RUN(&r, "--nographics", "k");
+	assert_err_is(
+		&r,
+		"lodger: unknown option '--nographics' (did you mean -nographic? see --help)\n");
+	run_done(&r);
+	RUN(&r, "-cpu", "qemu64", "k");
+	assert_fails(&r, "-cpu qemu64: not supported by lodger");
+	run_done(&r);
+	RUN(&r, "-display", "gtk", "k");
+	assert_fails(&r, "-display gtk: not supported by lodger");
+	run_done(&r);
+}
+
+Test(qemu, every_problem_is_reported_at_once)
+{
+	struct run r;
+
+	RUN(&r, "-monitor", "stdio", "-vga", "std", "-m", "12X", "-frob", "-bios", "x.bin", "k");
+	cr_assert(r.action == CONFIG_EXIT_FAIL);
+	cr_assert_eq(lines_in(r.err), 5, "expected 5 lines, seen '%s'", r.err);
+	cr_assert(strstr(r.err, "-monitor is not supported") && strstr(r.err, "-vga is not") &&
+			  strstr(r.err, "-m 12X") && strstr(r.err, "'-frob'") &&
+			  strstr(r.err, "-bios is not supported"),
+		  "seen '%s'", r.err);
+	/* each of them one line starting "lodger: " */
+	for (const char *p = r.err; *p; p = strchr(p, '\n') + 1)
+		cr_assert(strncmp(p, "lodger: ", 8) == 0, "seen '%s'", r.err);
+	run_done(&r);
+}
+
+Test(qemu, daemonize_needs_a_console_off_the_terminal)
+{
+	struct run r;
+
+	RUN(&r, "-daemonize", "k");
+	assert_fails(&r, "-daemonize needs a console other than the terminal");
+	run_done(&r);
+	RUN(&r, "-daemonize", "-serial", "null", "k");
+	assert_runs(&r);
 	run_done(&r);
 }

@@ -232,8 +232,9 @@ Test(pagewalk, a_not_present_entry_at_any_level_ends_the_walk)
 		s = pagewalk(&mem, PML4, LA_4K, &w);
 		cr_assert_eq(s, WALK_NOT_PRESENT, "level %d: expected WALK_NOT_PRESENT, got %s",
 			     level, status_name(s));
-		cr_assert_eq(w.entries, 5 - level, "level %d: expected %d entries read, got %u",
-			     level, 5 - level, w.entries);
+		cr_assert_eq(w.entries, (unsigned)(5 - level),
+			     "level %d: expected %d entries read, got %u", level, 5 - level,
+			     w.entries);
 		cr_assert_eq(w.entry_gpa[0], entry_gpa(tables[level - 1], idx(LA_4K, level)),
 			     "level %d: expected the not-present entry first, got %#llx", level,
 			     (unsigned long long)w.entry_gpa[0]);

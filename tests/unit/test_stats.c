@@ -10,12 +10,15 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "front/config.h"
 #include "shadow/guestcpu.h"
+#include "front/exitcode.h"
 #include "front/stats.h"
 #include "front/phase.h"
 #include "kvm/mode.h"
@@ -102,6 +105,8 @@ static const char *parse_value(const char *p)
 		return parse_object(p);
 	if (*p == '"')
 		return parse_string(p, scratch);
+	if (strncmp(p, "true", 4) == 0 || strncmp(p, "false", 5) == 0)
+		return p + (*p == 't' ? 4 : 5);
 	if (*p == '-')
 		p++;
 	if (!isdigit((unsigned char)*p) || (*p == '0' && isdigit((unsigned char)p[1])))
@@ -342,6 +347,10 @@ Test(stats, direct_mode_lists_nonzero_exits_and_no_traps)
 				"  \"lodger\": \"V\",\n"
 				"  \"mode\": \"direct\",\n"
 				"  \"exit_status\": 8,\n"
+				"  \"exit\": {\n"
+				"    \"cause\": \"triple-fault\"\n"
+				"  },\n"
+				"  \"wall_time_ns\": 0,\n"
 				"  \"kvm_exits\": {\n"
 				"    \"IO\": 12,\n"
 				"    \"MMIO\": 3,\n"
@@ -396,6 +405,10 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 				"  \"lodger\": \"V\",\n"
 				"  \"mode\": \"shadow\",\n"
 				"  \"exit_status\": 0,\n"
+				"  \"exit\": {\n"
+				"    \"cause\": \"power-off\"\n"
+				"  },\n"
+				"  \"wall_time_ns\": 0,\n"
 				"  \"kvm_exits\": {\n"
 				"    \"IO\": 40\n"
 				"  },\n"
@@ -435,7 +448,7 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 				"    \"kvm_flushes\": 3\n"
 				"  },\n"
 				"  \"relocation\": {\n"
-				"    \"enabled\": 1,\n"
+				"    \"enabled\": true,\n"
 				"    \"seed\": 42,\n"
 				"    \"stub_base\": \"0xfffffe0000000000\",\n"
 				"    \"conflicts\": 4,\n"
@@ -554,6 +567,10 @@ Test(stats, a_vm_without_a_vcpu_still_writes_the_status)
 				"  \"lodger\": \"V\",\n"
 				"  \"mode\": \"shadow\",\n"
 				"  \"exit_status\": 4,\n"
+				"  \"exit\": {\n"
+				"    \"cause\": \"bad-image\"\n"
+				"  },\n"
+				"  \"wall_time_ns\": 0,\n"
 				"  \"kvm_exits\": {},\n"
 				"  \"instructions_completed_for_kvm\": 0\n"
 				"}\n");
@@ -600,6 +617,10 @@ Test(stats, dash_writes_to_stderr, .init = cr_redirect_stderr)
 				"  \"lodger\": \"V\",\n"
 				"  \"mode\": \"direct\",\n"
 				"  \"exit_status\": 0,\n"
+				"  \"exit\": {\n"
+				"    \"cause\": \"power-off\"\n"
+				"  },\n"
+				"  \"wall_time_ns\": 0,\n"
 				"  \"kvm_exits\": {\n"
 				"    \"IO\": 1\n"
 				"  },\n"
@@ -640,5 +661,46 @@ Test(stats, a_full_disk_is_reported, .init = cr_redirect_stderr)
 	cr_assert_str_eq(err, "lodger: -stats /dev/full: No space left on device\n", "seen '%s'",
 			 err);
 	free(err);
+	fake_done(&f);
+}
+
+/* ---- the exit cause (-stats "exit") ---- */
+
+Test(stats, the_exit_cause_names_who_ended_the_run)
+{
+	struct fake f;
+	char *text;
+
+	cr_assert_str_eq(stats_exit_cause(0, 0), "power-off");
+	cr_assert_str_eq(stats_exit_cause((5 << 1) | 1, 0), "debug-exit");
+	cr_assert_str_eq(stats_exit_cause(EXIT_TRIPLE_FAULT, 0), "triple-fault");
+	cr_assert_str_eq(stats_exit_cause(EXIT_USER_QUIT, 0), "user-quit");
+	cr_assert_str_eq(stats_exit_cause(EXIT_SIGNAL, SIGTERM), "signal");
+	cr_assert_str_eq(stats_exit_cause(EXIT_HOST_ERROR, 0), "host-error");
+	fake_init(&f, MODE_DIRECT);
+	text = stats_text(&f.vm, (42 << 1) | 1);
+	assert_json(text);
+	cr_assert(strstr(text, "  \"exit\": {\n    \"cause\": \"debug-exit\",\n"
+			       "    \"debug_exit_value\": 42\n  },\n"),
+		  "expected the debug-exit value, seen:\n%s", text);
+	free(text);
+	fake_done(&f);
+}
+
+Test(stats, wall_time_runs_from_the_start)
+{
+	struct fake f;
+	char *text, *p;
+	struct timespec ten_ms = {0, 10 * 1000 * 1000};
+
+	stats_start_clock();
+	nanosleep(&ten_ms, NULL);
+	fake_init(&f, MODE_DIRECT);
+	text = stats_text(&f.vm, 0);
+	p = strstr(text, "\"wall_time_ns\": ");
+	cr_assert(p, "no wall_time_ns in:\n%s", text);
+	cr_assert(strtoull(p + 16, NULL, 10) >= 10 * 1000 * 1000, "expected >= 10 ms, seen %s",
+		  p + 16);
+	free(text);
 	fake_done(&f);
 }
