@@ -78,10 +78,7 @@ void config_error(FILE *err, const char *fmt, ...)
 		fputs("lodger: out of memory\n", err);
 		return;
 	}
-	for (char *p = msg; *p; p++)
-		if (iscntrl((unsigned char)*p))
-			*p = '?';
-	fprintf(err, "lodger: %s\n", msg);
+	log_put_line(err, "lodger: ", msg);
 	free(msg);
 }
 

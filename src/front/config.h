@@ -147,8 +147,8 @@ int config_check_machine_type(const char *s, char *why);		   /* only "lodger" */
 int config_check_accel(const char *s, char *why);			   /* only "kvm" */
 
 /*
- * Writes "lodger: " and the message as one line to err; control characters in it
- * (from a user's value) become '?' so that it stays one line.
+ * Writes "lodger: " and the message as one line to err, escaped by log_put_line (a
+ * user's value may hold a newline, control characters or bytes 0x80-0xff).
  */
 void config_error(FILE *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -69,6 +69,8 @@ write("config", "argv-files", argv("-readconfig", "@", "-m", "size=128M", "-seri
                                    "--print-config", file=VM_CFG))
 write("config", "argv-misc", argv("-nographic", "-no-reboot", "-enable-kvm", "-initrd", "i",
                                   "--", "-k"))
+# Found by fuzz-config: bytes 0x80-0xff of an argument reached the error line raw.
+write("config", "crash-high-bytes-in-error-line", argv("k", b"\xbb(\x9b[31m"))
 
 # ---- loader: an ELF64 image ----
 
