@@ -133,7 +133,8 @@ static void run_args(const uint8_t *data, size_t len, const uint8_t *file, size_
 	for (size_t i = 0; i < len && argc < MAX_ARGS; i += strlen(copy + i) + 1)
 		argv[argc++] = strcmp(copy + i, "@") == 0 ? file_path : copy + i;
 	argv[argc] = NULL;
-	memfd_fill(file_fd, file, file_len);
+	if (memmem(data, len, "@", 1)) /* the file is read only through "@" */
+		memfd_fill(file_fd, file, file_len);
 
 	o = open_memstream(&out, &out_len);
 	e = open_memstream(&err, &err_len);

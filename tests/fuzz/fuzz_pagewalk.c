@@ -155,10 +155,12 @@ static void check_write(const struct gview *v, uint64_t la, unsigned len)
 	}
 	memcpy(before, mem.ram, RAM_SIZE);
 	ok = gmem_write(v, la, data, len, &f);
-	for (uint64_t off = 0; off < RAM_SIZE; off += 8) {
-		if (*(const uint64_t *)(before + off) == *(const uint64_t *)(mem.ram + off))
+	if (!memcmp(before, mem.ram, RAM_SIZE))
+		return;
+	for (uint64_t off = 0; off < RAM_SIZE; off += 64) {
+		if (!memcmp(before + off, mem.ram + off, 64))
 			continue;
-		for (uint64_t b = off; b < off + 8; b++) {
+		for (uint64_t b = off; b < off + 64; b++) {
 			uint8_t diff = before[b] ^ mem.ram[b];
 			bool written = false;
 
