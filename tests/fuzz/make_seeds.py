@@ -71,6 +71,9 @@ write("config", "argv-misc", argv("-nographic", "-no-reboot", "-enable-kvm", "-i
                                   "--", "-k"))
 # Found by fuzz-config: bytes 0x80-0xff of an argument reached the error line raw.
 write("config", "crash-high-bytes-in-error-line", argv("k", b"\xbb(\x9b[31m"))
+# Found by fuzz-config: a line indented with a form feed was inih's continuation line.
+write("config", "crash-form-feed-continuation",
+      argv("-readconfig", "@", file=b'[machine]\n  type = "lodger"\n\x0ckernel"\n'))
 
 # ---- loader: an ELF64 image ----
 

@@ -542,6 +542,33 @@ Test(read_file, syntax_error_is_reported_as_file_and_line)
 	read_done(&r);
 }
 
+/* Found by fuzz-config: inih took a line indented with a form feed (or \v, \r) for the
+ * previous key's continuation, and lodger read a value that was never set (a crash). */
+Test(read_file, a_line_indented_with_a_form_feed_is_no_continuation)
+{
+	static const char *const blanks[] = {"\f", " \f", "\t\v", "\r"};
+
+	for (size_t i = 0; i < sizeof(blanks) / sizeof(blanks[0]); i++) {
+		struct read r;
+		char text[128];
+
+		snprintf(text, sizeof(text), "[memory]\n  size = \"8M\"\n%skernel\"\n", blanks[i]);
+		read_text(&r, text);
+		assert_read_error(&r, 3, "syntax error");
+		read_done(&r);
+	}
+}
+
+Test(read_file, a_key_indented_with_a_form_feed_is_read)
+{
+	struct read r;
+
+	read_text(&r, "[memory]\n\f size = \"8M\"\n");
+	cr_assert_eq(r.ret, 0, "seen '%s'", r.err);
+	cr_assert_eq(r.cfg.mem_size, 8ULL << 20);
+	read_done(&r);
+}
+
 Test(read_file, unterminated_group_header_is_a_syntax_error)
 {
 	struct read r;
