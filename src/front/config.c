@@ -86,10 +86,7 @@ void config_error(FILE *err, const char *fmt, ...)
 		fputs("lodger: out of memory\n", err);
 		return;
 	}
-	for (char *p = msg; *p; p++)
-		if (iscntrl((unsigned char)*p))
-			*p = '?';
-	fprintf(err, "lodger: %s\n", msg);
+	log_put_line(err, "lodger: ", msg);
 	free(msg);
 }
 
@@ -666,7 +663,10 @@ static char *read_line(char *buf, int size, void *stream)
 	p = r->line;
 	if (r->lineno == 1 && strncmp(p, "\xef\xbb\xbf", 3) == 0)
 		p += 3; /* UTF-8 byte order mark */
-	p += strspn(p, " \t");
+	/* Every blank inih skips, \f \v \r too: a line inih sees indented is the previous
+	 * key's continuation, handed to on_key with no value of ours (r->value NULL). */
+	while (isspace((unsigned char)*p))
+		p++;
 	len = strlen(p);
 	while (len && isspace((unsigned char)p[len - 1]))
 		p[--len] = '\0';

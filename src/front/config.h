@@ -193,8 +193,8 @@ int config_set_debug_exit_port(struct config *cfg, const char *s, char *why); /*
 int config_set_debug_exit_size(struct config *cfg, const char *s, char *why); /* 1, 2, 4 */
 
 /*
- * Writes "lodger: " and the message as one line to err; control characters in it
- * (from a user's value) become '?' so that it stays one line.
+ * Writes "lodger: " and the message as one line to err, escaped by log_put_line (a
+ * user's value may hold a newline, control characters or bytes 0x80-0xff).
  */
 void config_error(FILE *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 const struct log_category_name log_categories[] = {
@@ -90,11 +91,30 @@ FILE *log_stream(void)
 	return debug_file ? debug_file : stderr;
 }
 
-static void vprint(FILE *f, const char *prefix, const char *fmt, va_list ap)
+void log_put_line(FILE *f, const char *prefix, const char *msg)
 {
 	fputs(prefix, f);
-	vfprintf(f, fmt, ap);
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+		if (*p == '\\')
+			fputs("\\\\", f);
+		else if (*p < 0x20 || *p >= 0x7f)
+			fprintf(f, "\\x%02x", *p);
+		else
+			fputc(*p, f);
+	}
 	fputc('\n', f);
+}
+
+static void vprint(FILE *f, const char *prefix, const char *fmt, va_list ap)
+{
+	char *msg = NULL;
+
+	if (vasprintf(&msg, fmt, ap) < 0) {
+		fprintf(f, "%sout of memory\n", prefix);
+		return;
+	}
+	log_put_line(f, prefix, msg);
+	free(msg);
 }
 
 void pr_err(const char *fmt, ...)

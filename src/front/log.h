@@ -42,6 +42,14 @@ int log_open_file(const char *path);
 void log_close(void);
 FILE *log_stream(void);
 
+/*
+ * Writes prefix, msg and a newline as one line of printable ASCII: every other byte of
+ * msg (control characters, DEL, 0x80-0xff, which a terminal may take as C1 controls)
+ * becomes \xNN and a backslash \\, so that a user's path or value can neither break
+ * the line nor reach the terminal raw. Every message line goes through here.
+ */
+void log_put_line(FILE *f, const char *prefix, const char *msg);
+
 void pr_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pr_debug_cat(unsigned category, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -276,6 +276,12 @@ CASES = {
     "serial-file-unwritable": Case(EXIT_USAGE, ["-serial file:", "No such file"],
                                    ["-serial", "file:{dir}/no/such/dir/out", "{dir}/k.elf"],
                                    {"k.elf": elf64()}),
+    # Bytes 0x80-0xff (C1 controls to an 8-bit terminal: 0x9b is CSI) reach stderr escaped.
+    "kernel-path-high-bytes": Case(EXIT_BAD_IMAGE, ["\\x9b[31m\\xc3\\xa9.elf", "No such file"],
+                                   ["{dir}/\udc9b[31m\udcc3\udca9.elf"]),
+    "config-value-high-bytes": Case(EXIT_USAGE, ["vm.cfg:2", "'\\x9bx\\xff'"],
+                                    ["-readconfig", "{dir}/vm.cfg"],
+                                    {"vm.cfg": b'[machine]\n  mode = "\x9bx\xff"\n'}),
     "kvm-absent": Case(EXIT_NO_KVM, ["/nonexistent/kvm"], ["{dir}/k.elf"], {"k.elf": elf64()},
                        env={"LODGER_KVM_DEVICE": "/nonexistent/kvm"}),
     "kvm-not-permitted": Case(EXIT_NO_KVM, ["/dev/kvm", "Permission denied"], ["{dir}/k.elf"],
@@ -305,19 +311,24 @@ def run_case(lodger, name):
         if case.lock:
             held = open(os.path.join(d, case.lock), "rb+")
             fcntl.lockf(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        args = [a.replace("{dir}", d) for a in case.args]
-        cmd = [os.path.abspath(lodger)] + args
+        # Arguments are bytes: "\udcXX" in a case stands for the raw byte XX.
+        args = [os.fsencode(a.replace("{dir}", d)) for a in case.args]
+        cmd = [os.fsencode(os.path.abspath(lodger))] + args
         if case.as_nobody:
-            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
+            cmd = [b"setpriv", b"--reuid=65534", b"--regid=65534", b"--clear-groups"] + cmd
         env = dict(os.environ, **case.env)
         start = time.monotonic()
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=env,
+        p = subprocess.run(cmd, capture_output=True, timeout=30, env=env,
                            stdin=subprocess.DEVNULL)
         took = time.monotonic() - start
         if held:
             held.close()
-    lines = p.stderr.splitlines()
+    raw = p.stderr
+    stderr = raw.decode("ascii", "backslashreplace")
+    lines = stderr.splitlines()
     problems = []
+    if any(b != 0x0a and not 0x20 <= b < 0x7f for b in raw):
+        problems.append("stderr holds bytes other than printable ASCII and newlines")
     if p.returncode != case.status:
         problems.append(f"exit status {p.returncode}, expected {case.status}")
     if len(lines) != 1:
@@ -328,9 +339,10 @@ def run_case(lodger, name):
         problems.append(f"took {took:.1f} s, expected under {case.max_seconds} s")
     for w in case.words:
         w = w.replace("{dir}", "")
-        if w not in p.stderr:
+        if w not in stderr:
             problems.append(f"stderr does not name {w!r}")
-    print(f"$ {' '.join(cmd)}\nstatus {p.returncode}\nstderr: {p.stderr!r}")
+    shown = " ".join(os.fsdecode(a) for a in cmd).encode("ascii", "backslashreplace").decode()
+    print(f"$ {shown}\nstatus {p.returncode}\nstderr: {raw!r}")
     for pr in problems:
         print(f"FAIL: {pr}")
     return 1 if problems else 0

@@ -691,7 +691,7 @@ Test(errors, a_newline_in_an_argument_stays_one_line)
 	struct run r;
 
 	RUN(&r, "-m", "1\n2", "k");
-	assert_fails(&r, "-m 1?2: not a size");
+	assert_fails(&r, "-m 1\\x0a2: not a size");
 	run_done(&r);
 }
 

@@ -542,6 +542,33 @@ Test(read_file, syntax_error_is_reported_as_file_and_line)
 	read_done(&r);
 }
 
+/* Found by fuzz-config: inih took a line indented with a form feed (or \v, \r) for the
+ * previous key's continuation, and lodger read a value that was never set (a crash). */
+Test(read_file, a_line_indented_with_a_form_feed_is_no_continuation)
+{
+	static const char *const blanks[] = {"\f", " \f", "\t\v", "\r"};
+
+	for (size_t i = 0; i < sizeof(blanks) / sizeof(blanks[0]); i++) {
+		struct read r;
+		char text[128];
+
+		snprintf(text, sizeof(text), "[memory]\n  size = \"8M\"\n%skernel\"\n", blanks[i]);
+		read_text(&r, text);
+		assert_read_error(&r, 3, "syntax error");
+		read_done(&r);
+	}
+}
+
+Test(read_file, a_key_indented_with_a_form_feed_is_read)
+{
+	struct read r;
+
+	read_text(&r, "[memory]\n\f size = \"8M\"\n");
+	cr_assert_eq(r.ret, 0, "seen '%s'", r.err);
+	cr_assert_eq(r.cfg.mem_size, 8ULL << 20);
+	read_done(&r);
+}
+
 Test(read_file, unterminated_group_header_is_a_syntax_error)
 {
 	struct read r;
@@ -1074,8 +1101,73 @@ Test(error, control_characters_stay_on_one_line)
 
 	config_error(capture_open(&c), "bad '%s'", "a\nb\rc");
 	err = capture_close(&c);
-	cr_assert_str_eq(err, "lodger: bad 'a?b?c'\n", "seen '%s'", err);
+	cr_assert_str_eq(err, "lodger: bad 'a\\x0ab\\x0dc'\n", "seen '%s'", err);
 	free(err);
+}
+
+/* Bytes 0x80-0x9f are C1 controls to a terminal in an 8-bit mode (0x9b is CSI): a user's
+ * path or value reaches the error line escaped, whatever its bytes. */
+Test(error, bytes_above_ascii_are_escaped)
+{
+	struct capture c;
+	char *err;
+
+	config_error(capture_open(&c), "cannot read '%s'",
+		     "\x9b"
+		     "31m\xc3\xa9\x7f\xff");
+	err = capture_close(&c);
+	cr_assert_str_eq(err, "lodger: cannot read '\\x9b31m\\xc3\\xa9\\x7f\\xff'\n", "seen '%s'",
+			 err);
+	free(err);
+}
+
+Test(error, a_backslash_is_doubled_so_escapes_stay_unambiguous)
+{
+	struct capture c;
+	char *err;
+
+	config_error(capture_open(&c), "'%s'", "a\\x41");
+	err = capture_close(&c);
+	cr_assert_str_eq(err, "lodger: 'a\\\\x41'\n", "seen '%s'", err);
+	free(err);
+}
+
+Test(error, a_config_file_line_with_high_bytes_is_escaped)
+{
+	struct capture c;
+	struct config cfg;
+	char *err;
+
+	config_init_defaults(&cfg);
+	cr_assert(config_read_file(&cfg, "/nonexistent/\x9b\xe9.cfg", capture_open(&c)) == -1);
+	err = capture_close(&c);
+	cr_assert_str_eq(err,
+			 "lodger: cannot read config file '/nonexistent/\\x9b\\xe9.cfg': No such "
+			 "file or directory\n",
+			 "seen '%s'", err);
+	free(err);
+	config_free(&cfg);
+}
+
+/* pr_err and pr_warn write their lines through the same escaping. */
+Test(error, log_put_line_writes_printable_ascii_only)
+{
+	struct capture c;
+	FILE *f = capture_open(&c);
+	char msg[256], *out;
+
+	for (int i = 1; i < 256; i++)
+		msg[i - 1] = (char)i;
+	msg[255] = '\0';
+	log_put_line(f, "p: ", msg);
+	out = capture_close(&c);
+	cr_assert_eq(strncmp(out, "p: \\x01\\x02", 11), 0, "seen '%.20s'", out);
+	for (size_t i = 0; out[i + 1]; i++)
+		cr_assert(out[i] >= 0x20 && out[i] < 0x7f, "byte %#x at %zu", (unsigned char)out[i],
+			  i);
+	cr_assert_eq(out[strlen(out) - 1], '\n');
+	cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1, "more than one line");
+	free(out);
 }
 
 Test(config_file, reloc_hot_and_window_are_read_and_checked)
