@@ -703,7 +703,8 @@ static int parse_args(struct cli *cli, int argc, char **argv)
 		} else if (opt->has_arg && i + 1 >= argc) {
 			fail(cli, "option -%s needs an argument (see --help)", opt->name);
 		} else if (opt->handle(cli, opt->has_arg ? argv[++i] : NULL) == OPT_EXIT) {
-			return OPT_EXIT;
+			return cli->problems ? OPT_FAIL
+					     : OPT_EXIT; /* --help after a mistake still fails */
 		}
 	}
 	return cli->problems ? OPT_FAIL : OPT_OK;

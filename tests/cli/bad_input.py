@@ -268,6 +268,7 @@ CASES = {
                                 env={"LODGER_KVM_DEVICE": "/nonexistent/kvm"}),
     "unsupported-option": Case(EXIT_USAGE, ["-netdev", "not supported by lodger", "network"],
                                ["-netdev", "user,id=n0", "{dir}/k.elf"], {"k.elf": elf64()}),
+    "mistake-then-help": Case(EXIT_USAGE, ["-frobnicate"], ["-frobnicate", "--help"]),
     "option-typo": Case(EXIT_USAGE, ["-kernal", "did you mean -kernel"],
                         ["-kernal", "{dir}/k.elf"]),
     "second-serial": Case(EXIT_USAGE, ["second -serial", "COM2"],

@@ -44,7 +44,8 @@ static void memfd_fill(int fd, const void *data, size_t len)
 	}
 }
 
-/* Exactly one line, "lodger: " then printable ASCII, or nothing when `ok`. */
+/* Lines each "lodger: " then printable ASCII (a command line's problems are reported all
+ * at once, one line each; docs/cli.md), or nothing when `ok`. */
 static void check_err(const char *text, size_t len, bool ok)
 {
 	if (ok) {
@@ -54,10 +55,16 @@ static void check_err(const char *text, size_t len, bool ok)
 	FUZZ_CHECK(len > 8 && strncmp(text, "lodger: ", 8) == 0, "failure without its line: '%s'",
 		   text);
 	FUZZ_CHECK(text[len - 1] == '\n', "error line not ended: '%s'", text);
-	for (size_t i = 0; i + 1 < len; i++)
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (text[i] == '\n') {
+			FUZZ_CHECK(strncmp(text + i + 1, "lodger: ", 8) == 0,
+				   "a line without 'lodger: ' at %zu: '%s'", i + 1, text);
+			continue;
+		}
 		FUZZ_CHECK(text[i] >= 0x20 && text[i] < 0x7f,
 			   "byte %#x at %zu of the error line: '%s'", (unsigned char)text[i], i,
 			   text);
+	}
 }
 
 /* print -> read back -> print gives the same text. */
