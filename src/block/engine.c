@@ -21,6 +21,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "front/log.h"
@@ -100,8 +101,19 @@ static int open_flags(const struct blk_options *opt)
 static int lock_image(int fd, bool readonly)
 {
 	struct flock fl = {.l_type = readonly ? F_RDLCK : F_WRLCK, .l_whence = SEEK_SET};
+	/* A lodger killed a moment ago still holds its lock while the kernel tears its
+	 * io_uring down (asynchronously, with the image's file referenced): give that up to
+	 * LOCK_WAIT_MS before calling the image taken. */
+	enum { LOCK_WAIT_MS = 2000, LOCK_POLL_MS = 20 };
+	const struct timespec poll = {.tv_nsec = LOCK_POLL_MS * 1000000L};
 
-	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+	for (int waited = 0;; waited += LOCK_POLL_MS) {
+		if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+			return 0;
+		if ((errno != EAGAIN && errno != EACCES) || waited >= LOCK_WAIT_MS)
+			return -errno;
+		nanosleep(&poll, NULL);
+	}
 }
 
 static int image_size(int fd, uint64_t *size)
