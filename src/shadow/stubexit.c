@@ -109,17 +109,30 @@ static int vector_exit(struct trap *t, int vector)
 /* Step 1: which entry ran, from RIP (past its `out`). */
 enum entry { ENTRY_NONE, ENTRY_VECTOR, ENTRY_SYSCALL, ENTRY_PIO_DONE };
 
+/* Where the parked trampoline's exit leaves RIP: past its in/out (1 byte, 2 with the
+ * 16-bit operand prefix) and past the exit's `out`. Its in/out itself exits at any other
+ * RIP when the guest's port is STUB_EXIT_PORT: that is the guest's access, not the end. */
+static uint64_t pio_done_rip(const struct guestcpu *g, uint64_t code)
+{
+	unsigned op = g->pio_size == 1	 ? STUB_PIO_IN8
+		      : g->pio_size == 2 ? STUB_PIO_IN16
+					 : STUB_PIO_IN32;
+
+	if (!g->pio_in)
+		op += STUB_PIO_OUT8;
+	return code + STUB_PIO + op * STUB_PIO_SIZE + (g->pio_size == 2 ? 2 : 1) + STUB_ENTRY_SIZE;
+}
+
 static enum entry which_entry(const struct guestcpu *g, uint64_t rip, int *vector)
 {
 	uint64_t code = stub_linear(&g->stub, STUB_CODE);
-	uint64_t pio_lo = code + STUB_PIO, pio_hi = pio_lo + STUB_PIO_ENTRIES * STUB_PIO_SIZE;
 
 	*vector = stub_vector_at(&g->stub, rip);
 	if (*vector >= 0)
 		return ENTRY_VECTOR;
 	if (rip == code + STUB_SYSCALL_ENTRY + STUB_ENTRY_SIZE)
 		return ENTRY_SYSCALL;
-	if (g->pio_pending && rip > pio_lo && rip < pio_hi)
+	if (g->pio_pending && rip == pio_done_rip(g, code))
 		return ENTRY_PIO_DONE;
 	return ENTRY_NONE;
 }
