@@ -18,6 +18,7 @@
 #include "shadow/dispatch.h"
 #include "shadow/pagewalk.h"
 #include "shadow/syscall.h"
+#include "shadow/transport.h"
 
 #define SYNC_REGS (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)
 
@@ -428,4 +429,23 @@ Test(stubexit, a_trampoline_exit_anywhere_but_past_its_out_is_not_a_completion)
 			cr_assert(fk.g->pio_pending);
 		}
 	}
+}
+
+/* ---- resumption ---- */
+
+Test(dispatch, resuming_at_a_non_canonical_rip_is_the_guests_gp_there_never_kvms_entry)
+{
+	struct kvm_run *run = fk.vcpu->run;
+
+	fake_mode(false);
+	run->kvm_valid_regs = SYNC_REGS;
+	fk.t.regs.rip = 0x0000800000000000ULL; /* past a cli at 0x7fffffffffff */
+	fk.t.regs.rsp = FAKE_RSP0;
+	fk.t.regs.rflags = RFLAGS_FIXED;
+	cr_assert_eq(transport_resume(&fk.t), 0);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_HANDLER + VEC_GP * 16,
+		     "expected the guest's #GP handler, RIP %#llx",
+		     (unsigned long long)run->s.regs.regs.rip);
+	cr_assert_eq(fake_q(run->s.regs.regs.rsp), 0, "error code 0");
+	cr_assert_eq(fake_q(run->s.regs.regs.rsp + 8), 0x0000800000000000ULL, "the RIP");
 }
