@@ -94,8 +94,12 @@ static int vector_exit(struct trap *t, int vector)
 	/* In kernel mode the real IF is the guest's: the stub's fast paths may have moved it. */
 	if (!g->user && g->pers->kernel_if_is_real)
 		g->vif = frame[2] & RFLAGS_IF;
-	t->sregs.cs = trap_segment(frame[1]);
-	t->sregs.ss = trap_segment(frame[4]);
+	/* The mode is lodger's record, never the frame's selectors: the guest may have loaded
+	 * one lodger did not give it (the stub's aliases after a fast path, or, on kvm_pvm, a
+	 * host selector). Only 32-bit user code is told apart, for decoding. */
+	trap_set_mode(t, g->user);
+	if (g->user && frame[1] == STUB_GUEST_USER32_CS)
+		t->sregs.cs = trap_segment(STUB_GUEST_USER32_CS);
 	pr_debug(LOG_TRAP, "vector %d error %#x at %#llx (%s)", vector, t->error,
 		 (unsigned long long)t->regs.rip, g->user ? "user" : "kernel");
 	if (g->step.active) {

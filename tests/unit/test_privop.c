@@ -295,3 +295,18 @@ Test(privop, cli_and_sti_move_the_virtual_if_sti_with_its_shadow)
 	cr_assert_eq(run(INSN(0xfb)), 0);
 	cr_assert(fk.g->vif && fk.t.sti_shadow);
 }
+
+Test(privop, user_iretq_or_lret_to_the_stubs_kernel_alias_is_gp_of_the_selector)
+{
+	static const uint8_t lretq[] = {0x48, 0xcb};
+
+	fake_mode(true);
+	put_iret_frame(0x41000, STUB_ALIAS_KERNEL_CS, RFLAGS_FIXED, 0x71000, STUB_ALIAS_KERNEL_DS);
+	cr_assert_eq(run(iretq, sizeof(iretq)), 0);
+	assert_gp(STUB_ALIAS_KERNEL_CS & 0xfffc);
+
+	fake_mode(true);
+	put_iret_frame(0x41000, STUB_ALIAS_KERNEL_CS, 0, 0, 0);
+	cr_assert_eq(run(lretq, sizeof(lretq)), 0);
+	assert_gp(STUB_ALIAS_KERNEL_CS & 0xfffc);
+}

@@ -449,3 +449,41 @@ Test(dispatch, resuming_at_a_non_canonical_rip_is_the_guests_gp_there_never_kvms
 	cr_assert_eq(fake_q(run->s.regs.regs.rsp), 0, "error code 0");
 	cr_assert_eq(fake_q(run->s.regs.regs.rsp + 8), 0x0000800000000000ULL, "the RIP");
 }
+
+/* ---- the guest's mode is lodger's record ---- */
+
+Test(stubexit, a_user_trap_whose_frame_shows_the_kernel_alias_is_still_a_user_trap)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t rsp_off = STUB_STACK_TOP - 6 * 8;
+	uint8_t *frame = fk.vm.mem.monitor + fk.g->stub.mon_off + rsp_off;
+
+	fake_put(FAKE_CODE, (const uint8_t[]){0xfa}, 1); /* cli from user mode: #GP */
+	stub_exit_of_vector(VEC_GP, 0, true);
+	memcpy(frame + 2 * 8, (const uint64_t[]){STUB_ALIAS_KERNEL_CS}, 8);
+	memcpy(frame + 5 * 8, (const uint64_t[]){STUB_ALIAS_KERNEL_DS}, 8);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_HANDLER + VEC_GP * 16);
+	/* Delivered from user mode: on RSP0, and the frame says user mode. */
+	cr_assert_eq(run->s.regs.regs.rsp, FAKE_RSP0 - 6 * 8, "a user trap switches to RSP0");
+	cr_assert_eq(fake_q(FAKE_RSP0 - 6 * 8 + 2 * 8), STUB_GUEST_USER_CS,
+		     "the frame's CS is the user's, got %#llx",
+		     (unsigned long long)fake_q(FAKE_RSP0 - 6 * 8 + 2 * 8));
+	cr_assert_eq(fake_q(FAKE_RSP0 - 6 * 8 + 5 * 8), STUB_GUEST_USER_DS);
+}
+
+Test(stubexit, a_kernel_trap_after_a_fast_path_shows_the_kernels_own_selectors)
+{
+	uint64_t rsp_off = STUB_STACK_TOP - 6 * 8;
+	uint8_t *frame = fk.vm.mem.monitor + fk.g->stub.mon_off + rsp_off;
+
+	fake_put(FAKE_CODE, (const uint8_t[]){0x0f, 0x0b}, 2); /* ud2 */
+	stub_exit_of_vector(VEC_GP, 0, true);
+	fk.g->user = false;
+	memcpy(frame + 2 * 8, (const uint64_t[]){STUB_ALIAS_KERNEL_CS}, 8);
+	memcpy(frame + 4 * 8, (const uint64_t[]){FAKE_RSP0 - 0x100}, 8);
+	memcpy(frame + 5 * 8, (const uint64_t[]){STUB_ALIAS_KERNEL_DS}, 8);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(fake_q(FAKE_RSP0 - 0x100 - 6 * 8 + 2 * 8), STUB_GUEST_KERNEL_CS);
+	cr_assert_eq(fake_q(FAKE_RSP0 - 0x100 - 6 * 8 + 5 * 8), STUB_GUEST_KERNEL_DS);
+}
