@@ -73,14 +73,14 @@ stub_code_start:
 	cmpb $0, .Lstart + STUB_AREA + STUB_AREA_GUEST_USER(%rip)
 	jne 3f
 	mov 16(%rsp), %rax
-	cmpb $0xfa, (%rax)
+	inc %rax		/* RIP past the 1-byte cli/sti. At a page's last byte it may be */
+	test $0xfff, %eax	/* non-canonical (0x7fffffffffff + 1) or its page not mapped */
+	jz 3f			/* yet: lodger decides, and never resumes there */
+	cmpb $0xfa, -1(%rax)
 	je 1f
-	cmpb $0xfb, (%rax)
+	cmpb $0xfb, -1(%rax)
 	jne 3f
-	inc %rax		/* sti: is hlt next? Not looked at across a page boundary, */
-	test $0xfff, %eax	/* where the next page may not be mapped yet: lodger decides */
-	jz 3f
-	cmpb $0xf4, (%rax)
+	cmpb $0xf4, (%rax)	/* sti: is hlt next? */
 	je 3f
 	orq $0x200, 32(%rsp)
 	incq .Lstart + STUB_AREA + STUB_AREA_FAST_STI(%rip)

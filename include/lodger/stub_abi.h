@@ -88,9 +88,10 @@
 #define STUB_GUEST_KERNEL_DS 0xa3
 /*
  * Where the stub itself returns to the guest kernel (its fast paths' iretq), it uses
- * these present aliases of the kernel's code and data descriptors: the guest's own
- * selectors must stay not present. Guest code could load an alias, but that changes
- * nothing: lodger and the stub know the guest's mode from their own state, never from CS.
+ * these aliases of the kernel's code and data descriptors: the guest's own selectors must
+ * stay not present. The aliases are present only while the guest is in kernel mode
+ * (stub_set_guest_mode), so guest user code cannot load them; and lodger and the stub know
+ * the guest's mode from their own record, never from CS.
  */
 #define STUB_ALIAS_KERNEL_CS 0xb3
 #define STUB_ALIAS_KERNEL_DS 0xbb

@@ -46,6 +46,7 @@
 #define RFLAGS_FIXED (1ULL << 1) /* always reads as 1 */
 #define RFLAGS_ZF    (1ULL << 6)
 #define RFLAGS_TF    (1ULL << 8)
+#define DR6_BS	     (1ULL << 14) /* #DB: single step */
 #define RFLAGS_IF    (1ULL << 9)
 #define RFLAGS_DF    (1ULL << 10)
 #define RFLAGS_IOPL  (3ULL << 12)

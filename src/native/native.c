@@ -62,6 +62,11 @@ int native_exception(struct trap *t)
 	case VEC_SS:
 	case VEC_GP:
 		return privop_emulate(t);
+	case VEC_DB:
+		/* lodger arms no breakpoints for the guest: a #DB with TF is its single step */
+		if (t->regs.rflags & RFLAGS_TF)
+			t->g->dr[6] |= DR6_BS;
+		return reflect_event(t, t->vector, t->has_error, t->error, EV_EXCEPTION);
 	default:
 		return reflect_event(t, t->vector, t->has_error, t->error, EV_EXCEPTION);
 	}

@@ -896,10 +896,27 @@ static int original(struct trap *t)
 	return reflect_event(t, t->vector, t->has_error, t->error, EV_EXCEPTION);
 }
 
+/* The single-step trap an instruction run with TF set ends in (TF as it was before it):
+ * not where the instruction raised an event of its own or left the vCPU parked, nor after
+ * a load of SS, whose #DB the CPU raises after the next instruction. */
+static bool steps(const struct op *o, bool tf, uint64_t reflected)
+{
+	const struct guestcpu *g = o->t->g;
+	const ZydisDecodedOperand *op0 = &o->ops[0];
+
+	if (!tf || o->status || o->t->parked || g->step.active ||
+	    g->stats.by_kind[TK_REFLECTED] != reflected)
+		return false;
+	return !((o->in.mnemonic == ZYDIS_MNEMONIC_MOV || o->in.mnemonic == ZYDIS_MNEMONIC_POP) &&
+		 op0->type == ZYDIS_OPERAND_TYPE_REGISTER && op0->reg.value == ZYDIS_REGISTER_SS);
+}
+
 int privop_emulate(struct trap *t)
 {
 	struct op o = {.t = t, .kernel = !t->g->user};
 	struct gfault f = {.vector = VEC_UD};
+	bool tf = t->regs.rflags & RFLAGS_TF;
+	uint64_t reflected = t->g->stats.by_kind[TK_REFLECTED];
 
 	if (!fetch(&o, &f)) {
 		if (f.vector == VEC_UD)
@@ -910,5 +927,9 @@ int privop_emulate(struct trap *t)
 		return original(t);
 	t->g->stats.by_kind[TK_EMULATED]++;
 	pr_debug(LOG_TRAP, "emulated %s", ZydisMnemonicGetString(o.in.mnemonic));
+	if (steps(&o, tf, reflected)) {
+		t->g->dr[6] |= DR6_BS;
+		return reflect_event(t, VEC_DB, false, 0, EV_EXCEPTION);
+	}
 	return o.status;
 }

@@ -118,7 +118,20 @@ uint64_t stub_page_gpa(const struct stub *stub, uint64_t offset)
 
 void stub_set_guest_mode(const struct stub *stub, bool user)
 {
+	uint64_t *gdt = stub_ptr(stub, STUB_GDT, STUB_GDT_ENTRIES * 8);
+
 	stub_area(stub)->guest_user = user;
+	if (!stub->fast_paths)
+		return;
+	/* The aliases are DPL 3: present only while the guest is in kernel mode, so guest
+	 * user code loading one (iretq, lret, mov) faults #NP, which lodger turns into the
+	 * guest's #GP(selector), and never runs on a kernel descriptor. */
+	for (unsigned sel = STUB_ALIAS_KERNEL_CS; sel <= STUB_ALIAS_KERNEL_DS; sel += 8) {
+		if (user)
+			gdt[sel >> 3] &= ~DESC_PRESENT;
+		else
+			gdt[sel >> 3] |= DESC_PRESENT;
+	}
 }
 
 struct stub_area *stub_area(const struct stub *stub)

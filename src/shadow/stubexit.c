@@ -94,8 +94,12 @@ static int vector_exit(struct trap *t, int vector)
 	/* In kernel mode the real IF is the guest's: the stub's fast paths may have moved it. */
 	if (!g->user && g->pers->kernel_if_is_real)
 		g->vif = frame[2] & RFLAGS_IF;
-	t->sregs.cs = trap_segment(frame[1]);
-	t->sregs.ss = trap_segment(frame[4]);
+	/* The mode is lodger's record, never the frame's selectors: the guest may have loaded
+	 * one lodger did not give it (the stub's aliases after a fast path, or, on kvm_pvm, a
+	 * host selector). Only 32-bit user code is told apart, for decoding. */
+	trap_set_mode(t, g->user);
+	if (g->user && frame[1] == STUB_GUEST_USER32_CS)
+		t->sregs.cs = trap_segment(STUB_GUEST_USER32_CS);
 	pr_debug(LOG_TRAP, "vector %d error %#x at %#llx (%s)", vector, t->error,
 		 (unsigned long long)t->regs.rip, g->user ? "user" : "kernel");
 	if (g->step.active) {
@@ -109,17 +113,30 @@ static int vector_exit(struct trap *t, int vector)
 /* Step 1: which entry ran, from RIP (past its `out`). */
 enum entry { ENTRY_NONE, ENTRY_VECTOR, ENTRY_SYSCALL, ENTRY_PIO_DONE };
 
+/* Where the parked trampoline's exit leaves RIP: past its in/out (1 byte, 2 with the
+ * 16-bit operand prefix) and past the exit's `out`. Its in/out itself exits at any other
+ * RIP when the guest's port is STUB_EXIT_PORT: that is the guest's access, not the end. */
+static uint64_t pio_done_rip(const struct guestcpu *g, uint64_t code)
+{
+	unsigned op = g->pio_size == 1	 ? STUB_PIO_IN8
+		      : g->pio_size == 2 ? STUB_PIO_IN16
+					 : STUB_PIO_IN32;
+
+	if (!g->pio_in)
+		op += STUB_PIO_OUT8;
+	return code + STUB_PIO + op * STUB_PIO_SIZE + (g->pio_size == 2 ? 2 : 1) + STUB_ENTRY_SIZE;
+}
+
 static enum entry which_entry(const struct guestcpu *g, uint64_t rip, int *vector)
 {
 	uint64_t code = stub_linear(&g->stub, STUB_CODE);
-	uint64_t pio_lo = code + STUB_PIO, pio_hi = pio_lo + STUB_PIO_ENTRIES * STUB_PIO_SIZE;
 
 	*vector = stub_vector_at(&g->stub, rip);
 	if (*vector >= 0)
 		return ENTRY_VECTOR;
 	if (rip == code + STUB_SYSCALL_ENTRY + STUB_ENTRY_SIZE)
 		return ENTRY_SYSCALL;
-	if (g->pio_pending && rip > pio_lo && rip < pio_hi)
+	if (g->pio_pending && rip == pio_done_rip(g, code))
 		return ENTRY_PIO_DONE;
 	return ENTRY_NONE;
 }

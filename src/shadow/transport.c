@@ -11,6 +11,7 @@
 #include "kvm/vm.h"
 #include "lodger/stub_abi.h"
 #include "shadow/guestcpu.h"
+#include "shadow/personality.h"
 
 #define SYNC_REGS (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)
 
@@ -77,9 +78,19 @@ int transport_resume(struct trap *t)
 {
 	struct guestcpu *g = t->g;
 	uint64_t root = shadow_root(&g->shadow, g->cr3, g->user, false);
-	bool real_if = g->user || g->vif || !g->pers->kernel_if_is_real;
-	int r = transport_sync_kvm(t);
+	bool real_if;
+	int r;
 
+	/* An instruction ending at the last byte of the lower half leaves RIP non-canonical:
+	 * the next fetch is the guest's #GP(0) (hardware KVM fails to enter there). */
+	if (!canonical(t->regs.rip)) {
+		r = personality_deliver(t, VEC_GP, EV_EXCEPTION, true, 0);
+		if (r)
+			return r;
+		root = shadow_root(&g->shadow, g->cr3, g->user, false);
+	}
+	real_if = g->user || g->vif || !g->pers->kernel_if_is_real;
+	r = transport_sync_kvm(t);
 	if (!root) {
 		pr_err("vcpu%u: out of shadow page-table memory", t->vcpu->id);
 		return EXIT_HOST_ERROR;

@@ -12,11 +12,6 @@
 
 struct kvm_segment trap_segment(uint16_t sel)
 {
-	/* After a fast path the frame shows the stub's aliases: they are the kernel's. */
-	if (sel == STUB_ALIAS_KERNEL_CS)
-		sel = STUB_GUEST_KERNEL_CS;
-	else if (sel == STUB_ALIAS_KERNEL_DS)
-		sel = STUB_GUEST_KERNEL_DS;
 	switch (sel) {
 	case STUB_GUEST_KERNEL_CS:
 	case STUB_GUEST_USER_CS:

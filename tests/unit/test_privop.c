@@ -295,3 +295,56 @@ Test(privop, cli_and_sti_move_the_virtual_if_sti_with_its_shadow)
 	cr_assert_eq(run(INSN(0xfb)), 0);
 	cr_assert(fk.g->vif && fk.t.sti_shadow);
 }
+
+Test(privop, user_iretq_or_lret_to_the_stubs_kernel_alias_is_gp_of_the_selector)
+{
+	static const uint8_t lretq[] = {0x48, 0xcb};
+
+	fake_mode(true);
+	put_iret_frame(0x41000, STUB_ALIAS_KERNEL_CS, RFLAGS_FIXED, 0x71000, STUB_ALIAS_KERNEL_DS);
+	cr_assert_eq(run(iretq, sizeof(iretq)), 0);
+	assert_gp(STUB_ALIAS_KERNEL_CS & 0xfffc);
+
+	fake_mode(true);
+	put_iret_frame(0x41000, STUB_ALIAS_KERNEL_CS, 0, 0, 0);
+	cr_assert_eq(run(lretq, sizeof(lretq)), 0);
+	assert_gp(STUB_ALIAS_KERNEL_CS & 0xfffc);
+}
+
+/* ---- single step (TF) over an emulated instruction ---- */
+
+static void assert_single_step_after(unsigned len)
+{
+	cr_assert_eq(fk.t.regs.rip, FAKE_HANDLER + VEC_DB * 16,
+		     "expected the guest's #DB handler, RIP %#llx",
+		     (unsigned long long)fk.t.regs.rip);
+	cr_assert_eq(fake_q(fk.t.regs.rsp), FAKE_CODE + len, "a trap: RIP after the instruction");
+	cr_assert(fake_q(fk.t.regs.rsp + 16) & RFLAGS_TF, "TF in the frame");
+	cr_assert(fk.g->dr[6] & DR6_BS, "DR6.BS");
+}
+
+Test(privop, an_emulated_instruction_with_tf_set_ends_in_a_single_step_db)
+{
+	fk.t.regs.rflags |= RFLAGS_TF;
+	cr_assert_eq(run(mov_cr0_rax, sizeof(mov_cr0_rax)), 0);
+	assert_single_step_after(sizeof(mov_cr0_rax));
+}
+
+Test(privop, no_single_step_without_tf_after_a_fault_or_after_a_load_of_ss)
+{
+	static const uint8_t mov_ss_ax[] = {0x8e, 0xd0};
+
+	cr_assert_eq(run(mov_cr0_rax, sizeof(mov_cr0_rax)), 0);
+	assert_emulated(sizeof(mov_cr0_rax));
+
+	fake_mode(true); /* mov from CR0 in user mode: #GP, and no #DB */
+	fk.t.regs.rflags |= RFLAGS_TF;
+	cr_assert_eq(run(mov_cr0_rax, sizeof(mov_cr0_rax)), 0);
+	assert_gp(0);
+
+	fake_mode(false);
+	fk.t.regs.rflags |= RFLAGS_TF;
+	fk.t.regs.rax = STUB_GUEST_KERNEL_DS;
+	cr_assert_eq(run(mov_ss_ax, sizeof(mov_ss_ax)), 0);
+	assert_emulated(sizeof(mov_ss_ax));
+}

@@ -509,3 +509,24 @@ Test(stub_vector_at, rips_follow_the_stub_when_it_moves)
 	cr_assert_eq(stub_vector_at(&stub, BASE_A + STUB_GP_FAST_EXIT + STUB_ENTRY_SIZE), -1,
 		     "expected the #GP exit at the old base to be -1");
 }
+
+Test(stub_install, the_kernel_aliases_are_not_present_while_the_guest_is_in_user_mode)
+{
+	static const unsigned sel[] = {STUB_ALIAS_KERNEL_CS, STUB_ALIAS_KERNEL_DS};
+
+	for (int fast = 0; fast <= 1; fast++) {
+		install_and_place(fast, BASE_A);
+		for (unsigned i = 0; i < 2; i++) {
+			stub_set_guest_mode(&stub, true);
+			cr_assert_eq(desc(sel[i]).present, 0,
+				     "fast %d, user mode, alias %#x: expected not present", fast,
+				     sel[i]);
+			stub_set_guest_mode(&stub, false);
+			cr_assert_eq(desc(sel[i]).present, fast,
+				     "fast %d, kernel mode, alias %#x: expected present %d", fast,
+				     sel[i], fast);
+			cr_assert_eq(desc(STUB_GUEST_KERNEL_CS).present, 0,
+				     "the guest's own kernel CS stays not present");
+		}
+	}
+}

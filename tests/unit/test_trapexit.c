@@ -18,6 +18,7 @@
 #include "shadow/dispatch.h"
 #include "shadow/pagewalk.h"
 #include "shadow/syscall.h"
+#include "shadow/transport.h"
 
 #define SYNC_REGS (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)
 
@@ -362,4 +363,127 @@ Test(policy, the_same_accesses_spread_over_guest_time_never_move_it_whatever_the
 		cr_assert_eq(served_after(window / fk.g->reloc.hot + 1), 0);
 	cr_assert_eq(fk.g->reloc.stats.hot_moves, 0,
 		     "accesses spread over the guest's time: never hot");
+}
+
+/* ---- port I/O through the stub's trampoline ---- */
+
+/* The vCPU as KVM leaves it after a KVM_EXIT_IO on port 0xe5 with RIP at `off` from the
+ * stub's code, the parked trampoline's registers otherwise kept. */
+static void pio_exit_at(uint64_t off, uint64_t rax)
+{
+	struct kvm_run *run = fk.vcpu->run;
+
+	run->exit_reason = KVM_EXIT_IO;
+	run->io.port = STUB_EXIT_PORT;
+	run->kvm_valid_regs = SYNC_REGS;
+	run->s.regs.regs.rip = stub_linear(&fk.g->stub, STUB_CODE + off);
+	run->s.regs.regs.rax = rax;
+	run->s.regs.sregs.cs.selector = STUB_CS;
+}
+
+Test(stubexit, a_guest_in_from_port_0xe5_is_an_ordinary_port_not_the_trampolines_exit)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t entry = STUB_PIO + STUB_PIO_IN32 * STUB_PIO_SIZE;
+
+	/* Guest kernel: inl $0xe5, %eax (#GP at CPL3), parked in the in32 trampoline. */
+	fake_put(FAKE_CODE, (const uint8_t[]){0xe5, 0xe5}, 2);
+	stub_exit_of_vector(VEC_GP, 0, true);
+	fk.g->user = false;
+	memcpy(fk.vm.mem.monitor + fk.g->stub.mon_off + STUB_STACK_TOP - 4 * 8,
+	       (const uint64_t[]){STUB_GUEST_KERNEL_CS}, 8);
+	run->s.regs.regs.rax = 0x12345678;
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(fk.g->pio_pending, "parked in the trampoline");
+	cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + entry));
+	cr_assert_eq(run->s.regs.regs.rdx, 0xe5);
+	/* The trampoline's own inl from port 0xe5 exits past the 1-byte inl: the guest's
+	 * access, for the run loop's port bus. */
+	pio_exit_at(entry + 1, 0x12345678);
+	cr_assert_eq(mode_exit(), MODE_EXIT_UNCLAIMED);
+	cr_assert(fk.g->pio_pending, "still parked");
+	/* Then the trampoline's exit, past its out: the value goes to the guest. */
+	pio_exit_at(entry + 1 + STUB_ENTRY_SIZE, 0xffffffff);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(!fk.g->pio_pending);
+	cr_assert_eq(run->s.regs.regs.rax, 0xffffffff);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_CODE + 2);
+}
+
+Test(stubexit, a_trampoline_exit_anywhere_but_past_its_out_is_not_a_completion)
+{
+	static const unsigned len[STUB_PIO_ENTRIES] = {1, 2, 1, 1, 2, 1};
+
+	for (unsigned op = 0; op < STUB_PIO_ENTRIES; op++) {
+		uint64_t entry = STUB_PIO + op * STUB_PIO_SIZE;
+
+		fk.g->pio_pending = true;
+		fk.g->pio_in = op < STUB_PIO_OUT8;
+		fk.g->pio_size = 1u << (op % 3);
+		for (uint64_t off = entry + 1; off < entry + STUB_PIO_SIZE; off++) {
+			if (off == entry + len[op] + STUB_ENTRY_SIZE)
+				continue;
+			pio_exit_at(off, 0);
+			cr_assert_eq(mode_exit(), MODE_EXIT_UNCLAIMED, "op %u at +%llu", op,
+				     (unsigned long long)(off - entry));
+			cr_assert(fk.g->pio_pending);
+		}
+	}
+}
+
+/* ---- resumption ---- */
+
+Test(dispatch, resuming_at_a_non_canonical_rip_is_the_guests_gp_there_never_kvms_entry)
+{
+	struct kvm_run *run = fk.vcpu->run;
+
+	fake_mode(false);
+	run->kvm_valid_regs = SYNC_REGS;
+	fk.t.regs.rip = 0x0000800000000000ULL; /* past a cli at 0x7fffffffffff */
+	fk.t.regs.rsp = FAKE_RSP0;
+	fk.t.regs.rflags = RFLAGS_FIXED;
+	cr_assert_eq(transport_resume(&fk.t), 0);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_HANDLER + VEC_GP * 16,
+		     "expected the guest's #GP handler, RIP %#llx",
+		     (unsigned long long)run->s.regs.regs.rip);
+	cr_assert_eq(fake_q(run->s.regs.regs.rsp), 0, "error code 0");
+	cr_assert_eq(fake_q(run->s.regs.regs.rsp + 8), 0x0000800000000000ULL, "the RIP");
+}
+
+/* ---- the guest's mode is lodger's record ---- */
+
+Test(stubexit, a_user_trap_whose_frame_shows_the_kernel_alias_is_still_a_user_trap)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t rsp_off = STUB_STACK_TOP - 6 * 8;
+	uint8_t *frame = fk.vm.mem.monitor + fk.g->stub.mon_off + rsp_off;
+
+	fake_put(FAKE_CODE, (const uint8_t[]){0xfa}, 1); /* cli from user mode: #GP */
+	stub_exit_of_vector(VEC_GP, 0, true);
+	memcpy(frame + 2 * 8, (const uint64_t[]){STUB_ALIAS_KERNEL_CS}, 8);
+	memcpy(frame + 5 * 8, (const uint64_t[]){STUB_ALIAS_KERNEL_DS}, 8);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_HANDLER + VEC_GP * 16);
+	/* Delivered from user mode: on RSP0, and the frame says user mode. */
+	cr_assert_eq(run->s.regs.regs.rsp, FAKE_RSP0 - 6 * 8, "a user trap switches to RSP0");
+	cr_assert_eq(fake_q(FAKE_RSP0 - 6 * 8 + 2 * 8), STUB_GUEST_USER_CS,
+		     "the frame's CS is the user's, got %#llx",
+		     (unsigned long long)fake_q(FAKE_RSP0 - 6 * 8 + 2 * 8));
+	cr_assert_eq(fake_q(FAKE_RSP0 - 6 * 8 + 5 * 8), STUB_GUEST_USER_DS);
+}
+
+Test(stubexit, a_kernel_trap_after_a_fast_path_shows_the_kernels_own_selectors)
+{
+	uint64_t rsp_off = STUB_STACK_TOP - 6 * 8;
+	uint8_t *frame = fk.vm.mem.monitor + fk.g->stub.mon_off + rsp_off;
+
+	fake_put(FAKE_CODE, (const uint8_t[]){0x0f, 0x0b}, 2); /* ud2 */
+	stub_exit_of_vector(VEC_GP, 0, true);
+	fk.g->user = false;
+	memcpy(frame + 2 * 8, (const uint64_t[]){STUB_ALIAS_KERNEL_CS}, 8);
+	memcpy(frame + 4 * 8, (const uint64_t[]){FAKE_RSP0 - 0x100}, 8);
+	memcpy(frame + 5 * 8, (const uint64_t[]){STUB_ALIAS_KERNEL_DS}, 8);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(fake_q(FAKE_RSP0 - 0x100 - 6 * 8 + 2 * 8), STUB_GUEST_KERNEL_CS);
+	cr_assert_eq(fake_q(FAKE_RSP0 - 0x100 - 6 * 8 + 5 * 8), STUB_GUEST_KERNEL_DS);
 }
