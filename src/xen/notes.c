@@ -186,7 +186,10 @@ static int parse_notes(const uint8_t *img, size_t len, uint64_t off, uint64_t si
 		if (++*total > MAX_NOTES)
 			return fail(err, errlen, "more than %u ELF notes", MAX_NOTES);
 		if (namesz == 4 && memcmp(p + 12, "Xen", 4) == 0) {
-			n->count++;
+			/* PHYS32_ENTRY alone is PVH (an HVM boot, as QEMU's -kernel uses it), not
+			 * PV: such a kernel keeps its own personality. */
+			if (type != XEN_ELFNOTE_PHYS32_ENTRY)
+				n->count++;
 			if (parse_note(n, type, p + 12 + name_pad, (uint32_t)descsz, err, errlen))
 				return -1;
 		}

@@ -20,7 +20,7 @@
 
 struct xen_notes {
 	bool elf64;	/* ELFCLASS64; a 32-bit PV kernel is recognised, then refused */
-	unsigned count; /* Xen notes found; 0: not a Xen PV kernel */
+	unsigned count; /* Xen notes found, PVH's PHYS32_ENTRY aside; 0: not a PV kernel */
 
 	/* Numeric notes, XEN_NOTES_UNSET when absent (before xen_notes_parse's defaults). */
 	uint64_t entry;		 /* ENTRY, else e_entry: a virtual address */

@@ -96,6 +96,17 @@ Test(xen_notes, plain_elf_is_not_xen)
 	cr_expect_eq(n.count, 0);
 }
 
+/* PVH's entry note alone (QEMU's -kernel boot, guests/bench.elf) is not a PV kernel. */
+Test(xen_notes, pvh_entry_alone_is_not_pv)
+{
+	uint32_t entry32 = 0x100000;
+
+	xi_init(&x, 0x100000, 0, 0x100000);
+	xi_note_raw(&x, "Xen", XEN_ELFNOTE_PHYS32_ENTRY, &entry32, 4);
+	cr_expect_eq(parse(), 0, "%s", err);
+	cr_expect_eq(n.count, 0);
+}
+
 Test(xen_notes, note_sections_when_no_segment)
 {
 	/* no PT_NOTE: the notes are found through an SHT_NOTE section, as libelf does */
