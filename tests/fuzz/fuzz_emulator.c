@@ -255,8 +255,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	reloc_init(&g->reloc, false, 0);
-	if (shadow_init(&g->shadow, &vm.mem, POOL_OFF, POOL_PAGES, STUB_BASE, MON_GPA + STUB_MONITOR_SIZE,
-			OPEN_BUS))
+	if (shadow_init(&g->shadow, &vm.mem, POOL_OFF, POOL_PAGES, STUB_BASE,
+			MON_GPA + STUB_MONITOR_SIZE, OPEN_BUS))
 		abort();
 	vcpu.run->kvm_valid_regs = flags & F_SYNCREGS ? KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS : 0;
 	memset(&t, 0, sizeof(t));
