@@ -509,9 +509,18 @@ Test(virtio_blk, discard_zeroes_a_range)
 {
 	open_device(false);
 	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	if (!(rd(VIRTIO_MMIO_DEVICE_FEATURES) & 1u << VIRTIO_BLK_F_DISCARD))
-		cr_skip_test("the host cannot punch holes here");
+	bool offered = rd(VIRTIO_MMIO_DEVICE_FEATURES) & 1u << VIRTIO_BLK_F_DISCARD;
 	driver_init();
+	if (!offered) {
+		/* A host that cannot punch holes: the feature is not offered, and a discard
+		 * a driver sends anyway is the protocol's "unsupported", never a success. */
+		struct virtio_blk_discard_write_zeroes any = {.sector = 0, .num_sectors = 8};
+
+		memcpy(ram + DATA_GPA + 0x3000, &any, sizeof(any));
+		cr_assert_eq(simple_request(0, VIRTIO_BLK_T_DISCARD, 0, DATA_GPA + 0x3000, 16),
+			     VIRTIO_BLK_S_UNSUPP);
+		return;
+	}
 	memset(ram + DATA_GPA, 0x99, 4096);
 	cr_assert_eq(simple_request(0, VIRTIO_BLK_T_OUT, 0, DATA_GPA, 4096), VIRTIO_BLK_S_OK);
 	struct virtio_blk_discard_write_zeroes seg = {.sector = 0, .num_sectors = 8};
