@@ -1013,7 +1013,7 @@ int config_read_file(struct config *cfg, const char *path, FILE *err)
 
 /* ---- printing and validation ---- */
 
-static void print_str(FILE *out, const char *key, const char *s)
+void config_print_str(FILE *out, const char *key, const char *s)
 {
 	fprintf(out, "  %s = \"", key);
 	for (; *s; s++) {
@@ -1089,11 +1089,11 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "  reloc-hot = \"%u\"\n", cfg->reloc_hot);
 	fprintf(out, "  reloc-window-ms = \"%u\"\n", cfg->reloc_window_ms);
 	if (cfg->kernel)
-		print_str(out, "kernel", cfg->kernel);
+		config_print_str(out, "kernel", cfg->kernel);
 	if (cfg->append && *cfg->append)
-		print_str(out, "append", cfg->append);
+		config_print_str(out, "append", cfg->append);
 	if (cfg->initrd)
-		print_str(out, "initrd", cfg->initrd);
+		config_print_str(out, "initrd", cfg->initrd);
 
 	fputs("\n[memory]\n", out);
 	print_size(out, cfg->mem_size);
@@ -1102,14 +1102,14 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "\n[chardev \"%s\"]\n  backend = \"%s\"\n", SERIAL_ID,
 		serial_name(cfg->serial));
 	if (cfg->serial == SERIAL_FILE && cfg->serial_path)
-		print_str(out, "path", cfg->serial_path);
+		config_print_str(out, "path", cfg->serial_path);
 	if (cfg->serial == SERIAL_MON_STDIO)
 		fputs("  mux = \"on\"\n", out);
 
 	fputs("\n[lodger]\n", out);
 	print_debug(out, cfg->debug_mask);
 	if (cfg->debug_file)
-		print_str(out, "logfile", cfg->debug_file);
+		config_print_str(out, "logfile", cfg->debug_file);
 	fprintf(out, "  no-reboot = \"%s\"\n", cfg->no_reboot ? "on" : "off");
 	fprintf(out, "  nographic = \"%s\"\n", cfg->nographic ? "on" : "off");
 	fprintf(out, "  nodefaults = \"%s\"\n", cfg->nodefaults ? "on" : "off");
@@ -1118,12 +1118,12 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "  debug-exit-iobase = \"%#x\"\n", cfg->debug_exit_port);
 	fprintf(out, "  debug-exit-iosize = \"%u\"\n", cfg->debug_exit_size);
 	if (cfg->stats_file)
-		print_str(out, "stats", cfg->stats_file);
+		config_print_str(out, "stats", cfg->stats_file);
 	drive_print(&cfg->drives, out);
 	if (cfg->name)
-		print_str(out, "name", cfg->name);
+		config_print_str(out, "name", cfg->name);
 	if (cfg->pidfile)
-		print_str(out, "pidfile", cfg->pidfile);
+		config_print_str(out, "pidfile", cfg->pidfile);
 }
 
 int config_validate(const struct config *cfg, FILE *err)

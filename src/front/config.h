@@ -96,6 +96,8 @@ enum config_action config_from_args(struct config *cfg, int argc, char **argv, F
 int config_read_file(struct config *cfg, const char *path, FILE *err);
 
 /* The name of a personality as -machine personality= takes it. */
+/* Writes `  key = "s"` as -readconfig reads it back (quotes, backslashes, newlines escaped). */
+void config_print_str(FILE *out, const char *key, const char *s);
 const char *config_personality_name(enum personality_choice p);
 
 /* Writes cfg in -readconfig format; reading it back gives the same config. */

@@ -149,20 +149,6 @@ int drive_parse(struct drive_list *l, const char *arg, char *why)
 	return r;
 }
 
-static void print_str(FILE *out, const char *key, const char *s)
-{
-	fprintf(out, "  %s = \"", key);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', out);
-		if (*s == '\n')
-			fputs("\\n", out);
-		else
-			fputc(*s, out);
-	}
-	fputs("\"\n", out);
-}
-
 void drive_print(const struct drive_list *l, FILE *out)
 {
 	for (unsigned i = 0; i < l->n; i++) {
@@ -170,7 +156,7 @@ void drive_print(const struct drive_list *l, FILE *out)
 
 		fputs("\n[drive]\n", out);
 		if (d->file)
-			print_str(out, "file", d->file);
+			config_print_str(out, "file", d->file);
 		fputs("  format = \"raw\"\n  if = \"virtio\"\n", out);
 		fprintf(out, "  readonly = \"%s\"\n", d->readonly ? "on" : "off");
 		fprintf(out, "  cache = \"%s\"\n", blk_cache_name(d->cache));
