@@ -522,7 +522,7 @@ Test(stub_install, the_kernel_aliases_are_not_present_while_the_guest_is_in_user
 				     "fast %d, user mode, alias %#x: expected not present", fast,
 				     sel[i]);
 			stub_set_guest_mode(&stub, false);
-			cr_assert_eq(desc(sel[i]).present, fast,
+			cr_assert_eq(desc(sel[i]).present, (unsigned)fast,
 				     "fast %d, kernel mode, alias %#x: expected present %d", fast,
 				     sel[i], fast);
 			cr_assert_eq(desc(STUB_GUEST_KERNEL_CS).present, 0,
