@@ -3,10 +3,10 @@
  *
  * Every trap the guest takes lands on a one-instruction stub entry that exits to lodger
  * (claims 8/20: the second portion handles what the first cannot). In order:
- *   1. recognise the exit: which stub entry ran (a vector, the syscall entry, the end of
- *      a port-I/O trampoline), from RIP;
- *   2. let KVM finish the stub's `out` (a KVM_RUN with immediate_exit), so that setting
- *      the registers afterwards is safe;
+ *   1. let KVM finish the stub's `out` (a KVM_RUN with immediate_exit), so that setting
+ *      the registers afterwards is safe and RIP is past the `out` on every backend;
+ *   2. recognise the exit: which stub entry ran (a vector, the syscall entry, the end of
+ *      a port-I/O trampoline), from that RIP;
  *   3. rebuild the guest's context from the hardware frame on the stub's stack, read
  *      through lodger's own mapping of monitor memory;
  *   4. dispatch (dispatch.c);
@@ -31,7 +31,7 @@
 #include "shadow/syscall.h"
 #include "shadow/transport.h"
 
-/* Step 2: completes the stub's `out` before lodger changes any register. */
+/* Step 1: completes the stub's `out` before lodger changes any register. */
 static int complete_stub_exit(struct vcpu *vcpu)
 {
 	vcpu->run->kvm_dirty_regs = 0; /* nothing of lodger's may go in before the completion */
@@ -110,7 +110,7 @@ static int vector_exit(struct trap *t, int vector)
 	return dispatch_trap(t);
 }
 
-/* Step 1: which entry ran, from RIP (past its `out`). */
+/* Step 2: which entry ran, from RIP (past its `out`, once completed). */
 enum entry { ENTRY_NONE, ENTRY_VECTOR, ENTRY_SYSCALL, ENTRY_PIO_DONE };
 
 /* Where the parked trampoline's exit leaves RIP: past its in/out (1 byte, 2 with the
@@ -151,14 +151,25 @@ int stubexit_handle(struct vcpu *vcpu)
 	status = transport_load(&t);
 	if (status)
 		return status;
-	if (t.sregs.cs.selector != STUB_CS)
+	/* Every exit of the stub's own is an `out` at CPL0; an `in` there is a guest's access
+	 * to the port through the trampoline, which the run loop answers before KVM completes
+	 * it. */
+	if (t.sregs.cs.selector != STUB_CS || vcpu->run->io.direction != KVM_EXIT_IO_OUT)
 		return STUBEXIT_NOT_STUB;
+	/* Which `out` ran is told from RIP once KVM has completed it: at the exit, RIP is past
+	 * it on kvm_pvm (its emulator) but still at it on kvm_intel/kvm_amd (KVM's fast port
+	 * I/O path), and the entries are back to back, so "at entry v" and "past entry v-1"
+	 * look alike. After the completion RIP is past the `out` on every backend. An `out` of
+	 * the guest's through the trampoline is a write the run loop drops: completing it first
+	 * changes nothing. */
+	status = complete_stub_exit(vcpu);
+	if (!status)
+		status = transport_load_regs(&t);
+	if (status)
+		return status;
 	entry = which_entry(g, t.regs.rip, &vector);
 	if (entry == ENTRY_NONE)
 		return STUBEXIT_NOT_STUB;
-	status = complete_stub_exit(vcpu);
-	if (status)
-		return status;
 	switch (entry) {
 	case ENTRY_VECTOR:
 		status = vector_exit(&t, vector);

@@ -35,6 +35,17 @@ int transport_load(struct trap *t)
 	return 0;
 }
 
+int transport_load_regs(struct trap *t)
+{
+	struct vcpu *vcpu = t->vcpu;
+
+	if (sync_regs(vcpu)) {
+		t->regs = vcpu->run->s.regs.regs;
+		return 0;
+	}
+	return kvm_ioctl(vcpu->fd, KVM_GET_REGS, &t->regs) < 0 ? EXIT_HOST_ERROR : 0;
+}
+
 int transport_commit(struct trap *t)
 {
 	struct kvm_run *run = t->vcpu->run;

@@ -16,6 +16,10 @@ struct guestcpu;
 /* Reads the vCPU's registers into t. Returns 0 or EXIT_HOST_ERROR. */
 int transport_load(struct trap *t);
 
+/* Reads only the general registers again (RIP, RSP, RAX...): what completing an `out`
+ * changes. Returns 0 or EXIT_HOST_ERROR. */
+int transport_load_regs(struct trap *t);
+
 /* Hands t's registers to the vCPU as they are. Returns 0 or EXIT_HOST_ERROR. */
 int transport_commit(struct trap *t);
 

@@ -40,7 +40,14 @@ static int fake_ioctl(int fd, unsigned long req, void *arg)
 	case KVM_SET_MSRS:
 	case KVM_GET_MSRS:
 		return ((struct kvm_msrs *)arg)->nmsrs;
-	default: /* KVM_RUN, vCPU events, memslots: done */
+	case KVM_RUN: /* completes the exit's instruction, as KVM's complete_userspace_io */
+		if (fk.vcpu->run->kvm_valid_regs & KVM_SYNC_X86_REGS)
+			fk.vcpu->run->s.regs.regs.rip += fk.complete_len;
+		else
+			fk.kvm_regs.rip += fk.complete_len;
+		fk.complete_len = 0;
+		return 0;
+	default: /* vCPU events, memslots: done */
 		return 0;
 	}
 }

@@ -43,7 +43,11 @@ struct fake {
 	struct kvm_regs kvm_regs;
 	struct kvm_sregs kvm_sregs;
 	unsigned long fail_req; /* this ioctl fails with EIO; 0: none */
-	unsigned calls;		/* ioctls made */
+	/* An exit left RIP at its instruction, as kvm_intel/kvm_amd do for port I/O: the next
+	 * KVM_RUN (the completion, immediate_exit included) moves RIP past these many bytes.
+	 * 0: RIP was already past it, as on kvm_pvm. */
+	unsigned complete_len;
+	unsigned calls; /* ioctls made */
 };
 
 extern struct fake fk;

@@ -52,6 +52,7 @@ static void stub_exit_of_vector(unsigned v, uint32_t error, bool sync)
 	memcpy(fk.vm.mem.monitor + fk.g->stub.mon_off + rsp_off, words + (6 - n), n * 8);
 	run->exit_reason = KVM_EXIT_IO;
 	run->io.port = STUB_EXIT_PORT;
+	run->io.direction = KVM_EXIT_IO_OUT;
 	if (sync) {
 		run->kvm_valid_regs = SYNC_REGS;
 		run->s.regs.regs = regs;
@@ -367,18 +368,24 @@ Test(policy, the_same_accesses_spread_over_guest_time_never_move_it_whatever_the
 
 /* ---- port I/O through the stub's trampoline ---- */
 
-/* The vCPU as KVM leaves it after a KVM_EXIT_IO on port 0xe5 with RIP at `off` from the
- * stub's code, the parked trampoline's registers otherwise kept. */
-static void pio_exit_at(uint64_t off, uint64_t rax)
+/* The vCPU as KVM leaves it after a KVM_EXIT_IO (an `out` unless `in`) on port 0xe5 with
+ * RIP at `off` from the stub's code, the parked trampoline's registers otherwise kept. */
+static void pio_exit_dir(uint64_t off, uint64_t rax, bool in)
 {
 	struct kvm_run *run = fk.vcpu->run;
 
 	run->exit_reason = KVM_EXIT_IO;
 	run->io.port = STUB_EXIT_PORT;
+	run->io.direction = in ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT;
 	run->kvm_valid_regs = SYNC_REGS;
 	run->s.regs.regs.rip = stub_linear(&fk.g->stub, STUB_CODE + off);
 	run->s.regs.regs.rax = rax;
 	run->s.regs.sregs.cs.selector = STUB_CS;
+}
+
+static void pio_exit_at(uint64_t off, uint64_t rax)
+{
+	pio_exit_dir(off, rax, false);
 }
 
 Test(stubexit, a_guest_in_from_port_0xe5_is_an_ordinary_port_not_the_trampolines_exit)
@@ -399,7 +406,7 @@ Test(stubexit, a_guest_in_from_port_0xe5_is_an_ordinary_port_not_the_trampolines
 	cr_assert_eq(run->s.regs.regs.rdx, 0xe5);
 	/* The trampoline's own inl from port 0xe5 exits past the 1-byte inl: the guest's
 	 * access, for the run loop's port bus. */
-	pio_exit_at(entry + 1, 0x12345678);
+	pio_exit_dir(entry + 1, 0x12345678, true);
 	cr_assert_eq(mode_exit(), MODE_EXIT_UNCLAIMED);
 	cr_assert(fk.g->pio_pending, "still parked");
 	/* Then the trampoline's exit, past its out: the value goes to the guest. */
@@ -486,4 +493,115 @@ Test(stubexit, a_kernel_trap_after_a_fast_path_shows_the_kernels_own_selectors)
 	cr_assert_eq(mode_exit(), 0);
 	cr_assert_eq(fake_q(FAKE_RSP0 - 0x100 - 6 * 8 + 2 * 8), STUB_GUEST_KERNEL_CS);
 	cr_assert_eq(fake_q(FAKE_RSP0 - 0x100 - 6 * 8 + 5 * 8), STUB_GUEST_KERNEL_DS);
+}
+
+/* ---- where KVM leaves RIP at a stub exit ---- */
+
+/* kvm_intel and kvm_amd leave RIP at the `out` until KVM completes it (its fast port-I/O
+ * path); kvm_pvm's emulator leaves it past. The stub's entries are back to back, so RIP
+ * at entry v is RIP past entry v-1. */
+static void rip_at_the_out(void)
+{
+	fk.vcpu->run->s.regs.regs.rip -= STUB_ENTRY_SIZE;
+	fk.complete_len = STUB_ENTRY_SIZE;
+}
+
+Test(stubexit, the_first_fetch_fault_is_a_shadow_fill_where_kvm_leaves_rip_at_the_out)
+{
+	struct kvm_run *run = fk.vcpu->run;
+
+	/* The guest's first instruction on an empty shadow root: #PF(fetch, user, not
+	 * present), error 0x14. Read as the #GP whose entry precedes it, it was a triple
+	 * fault on kvm_amd. */
+	stub_exit_of_vector(VEC_PF, PFEC_I | PFEC_U, true);
+	run->s.regs.sregs.cr2 = FAKE_CODE;
+	rip_at_the_out();
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(fk.g->stats.by_vector[VEC_PF], 1, "read as #PF");
+	cr_assert_eq(fk.g->stats.by_vector[VEC_GP], 0, "not as the #GP its entry follows");
+	cr_assert_eq(fk.g->stats.by_kind[TK_SHADOW_FILL], 1);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_CODE, "the fetch runs again");
+}
+
+Test(stubexit, every_vector_is_the_same_whether_kvm_leaves_rip_at_or_past_the_out)
+{
+	for (unsigned v = 0; v < 256; v++) {
+		for (int at = 0; at < 2; at++) {
+			uint64_t before = 0, after = 0;
+
+			for (unsigned i = 0; i < 256; i++)
+				before += fk.g->stats.by_vector[i];
+			stub_exit_of_vector(v, 0, at);
+			if (at)
+				rip_at_the_out();
+			else
+				fk.complete_len = 0;
+			(void)mode_exit(); /* #DF/#MC end the run; the vector is what counts */
+			for (unsigned i = 0; i < 256; i++)
+				after += fk.g->stats.by_vector[i];
+			cr_assert_eq(after, before + 1, "vector %u (%s): one trap", v,
+				     at ? "at" : "past");
+			cr_assert_eq(fk.g->stats.by_vector[v], 1u + at, "vector %u (%s)", v,
+				     at ? "at" : "past");
+		}
+	}
+}
+
+Test(stubexit, a_syscall_is_told_from_its_entry_whether_kvm_leaves_rip_at_or_past_the_out)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t entry = stub_linear(&fk.g->stub, STUB_CODE + STUB_SYSCALL_ENTRY);
+
+	use_other_personality();
+	for (int at = 0; at < 2; at++) {
+		stub_exit_of_vector(0, 0, true);
+		run->s.regs.regs.rip = entry + (at ? 0 : STUB_ENTRY_SIZE);
+		fk.complete_len = at ? STUB_ENTRY_SIZE : 0;
+		cr_assert_eq(mode_exit(), 0);
+		cr_assert_eq(syscalls_seen, at + 1u, "(%s)", at ? "at" : "past");
+	}
+	for (unsigned v = 0; v < 256; v++)
+		cr_assert_eq(fk.g->stats.by_vector[v], 0, "no vector %u taken for it", v);
+}
+
+Test(stubexit, where_kvm_leaves_rip_at_the_in_the_guests_port_0xe5_read_is_not_completed_early)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t entry = STUB_PIO + STUB_PIO_IN32 * STUB_PIO_SIZE;
+
+	fake_put(FAKE_CODE, (const uint8_t[]){0xe5, 0xe5}, 2); /* inl $0xe5, %eax */
+	stub_exit_of_vector(VEC_GP, 0, true);
+	fk.g->user = false;
+	memcpy(fk.vm.mem.monitor + fk.g->stub.mon_off + STUB_STACK_TOP - 4 * 8,
+	       (const uint64_t[]){STUB_GUEST_KERNEL_CS}, 8);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(fk.g->pio_pending, "parked in the in32 trampoline");
+	/* Its inl exits with RIP at the inl: the run loop answers before KVM completes it. */
+	pio_exit_dir(entry, 0x12345678, true);
+	fk.complete_len = 1;
+	cr_assert_eq(mode_exit(), MODE_EXIT_UNCLAIMED);
+	cr_assert_eq(fk.complete_len, 1u, "lodger did not complete the guest's in");
+	cr_assert(fk.g->pio_pending, "still parked");
+	/* The trampoline's exit `out`, RIP at it: the completion moves it past. */
+	pio_exit_at(entry + 1, 0xffffffff);
+	fk.complete_len = STUB_ENTRY_SIZE;
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(!fk.g->pio_pending);
+	cr_assert_eq(run->s.regs.regs.rax, 0xffffffff);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_CODE + 2);
+}
+
+Test(stubexit, where_kvm_leaves_rip_at_the_out_the_guests_port_0xe5_write_is_not_the_end)
+{
+	uint64_t entry = STUB_PIO + STUB_PIO_OUT8 * STUB_PIO_SIZE;
+
+	fk.g->pio_pending = true;
+	fk.g->pio_in = false;
+	fk.g->pio_size = 1;
+	/* The trampoline's outb %al, %dx to port 0xe5, RIP at it: completed, it ends at the
+	 * trampoline's exit `out`, not past it. */
+	pio_exit_at(entry, 0);
+	fk.complete_len = 1;
+	cr_assert_eq(mode_exit(), MODE_EXIT_UNCLAIMED);
+	cr_assert(fk.g->pio_pending, "still parked");
 }
