@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "shadow/held.h"
 #include "shadow/personality.h"
 #include "shadow/relocate.h"
 #include "shadow/shadow.h"
@@ -71,6 +72,7 @@ struct guestcpu {
 	bool vif;    /* the guest's RFLAGS.IF */
 	bool halted; /* parked in the stub's idle loop */
 	bool pio_pending;
+	struct held held;      /* NMIs and interrupts taken inside a stub path (held.h) */
 	struct kvm_regs saved; /* guest registers while halted or in a PIO trampoline */
 	struct kvm_sregs saved_sregs;
 	unsigned pio_size;

@@ -27,6 +27,7 @@
 #include "shadow/conflict.h"
 #include "shadow/dispatch.h"
 #include "shadow/guestcpu.h"
+#include "shadow/held.h"
 #include "shadow/park.h"
 #include "shadow/syscall.h"
 #include "shadow/transport.h"
@@ -79,12 +80,10 @@ static int vector_exit(struct trap *t, int vector)
 	g->stats.by_vector[vector]++;
 	g->stats.by_place[TRAP_IN_VMM]++;
 	if (frame[1] == STUB_CS) {
-		/* Only the idle loop may be interrupted: the wake-up of a guest hlt. */
-		if (!g->halted || frame[0] < idle || frame[0] > idle + 3) {
-			pr_err("vcpu%u: vector %d inside the stub at %#llx", t->vcpu->id, vector,
-			       (unsigned long long)frame[0]);
-			return EXIT_INTERNAL;
-		}
+		/* The idle loop is interrupted to wake a guest hlt; any other stub path has an
+		 * NMI (or interrupt) held for the guest, and goes on where it was. */
+		if (!g->halted || frame[0] < idle || frame[0] > idle + 3)
+			return held_take(t, vector, frame);
 		park_wake(t);
 		return personality_deliver(t, vector, EV_EXTERNAL, false, 0);
 	}
@@ -102,6 +101,10 @@ static int vector_exit(struct trap *t, int vector)
 		t->sregs.cs = trap_segment(STUB_GUEST_USER32_CS);
 	pr_debug(LOG_TRAP, "vector %d error %#x at %#llx (%s)", vector, t->error,
 		 (unsigned long long)t->regs.rip, g->user ? "user" : "kernel");
+	/* The stub's iretq, stepped while an event was held, is back in the guest: that
+	 * #DB is lodger's; the held event is delivered on the way back. */
+	if (vector == VEC_DB && held_step_done(t) && !g->step.active)
+		return 0;
 	if (g->step.active) {
 		r = conflict_step_trap(t, &done);
 		if (r || done)
@@ -170,6 +173,8 @@ int stubexit_handle(struct vcpu *vcpu)
 		status = park_finish_port_io(&t);
 		break;
 	}
+	if (!status && !t.parked)
+		status = held_deliver(&t);
 	if (!status && !t.parked && g->pers->pending)
 		status = g->pers->pending(&t);
 	if (!status && !t.parked)

@@ -16,6 +16,7 @@
 #include "native/native.h"
 #include "shadow/conflict.h"
 #include "shadow/dispatch.h"
+#include "shadow/held.h"
 #include "shadow/pagewalk.h"
 #include "shadow/syscall.h"
 #include "shadow/transport.h"
@@ -486,4 +487,186 @@ Test(stubexit, a_kernel_trap_after_a_fast_path_shows_the_kernels_own_selectors)
 	cr_assert_eq(mode_exit(), 0);
 	cr_assert_eq(fake_q(FAKE_RSP0 - 0x100 - 6 * 8 + 2 * 8), STUB_GUEST_KERNEL_CS);
 	cr_assert_eq(fake_q(FAKE_RSP0 - 0x100 - 6 * 8 + 5 * 8), STUB_GUEST_KERNEL_DS);
+}
+
+/* ---- NMIs and interrupts taken inside a stub path: held for the guest (held.c) ---- */
+
+TestSuite(held, .init = setup, .fini = fake_teardown);
+
+/* KVM's state after vector v's entry ran for an event taken in stub code: the frame
+ * (rip, cs, rflags, rsp, ss) on the stack at `rsp_off` (IST1 for an NMI). */
+static void exit_in_stub(unsigned v, uint64_t rip_off, uint64_t rflags, uint64_t rsp)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	unsigned n = x86_has_error_code(v) ? 6 : 5;
+	uint64_t rsp_off = (v == VEC_NMI ? STUB_IST_TOP : STUB_STACK_TOP) - n * 8;
+	uint64_t words[6] = {
+		0, stub_linear(&fk.g->stub, STUB_CODE + rip_off), STUB_CS, rflags, rsp, STUB_DS};
+
+	memcpy(fk.vm.mem.monitor + fk.g->stub.mon_off + rsp_off, words + 6 - n, n * 8);
+	run->exit_reason = KVM_EXIT_IO;
+	run->io.port = STUB_EXIT_PORT;
+	run->kvm_valid_regs = SYNC_REGS;
+	run->s.regs.regs.rip = stub_linear(&fk.g->stub, STUB_CODE + (v + 1) * STUB_ENTRY_SIZE);
+	run->s.regs.regs.rsp = stub_linear(&fk.g->stub, rsp_off);
+	run->s.regs.sregs.cs.selector = STUB_CS;
+}
+
+/* A guest kernel `inb $0x21, %al` with IF as given: parked in the in8 trampoline. */
+static uint64_t park_kernel_inb(bool vif)
+{
+	struct kvm_run *run = fk.vcpu->run;
+
+	fake_put(FAKE_CODE, (const uint8_t[]){0xe4, 0x21}, 2);
+	stub_exit_of_vector(VEC_GP, 0, true);
+	fk.g->user = false;
+	memcpy(fk.vm.mem.monitor + fk.g->stub.mon_off + STUB_STACK_TOP - 4 * 8,
+	       (const uint64_t[]){STUB_GUEST_KERNEL_CS}, 8);
+	memcpy(fk.vm.mem.monitor + fk.g->stub.mon_off + STUB_STACK_TOP - 3 * 8,
+	       (const uint64_t[]){RFLAGS_FIXED | (vif ? RFLAGS_IF : 0)}, 8);
+	memcpy(fk.vm.mem.monitor + fk.g->stub.mon_off + STUB_STACK_TOP - 2 * 8,
+	       (const uint64_t[]){FAKE_RSP0 - 0x100}, 8);
+	run->s.regs.regs.rax = 0x12345678;
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(fk.g->pio_pending, "parked in the trampoline");
+	return STUB_PIO + STUB_PIO_IN8 * STUB_PIO_SIZE;
+}
+
+/* The guest kernel's handler of `v` was entered from FAKE_CODE + 2, the RIP after inb. */
+static void assert_delivered_after_inb(unsigned v)
+{
+	struct kvm_run *run = fk.vcpu->run;
+
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_HANDLER + v * 16,
+		     "expected the guest's handler of %u, RIP %#llx", v,
+		     (unsigned long long)run->s.regs.regs.rip);
+	cr_assert_eq(fake_q(run->s.regs.regs.rsp), FAKE_CODE + 2, "the frame's RIP: after inb");
+	cr_assert_eq(run->s.regs.sregs.cs.selector, STUB_GUEST_KERNEL_CS);
+}
+
+Test(held, an_nmi_in_the_port_io_trampoline_is_held_and_delivered_after_it)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t entry = park_kernel_inb(false),
+		 tramp = stub_linear(&fk.g->stub, STUB_CODE + entry);
+
+	/* Before the trampoline's inb: the NMI's frame points at it. */
+	exit_in_stub(VEC_NMI, entry, RFLAGS_FIXED, stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	run->s.regs.regs.rdx = 0x21;
+	cr_assert_eq(mode_exit(), 0, "an NMI in the trampoline must not end the run");
+	cr_assert(fk.g->held.nmi, "held");
+	cr_assert(fk.g->pio_pending, "still parked");
+	cr_assert_eq(run->s.regs.regs.rip, tramp, "the trampoline goes on where it was");
+	cr_assert_eq(run->s.regs.regs.rsp, stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	cr_assert_eq(run->s.regs.regs.rflags & (RFLAGS_TF | RFLAGS_IF), 0);
+	cr_assert_eq(run->s.regs.regs.rdx, 0x21, "its registers kept");
+	/* The trampoline's exit: the value goes to the guest, then the NMI. */
+	pio_exit_at(entry + 1 + STUB_ENTRY_SIZE, 0xab);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(!fk.g->pio_pending);
+	cr_assert(!fk.g->held.nmi, "delivered");
+	assert_delivered_after_inb(VEC_NMI);
+	cr_assert_eq(run->s.regs.regs.rax, 0x123456ab, "the port's value merged");
+}
+
+Test(held, an_nmi_after_the_trampolines_access_resumes_at_its_exit)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t entry = park_kernel_inb(false);
+
+	exit_in_stub(VEC_NMI, entry + 1, RFLAGS_FIXED, stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + entry + 1));
+	pio_exit_at(entry + 1 + STUB_ENTRY_SIZE, 0xff);
+	cr_assert_eq(mode_exit(), 0);
+	assert_delivered_after_inb(VEC_NMI);
+}
+
+Test(held, an_interrupt_in_a_stub_path_waits_for_the_guests_if)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t entry = park_kernel_inb(false);
+
+	exit_in_stub(0x30, entry, RFLAGS_FIXED, stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	cr_assert_eq(mode_exit(), 0);
+	pio_exit_at(entry + 1 + STUB_ENTRY_SIZE, 0xff);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_CODE + 2, "IF clear: the guest goes on");
+	cr_assert(fk.g->held.irq[0x30 / 64] & 1ULL << (0x30 % 64), "still held");
+	/* The next resumption with IF set delivers it. */
+	fk.g->vif = true;
+	fk.t.regs = run->s.regs.regs;
+	fk.t.regs.rflags |= RFLAGS_IF;
+	fk.t.sregs = run->s.regs.sregs;
+	cr_assert_eq(held_deliver(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, FAKE_HANDLER + 0x30 * 16);
+	cr_assert_eq(fk.g->held.irq[0], 0);
+}
+
+Test(held, an_nmi_in_the_gp_fast_path_steps_it_back_to_the_guest_then_is_delivered)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t frame_rsp = stub_linear(&fk.g->stub, STUB_STACK_TOP - 7 * 8);
+	uint64_t rsp_off = STUB_STACK_TOP - 5 * 8; /* the #DB's frame after the iretq */
+	uint8_t *frame = fk.vm.mem.monitor + fk.g->stub.mon_off + rsp_off;
+
+	fk.g->user = false;
+	fk.g->vif = true;
+	exit_in_stub(VEC_NMI, STUB_GP_FAST + 8, RFLAGS_FIXED, frame_rsp);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(fk.g->held.nmi);
+	cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + STUB_GP_FAST + 8));
+	cr_assert_eq(run->s.regs.regs.rsp, frame_rsp);
+	cr_assert(run->s.regs.regs.rflags & RFLAGS_TF, "stepped: the fast path may iretq");
+	/* Its #DB inside the stub: stepping goes on. */
+	exit_in_stub(VEC_DB, STUB_GP_FAST + 12, RFLAGS_FIXED | RFLAGS_TF, frame_rsp);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(run->s.regs.regs.rflags & RFLAGS_TF);
+	cr_assert(fk.g->held.nmi, "still held");
+	/* The #DB after its iretq, in the guest kernel (the alias CS): the NMI, not a #DB. */
+	stub_exit_of_vector(VEC_DB, 0, true);
+	fk.g->user = false;
+	memcpy(frame + 1 * 8, (const uint64_t[]){STUB_ALIAS_KERNEL_CS}, 8);
+	memcpy(frame + 3 * 8, (const uint64_t[]){FAKE_RSP0 - 0x100}, 8);
+	memcpy(frame + 4 * 8, (const uint64_t[]){STUB_ALIAS_KERNEL_DS}, 8);
+	fk.g->vif = true;
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(!fk.g->held.nmi && !fk.g->held.stepping);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_HANDLER + VEC_NMI * 16,
+		     "expected the guest's NMI handler, RIP %#llx",
+		     (unsigned long long)run->s.regs.regs.rip);
+	cr_assert_eq(fake_q(run->s.regs.regs.rsp), FAKE_CODE, "the NMI's frame: the guest's RIP");
+	cr_assert_eq(run->s.regs.regs.rflags & RFLAGS_TF, 0);
+}
+
+Test(held, stepping_ends_before_the_fast_paths_exit_to_lodger)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t frame_rsp = stub_linear(&fk.g->stub, STUB_STACK_TOP - 7 * 8);
+
+	fk.g->user = false;
+	exit_in_stub(VEC_NMI, STUB_GP_FAST + 8, RFLAGS_FIXED, frame_rsp);
+	cr_assert_eq(mode_exit(), 0);
+	exit_in_stub(VEC_DB, STUB_GP_FAST_EXIT, RFLAGS_FIXED | RFLAGS_TF, frame_rsp + 8);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + STUB_GP_FAST_EXIT));
+	cr_assert_eq(run->s.regs.regs.rflags & RFLAGS_TF, 0, "its out exits to lodger anyway");
+	cr_assert(!fk.g->held.stepping);
+	cr_assert(fk.g->held.nmi);
+}
+
+Test(held, any_other_vector_inside_the_stub_still_ends_the_run)
+{
+	uint64_t entry = park_kernel_inb(false);
+
+	exit_in_stub(VEC_PF, entry, RFLAGS_FIXED, stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	cr_assert_eq(mode_exit(), EXIT_INTERNAL);
+	/* a #DB inside the stub when lodger is not stepping it */
+	exit_in_stub(VEC_DB, entry, RFLAGS_FIXED, stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	cr_assert_eq(mode_exit(), EXIT_INTERNAL);
+	/* an NMI whose frame is outside the stub's code */
+	exit_in_stub(VEC_NMI, STUB_CODE_END, RFLAGS_FIXED,
+		     stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	cr_assert_eq(mode_exit(), EXIT_INTERNAL);
+	cr_assert(!fk.g->held.nmi);
 }
