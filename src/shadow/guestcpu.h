@@ -72,6 +72,7 @@ struct guestcpu {
 	bool vif;    /* the guest's RFLAGS.IF */
 	bool halted; /* parked in the stub's idle loop */
 	bool pio_pending;
+	bool apic_pending;     /* parked in the xAPIC write trampoline (apicmmio.h) */
 	struct held held;      /* NMIs and interrupts taken inside a stub path (held.h) */
 	struct kvm_regs saved; /* guest registers while halted or in a PIO trampoline */
 	struct kvm_sregs saved_sregs;

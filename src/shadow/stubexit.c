@@ -114,7 +114,7 @@ static int vector_exit(struct trap *t, int vector)
 }
 
 /* Step 1: which entry ran, from RIP (past its `out`). */
-enum entry { ENTRY_NONE, ENTRY_VECTOR, ENTRY_SYSCALL, ENTRY_PIO_DONE };
+enum entry { ENTRY_NONE, ENTRY_VECTOR, ENTRY_SYSCALL, ENTRY_PIO_DONE, ENTRY_APIC_DONE };
 
 /* Where the parked trampoline's exit leaves RIP: past its in/out (1 byte, 2 with the
  * 16-bit operand prefix) and past the exit's `out`. Its in/out itself exits at any other
@@ -141,6 +141,9 @@ static enum entry which_entry(const struct guestcpu *g, uint64_t rip, int *vecto
 		return ENTRY_SYSCALL;
 	if (g->pio_pending && rip == pio_done_rip(g, code))
 		return ENTRY_PIO_DONE;
+	/* past the 2-byte `movl %eax, (%rdx)` and the exit's `out` */
+	if (g->apic_pending && rip == code + STUB_APIC_W32 + 2 + STUB_ENTRY_SIZE)
+		return ENTRY_APIC_DONE;
 	return ENTRY_NONE;
 }
 
@@ -168,6 +171,9 @@ int stubexit_handle(struct vcpu *vcpu)
 		break;
 	case ENTRY_SYSCALL:
 		status = syscall_from_stub(&t);
+		break;
+	case ENTRY_APIC_DONE:
+		status = park_finish_apic_write(&t);
 		break;
 	default:
 		status = park_finish_port_io(&t);

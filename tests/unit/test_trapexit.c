@@ -670,3 +670,118 @@ Test(held, any_other_vector_inside_the_stub_still_ends_the_run)
 	cr_assert_eq(mode_exit(), EXIT_INTERNAL);
 	cr_assert(!fk.g->held.nmi);
 }
+
+/* ---- guest writes to the xAPIC page (apicmmio.c) ---- */
+
+TestSuite(apic, .init = setup, .fini = fake_teardown);
+
+#define APIC_LA 0x1ff000ULL /* FAKE_UNMAPPED, mapped here to the xAPIC page */
+
+/* The guest kernel's `insn` (writing *%rbx) faults on the read-only xAPIC page at
+ * register `offset`, with %eax = value; dispatched as the core does. */
+static int apic_write_by(const uint8_t *insn, unsigned len, uint32_t offset, uint32_t value)
+{
+	uint64_t pte = APIC_MMIO_GPA | PTE_P | PTE_W | PTE_U | PTE_A | PTE_D | (1ULL << 4);
+
+	fake_put(FAKE_PT + (APIC_LA >> 12) * 8, &pte, 8);
+	fk.vcpu->run->kvm_valid_regs = SYNC_REGS;
+	fk.t.parked = fk.g->apic_pending = false; /* a fresh trap */
+	fake_mode(false);
+	fake_insn(insn, len, VEC_PF);
+	fk.t.error = PFEC_P | PFEC_W | PFEC_U;
+	fk.t.sregs.cr2 = APIC_LA + offset;
+	fk.t.regs.rbx = APIC_LA + offset;
+	fk.t.regs.rax = 0xabcd00000000ULL | value;
+	return dispatch_trap(&fk.t);
+}
+
+static int apic_mov(uint32_t offset, uint32_t value)
+{
+	return apic_write_by((const uint8_t[]){0x89, 0x03}, 2, offset, value); /* mov %eax,(%rbx) */
+}
+
+static void assert_parked_write(uint32_t offset, uint32_t value)
+{
+	struct kvm_run *run = fk.vcpu->run;
+
+	cr_assert(fk.t.parked && fk.g->apic_pending, "offset %#x = %#x: done in the stub", offset,
+		  value);
+	cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + STUB_APIC_W32));
+	cr_assert_eq(run->s.regs.regs.rdx, stub_linear(&fk.g->stub, STUB_APIC_WINDOW + offset));
+	cr_assert_eq(run->s.regs.regs.rax, value);
+}
+
+static void assert_dropped(uint32_t offset, uint32_t value)
+{
+	cr_assert(!fk.t.parked && !fk.g->apic_pending, "offset %#x = %#x: dropped", offset, value);
+	cr_assert_eq(fk.t.regs.rip, FAKE_CODE + 2, "past the mov");
+}
+
+Test(apic, an_init_sipi_or_smi_through_the_icr_is_dropped_and_the_guest_goes_on)
+{
+	static const uint32_t modes[] = {2u << 8, 5u << 8 | 1u << 14, 5u << 8, 6u << 8 | 0x10};
+
+	for (unsigned i = 0; i < 4; i++) {
+		cr_assert_eq(apic_mov(0x300, modes[i]), 0);
+		assert_dropped(0x300, modes[i]);
+	}
+}
+
+Test(apic, lvt_entries_asking_for_smi_or_init_are_dropped)
+{
+	static const uint32_t lvts[] = {0x2f0, 0x320, 0x330, 0x340, 0x350, 0x360, 0x370};
+
+	for (unsigned i = 0; i < 7; i++) {
+		cr_assert_eq(apic_mov(lvts[i], 5u << 8), 0);
+		assert_dropped(lvts[i], 5u << 8);
+		cr_assert_eq(apic_mov(lvts[i], 2u << 8), 0);
+		assert_dropped(lvts[i], 2u << 8);
+	}
+}
+
+Test(apic, a_fixed_or_nmi_ipi_an_eoi_and_an_nmi_lvt_are_written_at_cpl0)
+{
+	struct kvm_run *run = fk.vcpu->run;
+
+	cr_assert_eq(apic_mov(0x300, 0x40fd), 0);
+	assert_parked_write(0x300, 0x40fd);
+	/* the trampoline's exit: the guest resumes after its mov, its registers back */
+	pio_exit_at(STUB_APIC_W32 + 2 + STUB_ENTRY_SIZE, 0x40fd);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(!fk.g->apic_pending);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_CODE + 2);
+	cr_assert_eq(run->s.regs.regs.rax, 0xabcd000040fdULL);
+	cr_assert_eq(run->s.regs.regs.rbx, APIC_LA + 0x300);
+	cr_assert_eq(apic_mov(0x300, 4u << 8), 0);
+	assert_parked_write(0x300, 4u << 8);
+	cr_assert_eq(apic_mov(0xb0, 0), 0);
+	assert_parked_write(0xb0, 0);
+	cr_assert_eq(apic_mov(0x350, 4u << 8), 0);
+	assert_parked_write(0x350, 4u << 8);
+	/* an immediate: movl $0x4500, (%rbx) is still an INIT */
+	cr_assert_eq(
+		apic_write_by((const uint8_t[]){0xc7, 0x03, 0x00, 0x45, 0x00, 0x00}, 6, 0x300, 0),
+		0);
+	cr_assert(!fk.g->apic_pending, "dropped");
+	cr_assert_eq(fk.t.regs.rip, FAKE_CODE + 6);
+}
+
+Test(apic, any_other_write_form_is_the_guests_gp)
+{
+	/* add %eax, (%rbx): a read-modify-write lodger does not do */
+	cr_assert_eq(apic_write_by((const uint8_t[]){0x01, 0x03}, 2, 0x300, 5u << 8), 0);
+	cr_assert(!fk.g->apic_pending);
+	cr_assert_eq(fk.t.regs.rip, FAKE_HANDLER + VEC_GP * 16);
+	/* movq %rax, (%rbx): 64 bits at once */
+	cr_assert_eq(apic_write_by((const uint8_t[]){0x48, 0x89, 0x03}, 3, 0x300, 5u << 8), 0);
+	cr_assert_eq(fk.t.regs.rip, FAKE_HANDLER + VEC_GP * 16);
+}
+
+Test(apic, a_dropped_write_with_tf_set_ends_in_the_guests_single_step_db)
+{
+	fk.t.regs.rflags = RFLAGS_FIXED | RFLAGS_TF;
+	cr_assert_eq(apic_write_by((const uint8_t[]){0x89, 0x03}, 2, 0x300, 5u << 8), 0);
+	cr_assert_eq(fk.t.regs.rip, FAKE_HANDLER + VEC_DB * 16);
+	cr_assert_eq(fake_q(fk.t.regs.rsp), FAKE_CODE + 2, "the #DB's RIP: after the mov");
+	cr_assert(fk.g->dr[6] & DR6_BS);
+}
