@@ -64,6 +64,7 @@ struct guestcpu {
 		bool active;   /* one guest instruction runs with the stub moved aside */
 		uint64_t home; /* where the stub goes back to afterwards */
 		bool guest_tf; /* the guest's own TF, to give back */
+		bool popf;     /* the instruction is popf: it may change TF itself */
 		uint64_t start_ns;
 	} step;
 

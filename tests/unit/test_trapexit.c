@@ -785,3 +785,73 @@ Test(apic, a_dropped_write_with_tf_set_ends_in_the_guests_single_step_db)
 	cr_assert_eq(fake_q(fk.t.regs.rsp), FAKE_CODE + 2, "the #DB's RIP: after the mov");
 	cr_assert(fk.g->dr[6] & DR6_BS);
 }
+
+/* ---- the guest's TF and lodger's stepping over displaced content (conflict.c) ---- */
+
+/* A displaced access by `insn` at FAKE_CODE with the guest's TF as given, stepped; then
+ * the step's #DB with the CPU's TF `tf_after`. Returns whether the #DB was lodger's alone
+ * and leaves the guest's TF in fk.t.regs.rflags. */
+static bool step_over(const uint8_t *insn, unsigned len, bool guest_tf, bool tf_after)
+{
+	bool done;
+
+	fake_insn(insn, len, VEC_PF);
+	fk.t.regs.rflags = RFLAGS_FIXED | (guest_tf ? RFLAGS_TF : 0);
+	fk.g->reloc.displacing = true;
+	cr_assert_eq(conflict_handle(&fk.t, FAKE_DATA, 0), 0);
+	cr_assert(fk.g->step.active);
+	cr_assert(fk.t.regs.rflags & RFLAGS_TF, "lodger steps with TF");
+	fk.t.vector = VEC_DB;
+	fk.t.has_error = false;
+	fk.t.regs.rip += len;
+	fk.t.regs.rflags = RFLAGS_FIXED | (tf_after ? RFLAGS_TF : 0);
+	cr_assert_eq(conflict_step_trap(&fk.t, &done), 0);
+	cr_assert(!fk.g->step.active);
+	return done;
+}
+
+static bool guest_tf(void)
+{
+	return fk.t.regs.rflags & RFLAGS_TF;
+}
+
+Test(dispatch, a_displaced_popf_that_sets_tf_keeps_it_and_the_db_waits_for_the_next_insn)
+{
+	cr_assert(step_over((const uint8_t[]){0x9d}, 1, false, true), "no guest #DB after it");
+	cr_assert(guest_tf(), "the guest set TF itself: it stays");
+	cr_assert(step_over((const uint8_t[]){0x66, 0x9d}, 2, false, true));
+	cr_assert(guest_tf(), "popfw too");
+	cr_assert(step_over((const uint8_t[]){0x48, 0x9d}, 2, false, true));
+	cr_assert(guest_tf(), "and with a REX prefix");
+}
+
+Test(dispatch, a_displaced_popf_that_clears_tf_ends_the_guests_stepping)
+{
+	cr_assert(!step_over((const uint8_t[]){0x9d}, 1, true, false),
+		  "TF was set at its start: the guest's #DB after it is due");
+	cr_assert(!guest_tf(), "the guest cleared TF: no #DBs after this one");
+}
+
+Test(dispatch, any_other_displaced_instruction_keeps_the_guests_tf)
+{
+	static const uint8_t load[] = {0x48, 0x8b, 0x18}; /* mov (%rax), %rbx */
+
+	cr_assert(step_over(load, 3, false, true), "lodger's step only");
+	cr_assert(!guest_tf(), "lodger's TF is not the guest's");
+	cr_assert(!step_over(load, 3, true, true), "the guest steps: its #DB is due");
+	cr_assert(guest_tf());
+	/* 0x9d after an opcode that is not a prefix is not popf */
+	cr_assert(step_over((const uint8_t[]){0x90, 0x9d}, 1, false, true));
+	cr_assert(!guest_tf());
+}
+
+Test(held, a_parked_port_access_with_tf_set_ends_in_the_guests_single_step_db)
+{
+	uint64_t entry = park_kernel_inb(false);
+
+	fk.g->saved.rflags |= RFLAGS_TF; /* the guest's TF at its inb */
+	pio_exit_at(entry + 1 + STUB_ENTRY_SIZE, 0xab);
+	cr_assert_eq(mode_exit(), 0);
+	assert_delivered_after_inb(VEC_DB);
+	cr_assert(fk.g->dr[6] & DR6_BS);
+}
