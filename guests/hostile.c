@@ -19,6 +19,8 @@
  *                    bit 63 without PCIDE): #GP(0), CR3 unchanged
  *   tf-emulated      TF set, then privileged instructions (emulated by a monitor) and plain
  *                    ones: one #DB after each, RIP after it; clearing TF stops them
+ *   tf-stub-paths    TF across sti, cli (the stub's fast path) and a port read of the PIC (the
+ *                    stub's trampoline): one #DB after each, RIP after it, DR6.BS
  *   tf-mov-ss        TF across mov to SS: no #DB between mov ss and the next instruction
  *   xsetbv           xsetbv with CR4.OSXSAVE clear: #UD in kernel and in user mode
  *   smep             with CR4.SMEP (where CPUID offers it) a kernel fetch from a user page
@@ -435,6 +437,43 @@ static void tf_emulated(void)
 	step.stop_after = 0;
 }
 
+extern char tfp_a[], tfp_b[], tfp_c[], tfp_d[], tfp_e[];
+
+static void tf_stub_paths(void)
+{
+	STEP("TF across sti, cli and a port read: one #DB after each, with RIP after it");
+	step.count = 0;
+	step.stop_after = 4;
+	__asm__ volatile("pushfq\n\t"
+			 "orq $0x100, (%%rsp)\n\t"
+			 "popfq\n"
+			 ".globl tfp_a, tfp_b, tfp_c, tfp_d, tfp_e\n"
+			 "tfp_a:\n\t"
+			 "sti\n"
+			 "tfp_b:\n\t"
+			 "cli\n"
+			 "tfp_c:\n\t"
+			 "inb $0x21, %%al\n"
+			 "tfp_d:\n\t"
+			 "nop\n"
+			 "tfp_e:\n\t"
+			 "nop"
+			 :
+			 :
+			 : "rax", "memory", "cc");
+	CHECK_EQ(step.count, 4);
+	CHECK_EQ(step.rip[0], (uint64_t)tfp_b);
+	CHECK_EQ(step.rip[1], (uint64_t)tfp_c);
+	CHECK_EQ(step.rip[2], (uint64_t)tfp_d);
+	CHECK_EQ(step.rip[3], (uint64_t)tfp_e);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(step.dr6[i] & (1ULL << 14), 1ULL << 14); /* BS */
+	CHECK_EQ(read_rflags() & RFLAGS_TF, 0);
+	expected_traps += 4;
+	CHECK_NO_TRAP();
+	step.stop_after = 0;
+}
+
 extern char tfss_a[], tfss_b[];
 
 static void tf_mov_ss(void)
@@ -805,6 +844,8 @@ void guest_main(void)
 		cr3_reserved();
 	else if (rt_streq(name, "tf-emulated"))
 		tf_emulated();
+	else if (rt_streq(name, "tf-stub-paths"))
+		tf_stub_paths();
 	else if (rt_streq(name, "tf-mov-ss"))
 		tf_mov_ss();
 	else if (rt_streq(name, "xsetbv"))

@@ -65,6 +65,7 @@ stub_code_start:
 	 * or sti (opcode 0xfa/0xfb at RIP, and lodger's area says kernel mode) becomes a
 	 * change of IF in the frame and an iretq past it, through the present aliases of
 	 * the kernel's selectors; the guest's IF is the real one in kernel mode.
+ * With the guest's TF set it goes to lodger, which raises the single-step #DB after it.
 	 * sti followed by hlt goes to lodger, which keeps the pair atomic. Anything else
 	 * leaves through the exit at STUB_GP_FAST_EXIT. Clobbers nothing of the guest's.
 	 */
@@ -72,6 +73,8 @@ stub_code_start:
 	push %rax
 	cmpb $0, .Lstart + STUB_AREA + STUB_AREA_GUEST_USER(%rip)
 	jne 3f
+	testb $1, 33(%rsp)	/* the guest's TF: its #DB after the cli/sti is lodger's */
+	jnz 3f
 	mov 16(%rsp), %rax
 	inc %rax		/* RIP past the 1-byte cli/sti. At a page's last byte it may be */
 	test $0xfff, %eax	/* non-canonical (0x7fffffffffff + 1) or its page not mapped */
@@ -95,6 +98,12 @@ stub_code_start:
 	iretq
 	.org stub_code_start + STUB_GP_FAST_EXIT - 1 /* the 1-byte pop, then the exit */
 3:	pop %rax
+	out %al, $STUB_EXIT_PORT
+
+	/* A write to the xAPIC page the guest may do (lodger filtered it: never SMI, INIT
+	 * or Start-up): %eax to the register at %rdx, in the stub's window on the page. */
+	.org stub_code_start + STUB_APIC_W32
+	movl %eax, (%rdx)
 	out %al, $STUB_EXIT_PORT
 
 	.org stub_code_start + STUB_CODE_END

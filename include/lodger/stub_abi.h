@@ -14,7 +14,7 @@
 #ifndef LODGER_STUB_ABI_H
 #define LODGER_STUB_ABI_H
 
-#define STUB_ABI_VERSION 2 /* 2: the area grouped by direction */
+#define STUB_ABI_VERSION 3 /* 2: the area grouped by direction; 3: the xAPIC write trampoline */
 
 #define STUB_REGION_SIZE 0x200000 /* the stub owns a 2 MiB-aligned 2 MiB region */
 
@@ -29,6 +29,9 @@
 #define STUB_IST_TOP	  0x8000 /* IST1: NMI, #DF, #MC get a known-good stack */
 #define STUB_PAGES	  8
 #define STUB_MONITOR_SIZE (STUB_PAGES * 0x1000) /* monitor memory the stub's pages take */
+/* Not monitor memory: the xAPIC page (APIC_MMIO_GPA), mapped supervisor-only and uncached
+ * right after the stub's pages, where the xAPIC write trampoline reaches KVM's local APIC. */
+#define STUB_APIC_WINDOW (STUB_PAGES * 0x1000)
 
 /* Entry code layout (offsets from STUB_CODE); each entry is one 2-byte `out`. */
 #define STUB_ENTRY_SIZE	    2
@@ -46,6 +49,7 @@
 #define STUB_PIO_ENTRIES    6
 #define STUB_GP_FAST	    0x250 /* #GP fast path: cli/sti of the guest kernel, in the VM */
 #define STUB_GP_FAST_EXIT   0x2f0 /* its way out to lodger (the `out`), for everything else */
+#define STUB_APIC_W32	    0x2f8 /* a guest write to the xAPIC page, done at CPL0 */
 #define STUB_CODE_END	    0x300
 
 /*

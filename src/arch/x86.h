@@ -58,6 +58,7 @@
 /* MSRs */
 #define MSR_TSC		   0x10
 #define MSR_APIC_BASE	   0x1b
+#define APIC_MMIO_GPA	   0xfee00000ULL /* the xAPIC page at its reset base */
 #define MSR_TSC_ADJUST	   0x3b
 #define MSR_MTRRCAP	   0xfe
 #define MSR_SYSENTER_CS	   0x174

@@ -20,6 +20,7 @@
 #include "front/exitcode.h"
 #include "native/privop.h"
 #include "native/reflect.h"
+#include "shadow/apicmmio.h"
 #include "shadow/guestcpu.h"
 #include "shadow/park.h"
 #include "kvm/io.h"
@@ -374,22 +375,6 @@ enum msr_route privop_msr_route(uint32_t index)
 	return MSR_ROUTE_FAULT;
 }
 
-/*
- * A write to the x2APIC's ICR (0x830) or an LVT entry (CMCI 0x82f, timer .. error
- * 0x832-0x837) asking for SMI, INIT or Start-up delivery. KVM's local APIC would act on it
- * behind lodger's back (INIT resets the vCPU to real mode at real CPL0; SMI enters SMM),
- * so lodger drops such writes: the register keeps its value and nothing is sent
- * (docs/shadow-mode.md, "Keeping the guest contained").
- */
-static bool apic_write_dropped(uint32_t index, uint64_t value)
-{
-	unsigned mode = (value >> 8) & 7;
-
-	if (index != 0x830 && index != 0x82f && (index < 0x832 || index > 0x837))
-		return false;
-	return mode == 2 || mode == 5 || mode == 6;
-}
-
 /* 1: done; 0: KVM refused the MSR (the guest's #GP); -1: the ioctl failed (reported). */
 static int kvm_msr(struct vcpu *vcpu, uint32_t index, uint64_t *value, bool write)
 {
@@ -476,7 +461,11 @@ static int msr(struct op *o, bool write)
 		}
 	} else if (privop_msr_route(index) != MSR_ROUTE_KVM) {
 		return fault(o, VEC_GP, 0);
-	} else if (write && apic_write_dropped(index, value)) {
+	} else if (write && index == MSR_APIC_BASE &&
+		   (value & 0x000ffffffffff000ULL) != APIC_MMIO_GPA) {
+		/* The xAPIC page stays where the shadow tables filter it (apicmmio.h). */
+		return fault(o, VEC_GP, 0);
+	} else if (write && apicmmio_dropped(index, value)) {
 		pr_debug(LOG_TRAP, "dropped x2APIC write %#x = %#llx (SMI/INIT/SIPI)", index,
 			 (unsigned long long)value);
 	} else {

@@ -77,6 +77,35 @@ static int move(struct trap *t, uint64_t to, const char *kind, uint64_t la, uint
 	return r;
 }
 
+/* Whether the instruction at RIP is popf (any operand size): the one instruction CPL3 code
+ * sets or clears TF with (iretq traps: its selectors are not present). */
+static bool is_popf(const struct trap *t)
+{
+	struct gview v = trap_view(t, t->g->user);
+	bool compat = t->sregs.cs.selector == STUB_GUEST_USER32_CS;
+	uint8_t b[15];
+	struct gfault f;
+	unsigned n = sizeof(b), i;
+
+	while (n > 1 && !gmem_read(&v, t->regs.rip, b, n, true, &f))
+		n--;
+	if (!gmem_read(&v, t->regs.rip, b, n, true, &f))
+		return false;
+	for (i = 0; i < n; i++) { /* legacy prefixes, then REX (not in compatibility mode) */
+		uint8_t p = b[i];
+
+		if (p == 0x66 || p == 0x67 || p == 0xf0 || p == 0xf2 || p == 0xf3 || p == 0x26 ||
+		    p == 0x2e || p == 0x36 || p == 0x3e || p == 0x64 || p == 0x65)
+			continue;
+		if (!compat && (p & 0xf0) == 0x40 && i + 1 < n) {
+			i++;
+			break;
+		}
+		break;
+	}
+	return i < n && b[i] == 0x9d;
+}
+
 /* Claim 11: run the one instruction with the stub at a temporary second place. */
 static int step_begin(struct trap *t, uint64_t la, uint32_t access)
 {
@@ -86,6 +115,7 @@ static int step_begin(struct trap *t, uint64_t la, uint32_t access)
 	g->step.active = true;
 	g->step.home = home;
 	g->step.guest_tf = t->regs.rflags & RFLAGS_TF;
+	g->step.popf = is_popf(t);
 	g->step.start_ns = now_ns();
 	t->regs.rflags |= RFLAGS_TF; /* interrupts stay off for the step: see resume() */
 	pr_debug(LOG_RELOC, "displaced %s at %#llx, rip %#llx: one step with the stub at %#llx",
@@ -130,9 +160,17 @@ int conflict_step_trap(struct trap *t, bool *done)
 
 	*done = false;
 	if (t->vector == VEC_DB) { /* the step's #DB: the instruction is done */
+		struct guestcpu *g = t->g;
+		bool was = g->step.guest_tf, now = t->regs.rflags & RFLAGS_TF;
+
+		/* The guest's TF after it: the CPU's, where the guest's TF was set (a popf
+		 * that cleared it shows); where lodger set it, the CPU's only after a popf,
+		 * which set it itself. */
+		g->step.guest_tf = was ? now : now && g->step.popf;
 		status = conflict_step_end(t);
-		/* unless the guest single-steps too: its #DB is still due */
-		*done = status || !t->g->step.guest_tf;
+		/* unless the guest single-stepped too (TF as it was before the instruction):
+		 * its #DB is still due */
+		*done = status || !was;
 		return status;
 	}
 	if (t->vector != VEC_PF)

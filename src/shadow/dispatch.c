@@ -7,6 +7,7 @@
 #include "front/exitcode.h"
 #include "front/log.h"
 #include "kvm/vcpu.h"
+#include "shadow/apicmmio.h"
 #include "shadow/conflict.h"
 #include "shadow/guestcpu.h"
 #include "shadow/pagewalk.h"
@@ -68,6 +69,11 @@ static int page_fault(struct trap *t)
 		return guest_fault(t, VEC_GP, 0, 0);
 	case SHADOW_STUB_CONFLICT:
 		return conflict_handle(t, la, access);
+	case SHADOW_APIC_WRITE: {
+		int r = g->step.active ? conflict_step_end(t) : 0;
+
+		return r ? r : apicmmio_write(t, la);
+	}
 	case SHADOW_NO_MEMORY:
 	default:
 		pr_err("vcpu%u: out of shadow page-table memory", t->vcpu->id);

@@ -38,6 +38,8 @@ static void build_stub_page_table(struct vcpu *vcpu, struct guestcpu *g)
 	for (unsigned i = 0; i < STUB_PAGES; i++)
 		pt[i] = stub_page_gpa(&g->stub, i * 0x1000) | PTE_P | PTE_W |
 			(i * 0x1000 == STUB_CODE ? 0 : PTE_NX);
+	pt[STUB_APIC_WINDOW / 0x1000] =
+		APIC_MMIO_GPA | PTE_P | PTE_W | PTE_NX | (1ULL << 4) | (1ULL << 3); /* PCD PWT */
 }
 
 int guestcpu_create(struct vcpu *vcpu, const struct guestcpu_options *opt)

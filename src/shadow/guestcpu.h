@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "shadow/held.h"
 #include "shadow/personality.h"
 #include "shadow/relocate.h"
 #include "shadow/shadow.h"
@@ -63,6 +64,7 @@ struct guestcpu {
 		bool active;   /* one guest instruction runs with the stub moved aside */
 		uint64_t home; /* where the stub goes back to afterwards */
 		bool guest_tf; /* the guest's own TF, to give back */
+		bool popf;     /* the instruction is popf: it may change TF itself */
 		uint64_t start_ns;
 	} step;
 
@@ -71,6 +73,8 @@ struct guestcpu {
 	bool vif;    /* the guest's RFLAGS.IF */
 	bool halted; /* parked in the stub's idle loop */
 	bool pio_pending;
+	bool apic_pending;     /* parked in the xAPIC write trampoline (apicmmio.h) */
+	struct held held;      /* NMIs and interrupts taken inside a stub path (held.h) */
 	struct kvm_regs saved; /* guest registers while halted or in a PIO trampoline */
 	struct kvm_sregs saved_sregs;
 	unsigned pio_size;

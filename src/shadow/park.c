@@ -76,7 +76,41 @@ int park_finish_port_io(struct trap *t)
 			t->regs.rax = (t->regs.rax & ~0xffULL) | (value & 0xff);
 	}
 	g->stats.by_kind[TK_PIO]++;
-	return 0;
+	return park_step_trap(t);
+}
+
+int park_apic_write(struct trap *t, uint32_t offset, uint32_t value)
+{
+	int r;
+
+	t->g->apic_pending = true;
+	r = run_in_stub(t, STUB_APIC_W32, false);
+	if (r)
+		return r;
+	t->regs.rdx = stub_linear(&t->g->stub, STUB_APIC_WINDOW + (offset & 0xffc));
+	t->regs.rax = value;
+	return transport_commit(t);
+}
+
+int park_finish_apic_write(struct trap *t)
+{
+	struct guestcpu *g = t->g;
+
+	g->apic_pending = false;
+	t->regs = g->saved;
+	t->sregs.cs = g->saved_sregs.cs;
+	t->sregs.ss = g->saved_sregs.ss;
+	return park_step_trap(t);
+}
+
+int park_step_trap(struct trap *t)
+{
+	if (!(t->regs.rflags & RFLAGS_TF))
+		return 0;
+	t->vector = VEC_DB;
+	t->has_error = false;
+	t->error = 0;
+	return t->g->pers->exception(t);
 }
 
 void park_wake(struct trap *t)

@@ -23,6 +23,19 @@ int park_port_io(struct trap *t, uint16_t port, unsigned size, bool in);
  * into the guest's saved registers and makes them t's. */
 int park_finish_port_io(struct trap *t);
 
+/* Has the stub write `value` to the xAPIC register at `offset` (apicmmio.h); the guest
+ * resumes at t->regs.rip afterwards. */
+int park_apic_write(struct trap *t, uint32_t offset, uint32_t value);
+
+/* The trampoline's write is done (t holds the stub's registers): the guest's saved
+ * registers become t's. */
+int park_finish_apic_write(struct trap *t);
+
+/* After an instruction lodger completed for the guest (a parked access, a dropped xAPIC
+ * write): the single-step #DB the guest's TF asks for, through the personality as the
+ * CPU would raise it (RIP after the instruction). */
+int park_step_trap(struct trap *t);
+
 /* An interrupt woke a parked hlt: t gets the guest's saved registers back. */
 void park_wake(struct trap *t);
 

@@ -449,6 +449,9 @@ static uint64_t shadow_leaf(const struct shadow *s, const struct walk *w, uint64
 	if (!gpa_ok(s->mem, frame, PAGE_SIZE) &&
 	    ranges_overlap(frame, PAGE_SIZE, s->mem->monitor_gpa, s->mem->monitor_size))
 		frame = s->open_bus_gpa + (frame - s->mem->monitor_gpa);
+	/* The xAPIC page is read-only: every write comes to lodger, which filters it. */
+	if (frame == APIC_MMIO_GPA)
+		writable = false;
 	/* Frames neither in RAM nor in monitor memory are mapped as they are: KVM sees MMIO. */
 	return e | frame | (writable ? PTE_W : 0);
 }
@@ -499,6 +502,8 @@ enum shadow_fill_result shadow_fill(struct shadow *s, uint64_t guest_cr3, bool u
 		return SHADOW_GUEST_FAULT;
 	}
 	pagewalk_set_ad(s->mem, &w, access & PFEC_W);
+	if ((access & PFEC_W) && (w.gpa & PTE_ADDR_MASK) == APIC_MMIO_GPA)
+		return SHADOW_APIC_WRITE;
 	/* The caller loaded this root; should it be gone, make it again rather than fail. */
 	r = root_find(s, cr3, user_root);
 	if (!r && !(r = root_new(s, cr3, user_root)))

@@ -32,6 +32,7 @@ enum shadow_fill_result {
 	SHADOW_STUB_CONFLICT, /* the address lies in the stub's region (relocation's job) */
 	SHADOW_NONCANONICAL,  /* not a #PF: the guest gets #GP */
 	SHADOW_NO_MEMORY,     /* the pool is exhausted even after evicting every root */
+	SHADOW_APIC_WRITE,    /* a write the guest may do to the xAPIC page (apicmmio.h) */
 };
 
 struct shadow_root {

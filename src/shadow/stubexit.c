@@ -27,6 +27,7 @@
 #include "shadow/conflict.h"
 #include "shadow/dispatch.h"
 #include "shadow/guestcpu.h"
+#include "shadow/held.h"
 #include "shadow/park.h"
 #include "shadow/syscall.h"
 #include "shadow/transport.h"
@@ -79,12 +80,10 @@ static int vector_exit(struct trap *t, int vector)
 	g->stats.by_vector[vector]++;
 	g->stats.by_place[TRAP_IN_VMM]++;
 	if (frame[1] == STUB_CS) {
-		/* Only the idle loop may be interrupted: the wake-up of a guest hlt. */
-		if (!g->halted || frame[0] < idle || frame[0] > idle + 3) {
-			pr_err("vcpu%u: vector %d inside the stub at %#llx", t->vcpu->id, vector,
-			       (unsigned long long)frame[0]);
-			return EXIT_INTERNAL;
-		}
+		/* The idle loop is interrupted to wake a guest hlt; any other stub path has an
+		 * NMI (or interrupt) held for the guest, and goes on where it was. */
+		if (!g->halted || frame[0] < idle || frame[0] > idle + 3)
+			return held_take(t, vector, frame);
 		park_wake(t);
 		return personality_deliver(t, vector, EV_EXTERNAL, false, 0);
 	}
@@ -102,6 +101,10 @@ static int vector_exit(struct trap *t, int vector)
 		t->sregs.cs = trap_segment(STUB_GUEST_USER32_CS);
 	pr_debug(LOG_TRAP, "vector %d error %#x at %#llx (%s)", vector, t->error,
 		 (unsigned long long)t->regs.rip, g->user ? "user" : "kernel");
+	/* The stub's iretq, stepped while an event was held, is back in the guest: that
+	 * #DB is lodger's; the held event is delivered on the way back. */
+	if (vector == VEC_DB && held_step_done(t) && !g->step.active)
+		return 0;
 	if (g->step.active) {
 		r = conflict_step_trap(t, &done);
 		if (r || done)
@@ -111,7 +114,7 @@ static int vector_exit(struct trap *t, int vector)
 }
 
 /* Step 2: which entry ran, from RIP (past its `out`, once completed). */
-enum entry { ENTRY_NONE, ENTRY_VECTOR, ENTRY_SYSCALL, ENTRY_PIO_DONE };
+enum entry { ENTRY_NONE, ENTRY_VECTOR, ENTRY_SYSCALL, ENTRY_PIO_DONE, ENTRY_APIC_DONE };
 
 /* Where the parked trampoline's exit leaves RIP: past its in/out (1 byte, 2 with the
  * 16-bit operand prefix) and past the exit's `out`. Its in/out itself exits at any other
@@ -138,6 +141,9 @@ static enum entry which_entry(const struct guestcpu *g, uint64_t rip, int *vecto
 		return ENTRY_SYSCALL;
 	if (g->pio_pending && rip == pio_done_rip(g, code))
 		return ENTRY_PIO_DONE;
+	/* past the 2-byte `movl %eax, (%rdx)` and the exit's `out` */
+	if (g->apic_pending && rip == code + STUB_APIC_W32 + 2 + STUB_ENTRY_SIZE)
+		return ENTRY_APIC_DONE;
 	return ENTRY_NONE;
 }
 
@@ -177,10 +183,15 @@ int stubexit_handle(struct vcpu *vcpu)
 	case ENTRY_SYSCALL:
 		status = syscall_from_stub(&t);
 		break;
+	case ENTRY_APIC_DONE:
+		status = park_finish_apic_write(&t);
+		break;
 	default:
 		status = park_finish_port_io(&t);
 		break;
 	}
+	if (!status && !t.parked)
+		status = held_deliver(&t);
 	if (!status && !t.parked && g->pers->pending)
 		status = g->pers->pending(&t);
 	if (!status && !t.parked)

@@ -325,7 +325,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (acc[i] & 0x20) /* a CR3 load, with or without a flush; 0 when the pool is dry */
 			shadow_root(&sh, c, user_root, acc[i] & 0x80);
 		r = shadow_fill(&sh, c, user_root, la[i], access, &mode, &pfec);
-		FUZZ_CHECK(r <= SHADOW_NO_MEMORY, "fill result %d", r);
+		FUZZ_CHECK(r <= SHADOW_APIC_WRITE, "fill result %d", r);
 		if (r == SHADOW_GUEST_FAULT)
 			FUZZ_CHECK((pfec & ~0x1fu) == 0 && (pfec & PFEC_U) == (access & PFEC_U),
 				   "pfec %#x for access %#x", pfec, access);

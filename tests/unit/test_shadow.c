@@ -134,8 +134,8 @@ static uint64_t root(bool user)
 
 static const char *result_name(enum shadow_fill_result r)
 {
-	static const char *names[] = {"FILLED", "GUEST_FAULT", "STUB_CONFLICT", "NONCANONICAL",
-				      "NO_MEMORY"};
+	static const char *names[] = {"FILLED",	      "GUEST_FAULT", "STUB_CONFLICT",
+				      "NONCANONICAL", "NO_MEMORY",   "APIC_WRITE"};
 
 	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
 }
@@ -669,10 +669,29 @@ Test(shadow_frames, a_frame_in_the_device_window_is_mapped_as_is)
 {
 	uint64_t r = root(false);
 
-	gmap(gcr3, LA_K, 1, 0xfee00000ULL, PTE_P | PTE_W | PTE_D | SPTE_PCD, PTE_P | PTE_W);
+	gmap(gcr3, LA_K, 1, 0xfec00000ULL, PTE_P | PTE_W | PTE_D | SPTE_PCD, PTE_P | PTE_W);
 	assert_result(fill(false, LA_K, PFEC_W), SHADOW_FILLED);
-	cr_assert_eq(sentry(r, LA_K, 1), 0xfee00000ULL | PTE_P | PTE_W | PTE_U | SPTE_PCD,
+	cr_assert_eq(sentry(r, LA_K, 1), 0xfec00000ULL | PTE_P | PTE_W | PTE_U | SPTE_PCD,
 		     "got %#llx", (unsigned long long)sentry(r, LA_K, 1));
+}
+
+Test(shadow_frames, the_xapic_page_is_read_only_and_a_write_goes_to_lodger)
+{
+	uint64_t r = root(false);
+
+	gmap(gcr3, LA_K, 1, 0xfee00000ULL, PTE_P | PTE_W | PTE_D | SPTE_PCD, PTE_P | PTE_W);
+	assert_result(fill(false, LA_K + 0xb0, 0), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_K, 1), 0xfee00000ULL | PTE_P | PTE_U | SPTE_PCD,
+		     "read-only, got %#llx", (unsigned long long)sentry(r, LA_K, 1));
+	assert_result(fill(false, LA_K + 0x300, PFEC_W), SHADOW_APIC_WRITE);
+	cr_assert_eq(sentry(r, LA_K, 1) & PTE_W, 0, "never writable");
+	/* and from the user root, where the guest lets user code write it */
+	r = root(true);
+	gmap(gcr3, LA_K, 1, 0xfee00000ULL, PTE_P | PTE_W | PTE_U | PTE_D, PTE_P | PTE_W | PTE_U);
+	assert_result(fill(true, LA_K + 0x300, PFEC_W | PFEC_U), SHADOW_APIC_WRITE);
+	/* but a write the guest's tables deny is the guest's fault */
+	gmap(gcr3, LA_K, 1, 0xfee00000ULL, PTE_P | PTE_U | PTE_D, PTE_P | PTE_W | PTE_U);
+	assert_result(fill(true, LA_K + 0x300, PFEC_W | PFEC_U), SHADOW_GUEST_FAULT);
 }
 
 Test(shadow_frames, a_frame_just_past_ram_is_mapped_as_is)
@@ -1096,7 +1115,7 @@ static void check_fill(uint64_t cr3, bool user_root, uint64_t la, enum shadow_fi
 Test(shadow_random, a_thousand_random_fills_never_map_monitor_memory)
 {
 	uint64_t cr3s[4];
-	unsigned results[SHADOW_NO_MEMORY + 1] = {0};
+	unsigned results[SHADOW_APIC_WRITE + 1] = {0};
 
 	cr3s[0] = gcr3;
 	for (int i = 1; i < 4; i++)
@@ -1119,7 +1138,7 @@ Test(shadow_random, a_thousand_random_fills_never_map_monitor_memory)
 			*gentry(cr3, la, 4) |= PTE_PS;
 		cr_assert_neq(shadow_root(&sh, cr3, user_root, rnd() % 50 == 0), 0);
 		res = shadow_fill(&sh, cr3, user_root, la, access, &mode, &pfec);
-		cr_assert_leq(res, SHADOW_NO_MEMORY);
+		cr_assert_leq(res, SHADOW_APIC_WRITE);
 		cr_assert_neq(res, SHADOW_NO_MEMORY, "expected the pool to recover");
 		results[res]++;
 		check_fill(cr3, user_root, la, res);

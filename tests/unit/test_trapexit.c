@@ -16,6 +16,7 @@
 #include "native/native.h"
 #include "shadow/conflict.h"
 #include "shadow/dispatch.h"
+#include "shadow/held.h"
 #include "shadow/pagewalk.h"
 #include "shadow/syscall.h"
 #include "shadow/transport.h"
@@ -604,4 +605,373 @@ Test(stubexit, where_kvm_leaves_rip_at_the_out_the_guests_port_0xe5_write_is_not
 	fk.complete_len = 1;
 	cr_assert_eq(mode_exit(), MODE_EXIT_UNCLAIMED);
 	cr_assert(fk.g->pio_pending, "still parked");
+}
+
+/* ---- NMIs and interrupts taken inside a stub path: held for the guest (held.c) ---- */
+
+TestSuite(held, .init = setup, .fini = fake_teardown);
+
+/* KVM's state after vector v's entry ran for an event taken in stub code: the frame
+ * (rip, cs, rflags, rsp, ss) on the stack at `rsp_off` (IST1 for an NMI). */
+static void exit_in_stub(unsigned v, uint64_t rip_off, uint64_t rflags, uint64_t rsp)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	unsigned n = x86_has_error_code(v) ? 6 : 5;
+	uint64_t rsp_off = (v == VEC_NMI ? STUB_IST_TOP : STUB_STACK_TOP) - n * 8;
+	uint64_t words[6] = {
+		0, stub_linear(&fk.g->stub, STUB_CODE + rip_off), STUB_CS, rflags, rsp, STUB_DS};
+
+	memcpy(fk.vm.mem.monitor + fk.g->stub.mon_off + rsp_off, words + 6 - n, n * 8);
+	run->exit_reason = KVM_EXIT_IO;
+	run->io.port = STUB_EXIT_PORT;
+	run->io.direction = KVM_EXIT_IO_OUT;
+	run->io.size = 1;
+	run->kvm_valid_regs = SYNC_REGS;
+	run->s.regs.regs.rip = stub_linear(&fk.g->stub, STUB_CODE + (v + 1) * STUB_ENTRY_SIZE);
+	run->s.regs.regs.rsp = stub_linear(&fk.g->stub, rsp_off);
+	run->s.regs.sregs.cs.selector = STUB_CS;
+}
+
+/* A guest kernel `inb $0x21, %al` with IF as given: parked in the in8 trampoline. */
+static uint64_t park_kernel_inb(bool vif)
+{
+	struct kvm_run *run = fk.vcpu->run;
+
+	fake_put(FAKE_CODE, (const uint8_t[]){0xe4, 0x21}, 2);
+	stub_exit_of_vector(VEC_GP, 0, true);
+	fk.g->user = false;
+	memcpy(fk.vm.mem.monitor + fk.g->stub.mon_off + STUB_STACK_TOP - 4 * 8,
+	       (const uint64_t[]){STUB_GUEST_KERNEL_CS}, 8);
+	memcpy(fk.vm.mem.monitor + fk.g->stub.mon_off + STUB_STACK_TOP - 3 * 8,
+	       (const uint64_t[]){RFLAGS_FIXED | (vif ? RFLAGS_IF : 0)}, 8);
+	memcpy(fk.vm.mem.monitor + fk.g->stub.mon_off + STUB_STACK_TOP - 2 * 8,
+	       (const uint64_t[]){FAKE_RSP0 - 0x100}, 8);
+	run->s.regs.regs.rax = 0x12345678;
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(fk.g->pio_pending, "parked in the trampoline");
+	return STUB_PIO + STUB_PIO_IN8 * STUB_PIO_SIZE;
+}
+
+/* The guest kernel's handler of `v` was entered from FAKE_CODE + 2, the RIP after inb. */
+static void assert_delivered_after_inb(unsigned v)
+{
+	struct kvm_run *run = fk.vcpu->run;
+
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_HANDLER + v * 16,
+		     "expected the guest's handler of %u, RIP %#llx", v,
+		     (unsigned long long)run->s.regs.regs.rip);
+	cr_assert_eq(fake_q(run->s.regs.regs.rsp), FAKE_CODE + 2, "the frame's RIP: after inb");
+	cr_assert_eq(run->s.regs.sregs.cs.selector, STUB_GUEST_KERNEL_CS);
+}
+
+Test(held, an_nmi_in_the_port_io_trampoline_is_held_and_delivered_after_it)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t entry = park_kernel_inb(false),
+		 tramp = stub_linear(&fk.g->stub, STUB_CODE + entry);
+
+	/* Before the trampoline's inb: the NMI's frame points at it. */
+	exit_in_stub(VEC_NMI, entry, RFLAGS_FIXED, stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	run->s.regs.regs.rdx = 0x21;
+	cr_assert_eq(mode_exit(), 0, "an NMI in the trampoline must not end the run");
+	cr_assert(fk.g->held.nmi, "held");
+	cr_assert(fk.g->pio_pending, "still parked");
+	cr_assert_eq(run->s.regs.regs.rip, tramp, "the trampoline goes on where it was");
+	cr_assert_eq(run->s.regs.regs.rsp, stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	cr_assert_eq(run->s.regs.regs.rflags & (RFLAGS_TF | RFLAGS_IF), 0);
+	cr_assert_eq(run->s.regs.regs.rdx, 0x21, "its registers kept");
+	/* The trampoline's exit: the value goes to the guest, then the NMI. */
+	pio_exit_at(entry + 1 + STUB_ENTRY_SIZE, 0xab);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(!fk.g->pio_pending);
+	cr_assert(!fk.g->held.nmi, "delivered");
+	assert_delivered_after_inb(VEC_NMI);
+	cr_assert_eq(run->s.regs.regs.rax, 0x123456ab, "the port's value merged");
+}
+
+Test(held, an_nmi_after_the_trampolines_access_resumes_at_its_exit)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t entry = park_kernel_inb(false);
+
+	exit_in_stub(VEC_NMI, entry + 1, RFLAGS_FIXED, stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + entry + 1));
+	pio_exit_at(entry + 1 + STUB_ENTRY_SIZE, 0xff);
+	cr_assert_eq(mode_exit(), 0);
+	assert_delivered_after_inb(VEC_NMI);
+}
+
+Test(held, an_interrupt_in_a_stub_path_waits_for_the_guests_if)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t entry = park_kernel_inb(false);
+
+	exit_in_stub(0x30, entry, RFLAGS_FIXED, stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	cr_assert_eq(mode_exit(), 0);
+	pio_exit_at(entry + 1 + STUB_ENTRY_SIZE, 0xff);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_CODE + 2, "IF clear: the guest goes on");
+	cr_assert(fk.g->held.irq[0x30 / 64] & 1ULL << (0x30 % 64), "still held");
+	/* The next resumption with IF set delivers it. */
+	fk.g->vif = true;
+	fk.t.regs = run->s.regs.regs;
+	fk.t.regs.rflags |= RFLAGS_IF;
+	fk.t.sregs = run->s.regs.sregs;
+	cr_assert_eq(held_deliver(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, FAKE_HANDLER + 0x30 * 16);
+	cr_assert_eq(fk.g->held.irq[0], 0);
+}
+
+Test(held, an_nmi_in_the_gp_fast_path_steps_it_back_to_the_guest_then_is_delivered)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t frame_rsp = stub_linear(&fk.g->stub, STUB_STACK_TOP - 7 * 8);
+	uint64_t rsp_off = STUB_STACK_TOP - 5 * 8; /* the #DB's frame after the iretq */
+	uint8_t *frame = fk.vm.mem.monitor + fk.g->stub.mon_off + rsp_off;
+
+	fk.g->user = false;
+	fk.g->vif = true;
+	exit_in_stub(VEC_NMI, STUB_GP_FAST + 8, RFLAGS_FIXED, frame_rsp);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(fk.g->held.nmi);
+	cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + STUB_GP_FAST + 8));
+	cr_assert_eq(run->s.regs.regs.rsp, frame_rsp);
+	cr_assert(run->s.regs.regs.rflags & RFLAGS_TF, "stepped: the fast path may iretq");
+	/* Its #DB inside the stub: stepping goes on. */
+	exit_in_stub(VEC_DB, STUB_GP_FAST + 12, RFLAGS_FIXED | RFLAGS_TF, frame_rsp);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(run->s.regs.regs.rflags & RFLAGS_TF);
+	cr_assert(fk.g->held.nmi, "still held");
+	/* The #DB after its iretq, in the guest kernel (the alias CS): the NMI, not a #DB. */
+	stub_exit_of_vector(VEC_DB, 0, true);
+	fk.g->user = false;
+	memcpy(frame + 1 * 8, (const uint64_t[]){STUB_ALIAS_KERNEL_CS}, 8);
+	memcpy(frame + 3 * 8, (const uint64_t[]){FAKE_RSP0 - 0x100}, 8);
+	memcpy(frame + 4 * 8, (const uint64_t[]){STUB_ALIAS_KERNEL_DS}, 8);
+	fk.g->vif = true;
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(!fk.g->held.nmi && !fk.g->held.stepping);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_HANDLER + VEC_NMI * 16,
+		     "expected the guest's NMI handler, RIP %#llx",
+		     (unsigned long long)run->s.regs.regs.rip);
+	cr_assert_eq(fake_q(run->s.regs.regs.rsp), FAKE_CODE, "the NMI's frame: the guest's RIP");
+	cr_assert_eq(run->s.regs.regs.rflags & RFLAGS_TF, 0);
+}
+
+Test(held, stepping_ends_before_the_fast_paths_exit_to_lodger)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t frame_rsp = stub_linear(&fk.g->stub, STUB_STACK_TOP - 7 * 8);
+
+	fk.g->user = false;
+	exit_in_stub(VEC_NMI, STUB_GP_FAST + 8, RFLAGS_FIXED, frame_rsp);
+	cr_assert_eq(mode_exit(), 0);
+	exit_in_stub(VEC_DB, STUB_GP_FAST_EXIT, RFLAGS_FIXED | RFLAGS_TF, frame_rsp + 8);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + STUB_GP_FAST_EXIT));
+	cr_assert_eq(run->s.regs.regs.rflags & RFLAGS_TF, 0, "its out exits to lodger anyway");
+	cr_assert(!fk.g->held.stepping);
+	cr_assert(fk.g->held.nmi);
+}
+
+Test(held, any_other_vector_inside_the_stub_still_ends_the_run)
+{
+	uint64_t entry = park_kernel_inb(false);
+
+	exit_in_stub(VEC_PF, entry, RFLAGS_FIXED, stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	cr_assert_eq(mode_exit(), EXIT_INTERNAL);
+	/* a #DB inside the stub when lodger is not stepping it */
+	exit_in_stub(VEC_DB, entry, RFLAGS_FIXED, stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	cr_assert_eq(mode_exit(), EXIT_INTERNAL);
+	/* an NMI whose frame is outside the stub's code */
+	exit_in_stub(VEC_NMI, STUB_CODE_END, RFLAGS_FIXED,
+		     stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	cr_assert_eq(mode_exit(), EXIT_INTERNAL);
+	cr_assert(!fk.g->held.nmi);
+}
+
+/* ---- guest writes to the xAPIC page (apicmmio.c) ---- */
+
+TestSuite(apic, .init = setup, .fini = fake_teardown);
+
+#define APIC_LA 0x1ff000ULL /* FAKE_UNMAPPED, mapped here to the xAPIC page */
+
+/* The guest kernel's `insn` (writing *%rbx) faults on the read-only xAPIC page at
+ * register `offset`, with %eax = value; dispatched as the core does. */
+static int apic_write_by(const uint8_t *insn, unsigned len, uint32_t offset, uint32_t value)
+{
+	uint64_t pte = APIC_MMIO_GPA | PTE_P | PTE_W | PTE_U | PTE_A | PTE_D | (1ULL << 4);
+
+	fake_put(FAKE_PT + (APIC_LA >> 12) * 8, &pte, 8);
+	fk.vcpu->run->kvm_valid_regs = SYNC_REGS;
+	fk.t.parked = fk.g->apic_pending = false; /* a fresh trap */
+	fake_mode(false);
+	fake_insn(insn, len, VEC_PF);
+	fk.t.error = PFEC_P | PFEC_W | PFEC_U;
+	fk.t.sregs.cr2 = APIC_LA + offset;
+	fk.t.regs.rbx = APIC_LA + offset;
+	fk.t.regs.rax = 0xabcd00000000ULL | value;
+	return dispatch_trap(&fk.t);
+}
+
+static int apic_mov(uint32_t offset, uint32_t value)
+{
+	return apic_write_by((const uint8_t[]){0x89, 0x03}, 2, offset, value); /* mov %eax,(%rbx) */
+}
+
+static void assert_parked_write(uint32_t offset, uint32_t value)
+{
+	struct kvm_run *run = fk.vcpu->run;
+
+	cr_assert(fk.t.parked && fk.g->apic_pending, "offset %#x = %#x: done in the stub", offset,
+		  value);
+	cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + STUB_APIC_W32));
+	cr_assert_eq(run->s.regs.regs.rdx, stub_linear(&fk.g->stub, STUB_APIC_WINDOW + offset));
+	cr_assert_eq(run->s.regs.regs.rax, value);
+}
+
+static void assert_dropped(uint32_t offset, uint32_t value)
+{
+	cr_assert(!fk.t.parked && !fk.g->apic_pending, "offset %#x = %#x: dropped", offset, value);
+	cr_assert_eq(fk.t.regs.rip, FAKE_CODE + 2, "past the mov");
+}
+
+Test(apic, an_init_sipi_or_smi_through_the_icr_is_dropped_and_the_guest_goes_on)
+{
+	static const uint32_t modes[] = {2u << 8, 5u << 8 | 1u << 14, 5u << 8, 6u << 8 | 0x10};
+
+	for (unsigned i = 0; i < 4; i++) {
+		cr_assert_eq(apic_mov(0x300, modes[i]), 0);
+		assert_dropped(0x300, modes[i]);
+	}
+}
+
+Test(apic, lvt_entries_asking_for_smi_or_init_are_dropped)
+{
+	static const uint32_t lvts[] = {0x2f0, 0x320, 0x330, 0x340, 0x350, 0x360, 0x370};
+
+	for (unsigned i = 0; i < 7; i++) {
+		cr_assert_eq(apic_mov(lvts[i], 5u << 8), 0);
+		assert_dropped(lvts[i], 5u << 8);
+		cr_assert_eq(apic_mov(lvts[i], 2u << 8), 0);
+		assert_dropped(lvts[i], 2u << 8);
+	}
+}
+
+Test(apic, a_fixed_or_nmi_ipi_an_eoi_and_an_nmi_lvt_are_written_at_cpl0)
+{
+	struct kvm_run *run = fk.vcpu->run;
+
+	cr_assert_eq(apic_mov(0x300, 0x40fd), 0);
+	assert_parked_write(0x300, 0x40fd);
+	/* the trampoline's exit: the guest resumes after its mov, its registers back */
+	pio_exit_at(STUB_APIC_W32 + 2 + STUB_ENTRY_SIZE, 0x40fd);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(!fk.g->apic_pending);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_CODE + 2);
+	cr_assert_eq(run->s.regs.regs.rax, 0xabcd000040fdULL);
+	cr_assert_eq(run->s.regs.regs.rbx, APIC_LA + 0x300);
+	cr_assert_eq(apic_mov(0x300, 4u << 8), 0);
+	assert_parked_write(0x300, 4u << 8);
+	cr_assert_eq(apic_mov(0xb0, 0), 0);
+	assert_parked_write(0xb0, 0);
+	cr_assert_eq(apic_mov(0x350, 4u << 8), 0);
+	assert_parked_write(0x350, 4u << 8);
+	/* an immediate: movl $0x4500, (%rbx) is still an INIT */
+	cr_assert_eq(
+		apic_write_by((const uint8_t[]){0xc7, 0x03, 0x00, 0x45, 0x00, 0x00}, 6, 0x300, 0),
+		0);
+	cr_assert(!fk.g->apic_pending, "dropped");
+	cr_assert_eq(fk.t.regs.rip, FAKE_CODE + 6);
+}
+
+Test(apic, any_other_write_form_is_the_guests_gp)
+{
+	/* add %eax, (%rbx): a read-modify-write lodger does not do */
+	cr_assert_eq(apic_write_by((const uint8_t[]){0x01, 0x03}, 2, 0x300, 5u << 8), 0);
+	cr_assert(!fk.g->apic_pending);
+	cr_assert_eq(fk.t.regs.rip, FAKE_HANDLER + VEC_GP * 16);
+	/* movq %rax, (%rbx): 64 bits at once */
+	cr_assert_eq(apic_write_by((const uint8_t[]){0x48, 0x89, 0x03}, 3, 0x300, 5u << 8), 0);
+	cr_assert_eq(fk.t.regs.rip, FAKE_HANDLER + VEC_GP * 16);
+}
+
+Test(apic, a_dropped_write_with_tf_set_ends_in_the_guests_single_step_db)
+{
+	fk.t.regs.rflags = RFLAGS_FIXED | RFLAGS_TF;
+	cr_assert_eq(apic_write_by((const uint8_t[]){0x89, 0x03}, 2, 0x300, 5u << 8), 0);
+	cr_assert_eq(fk.t.regs.rip, FAKE_HANDLER + VEC_DB * 16);
+	cr_assert_eq(fake_q(fk.t.regs.rsp), FAKE_CODE + 2, "the #DB's RIP: after the mov");
+	cr_assert(fk.g->dr[6] & DR6_BS);
+}
+
+/* ---- the guest's TF and lodger's stepping over displaced content (conflict.c) ---- */
+
+/* A displaced access by `insn` at FAKE_CODE with the guest's TF as given, stepped; then
+ * the step's #DB with the CPU's TF `tf_after`. Returns whether the #DB was lodger's alone
+ * and leaves the guest's TF in fk.t.regs.rflags. */
+static bool step_over(const uint8_t *insn, unsigned len, bool guest_tf, bool tf_after)
+{
+	bool done;
+
+	fake_insn(insn, len, VEC_PF);
+	fk.t.regs.rflags = RFLAGS_FIXED | (guest_tf ? RFLAGS_TF : 0);
+	fk.g->reloc.displacing = true;
+	cr_assert_eq(conflict_handle(&fk.t, FAKE_DATA, 0), 0);
+	cr_assert(fk.g->step.active);
+	cr_assert(fk.t.regs.rflags & RFLAGS_TF, "lodger steps with TF");
+	fk.t.vector = VEC_DB;
+	fk.t.has_error = false;
+	fk.t.regs.rip += len;
+	fk.t.regs.rflags = RFLAGS_FIXED | (tf_after ? RFLAGS_TF : 0);
+	cr_assert_eq(conflict_step_trap(&fk.t, &done), 0);
+	cr_assert(!fk.g->step.active);
+	return done;
+}
+
+static bool guest_tf(void)
+{
+	return fk.t.regs.rflags & RFLAGS_TF;
+}
+
+Test(dispatch, a_displaced_popf_that_sets_tf_keeps_it_and_the_db_waits_for_the_next_insn)
+{
+	cr_assert(step_over((const uint8_t[]){0x9d}, 1, false, true), "no guest #DB after it");
+	cr_assert(guest_tf(), "the guest set TF itself: it stays");
+	cr_assert(step_over((const uint8_t[]){0x66, 0x9d}, 2, false, true));
+	cr_assert(guest_tf(), "popfw too");
+	cr_assert(step_over((const uint8_t[]){0x48, 0x9d}, 2, false, true));
+	cr_assert(guest_tf(), "and with a REX prefix");
+}
+
+Test(dispatch, a_displaced_popf_that_clears_tf_ends_the_guests_stepping)
+{
+	cr_assert(!step_over((const uint8_t[]){0x9d}, 1, true, false),
+		  "TF was set at its start: the guest's #DB after it is due");
+	cr_assert(!guest_tf(), "the guest cleared TF: no #DBs after this one");
+}
+
+Test(dispatch, any_other_displaced_instruction_keeps_the_guests_tf)
+{
+	static const uint8_t load[] = {0x48, 0x8b, 0x18}; /* mov (%rax), %rbx */
+
+	cr_assert(step_over(load, 3, false, true), "lodger's step only");
+	cr_assert(!guest_tf(), "lodger's TF is not the guest's");
+	cr_assert(!step_over(load, 3, true, true), "the guest steps: its #DB is due");
+	cr_assert(guest_tf());
+	/* 0x9d after an opcode that is not a prefix is not popf */
+	cr_assert(step_over((const uint8_t[]){0x90, 0x9d}, 1, false, true));
+	cr_assert(!guest_tf());
+}
+
+Test(held, a_parked_port_access_with_tf_set_ends_in_the_guests_single_step_db)
+{
+	uint64_t entry = park_kernel_inb(false);
+
+	fk.g->saved.rflags |= RFLAGS_TF; /* the guest's TF at its inb */
+	pio_exit_at(entry + 1 + STUB_ENTRY_SIZE, 0xab);
+	cr_assert_eq(mode_exit(), 0);
+	assert_delivered_after_inb(VEC_DB);
+	cr_assert(fk.g->dr[6] & DR6_BS);
 }
