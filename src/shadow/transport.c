@@ -6,6 +6,7 @@
 #include "arch/x86.h"
 #include "front/exitcode.h"
 #include "front/log.h"
+#include "front/phase.h"
 #include "kvm/kvm.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
@@ -23,32 +24,36 @@ static bool sync_regs(const struct vcpu *vcpu)
 int transport_load(struct trap *t)
 {
 	struct vcpu *vcpu = t->vcpu;
+	uint64_t start = phase_now();
+	int r = 0;
 
 	if (sync_regs(vcpu)) {
 		t->regs = vcpu->run->s.regs.regs;
 		t->sregs = vcpu->run->s.regs.sregs;
-		return 0;
+	} else if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &t->regs) < 0 ||
+		   kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &t->sregs) < 0) {
+		r = EXIT_HOST_ERROR;
 	}
-	if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &t->regs) < 0 ||
-	    kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &t->sregs) < 0)
-		return EXIT_HOST_ERROR;
-	return 0;
+	phase_end(vcpu->phases, PHASE_REGS, start);
+	return r;
 }
 
 int transport_commit(struct trap *t)
 {
 	struct kvm_run *run = t->vcpu->run;
+	uint64_t start = phase_now();
+	int r = 0;
 
 	if (sync_regs(t->vcpu)) {
 		run->s.regs.regs = t->regs;
 		run->s.regs.sregs = t->sregs;
 		run->kvm_dirty_regs |= SYNC_REGS;
-		return 0;
+	} else if (kvm_ioctl(t->vcpu->fd, KVM_SET_SREGS, &t->sregs) < 0 ||
+		   kvm_ioctl(t->vcpu->fd, KVM_SET_REGS, &t->regs) < 0) {
+		r = EXIT_HOST_ERROR;
 	}
-	if (kvm_ioctl(t->vcpu->fd, KVM_SET_SREGS, &t->sregs) < 0 ||
-	    kvm_ioctl(t->vcpu->fd, KVM_SET_REGS, &t->regs) < 0)
-		return EXIT_HOST_ERROR;
-	return 0;
+	phase_end(t->vcpu->phases, PHASE_REGS, start);
+	return r;
 }
 
 /* The interrupt shadow of sti: the instruction after it runs before any interrupt. */

@@ -796,6 +796,8 @@ Test(shadow_invlpg, drops_the_entry_in_both_roots_and_keeps_its_neighbours)
 		assert_result(fill(user, LA_U, PFEC_U), SHADOW_FILLED);
 		assert_result(fill(user, LA_U + 0x1000, PFEC_U), SHADOW_FILLED);
 	}
+	/* The guest's entry changed where the shadow could not see it (a device wrote it). */
+	*gentry(gcr3, LA_U, 1) = FRAME_B | USER_RW;
 	shadow_invlpg(&sh, gcr3, LA_U + 0x10);
 	cr_assert_eq(sentry(rk, LA_U, 1), 0, "expected dropped in the kernel root");
 	cr_assert_eq(sentry(ru, LA_U, 1), 0, "expected dropped in the user root");
@@ -812,7 +814,10 @@ Test(shadow_invlpg, a_2m_guest_page_is_dropped_whole)
 	gmap(gcr3, LA_K, 2, 0x400000ULL, PTE_P | PTE_W, PTE_P | PTE_W);
 	assert_result(fill(false, LA_K + 0x1000, 0), SHADOW_FILLED);
 	assert_result(fill(false, LA_K + 0x1f0000, 0), SHADOW_FILLED);
-	shadow_invlpg(&sh, gcr3, LA_K + 0x80000); /* a page never filled */
+	shadow_invlpg(&sh, gcr3, LA_K + 0x1000); /* unchanged: kept */
+	cr_assert_neq(sentry(r, LA_K + 0x1000, 1), 0);
+	*gentry(gcr3, LA_K, 2) = 0x600000ULL | PTE_P | PTE_W | PTE_PS; /* changed unseen */
+	shadow_invlpg(&sh, gcr3, LA_K + 0x1000);
 	cr_assert_eq(sentry(r, LA_K + 0x1000, 1), 0);
 	cr_assert_eq(sentry(r, LA_K + 0x1f0000, 1), 0);
 	/* The guest now maps 4 KiB pages there: invlpg drops one at a time again. */
@@ -820,6 +825,7 @@ Test(shadow_invlpg, a_2m_guest_page_is_dropped_whole)
 	gmap(gcr3, LA_K + 0x1000, 1, FRAME_B, PTE_P, PTE_P);
 	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
 	assert_result(fill(false, LA_K + 0x1000, 0), SHADOW_FILLED);
+	*gentry(gcr3, LA_K, 1) = 0;
 	shadow_invlpg(&sh, gcr3, LA_K);
 	cr_assert_eq(sentry(r, LA_K, 1), 0);
 	cr_assert_eq(sentry(r, LA_K + 0x1000, 1) & PTE_ADDR_MASK, FRAME_B);
@@ -834,10 +840,12 @@ Test(shadow_invlpg, a_1g_guest_page_is_dropped_whole)
 	assert_result(fill(false, la + 0x1000, 0), SHADOW_FILLED);
 	used = sh.pool_pages - sh.nr_free;
 	assert_result(fill(false, la + 0x20000000, 0), SHADOW_FILLED);
-	shadow_invlpg(&sh, gcr3, la + 0x3fe00000);
+	*gentry(gcr3, la, 3) = 0x40000000ULL | PTE_P | PTE_W | PTE_PS;
+	shadow_invlpg(&sh, gcr3, la + 0x1000);
 	cr_assert_eq(sentry(r, la + 0x1000, 1), 0);
 	cr_assert_eq(sentry(r, la + 0x20000000, 1), 0);
-	cr_assert_eq(sh.pool_pages - sh.nr_free, used - 1, "expected both page tables freed");
+	cr_assert_eq(sh.pool_pages - sh.nr_free, used - 2,
+		     "expected the split page directory and both page tables freed");
 	check_tables();
 }
 
@@ -864,18 +872,28 @@ Test(shadow_roots, a_cr3_gets_one_root_per_mode_and_counts_switches)
 	cr_assert_eq(sh.stats.root_flushes, 0);
 }
 
-Test(shadow_roots, a_flush_empties_the_root_and_keeps_its_address)
+Test(shadow_roots, a_cr3_write_keeps_the_root_and_drops_only_what_changed)
 {
 	uint64_t r = root(false), other = root(true);
 
 	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	gmap(gcr3, LA_K, 1, FRAME_B, PTE_P | PTE_W, UPPER);
 	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
 	assert_result(fill(true, LA_U, PFEC_U), SHADOW_FILLED);
 	cr_assert_eq(shadow_root(&sh, gcr3, false, true), r, "expected the same root");
-	cr_assert_eq(sentry(r, LA_U, 1), 0, "expected the entry gone");
+	cr_assert_neq(sentry(r, LA_U, 1), 0, "expected an unchanged entry kept");
+	cr_assert_eq(sh.stats.root_hits, 4);
+	/* The guest's PML4 is not write-protected: a PML4E changed is found at the flush. */
+	*gentry(gcr3, LA_U, 4) &= ~PTE_U;
+	cr_assert_eq(shadow_root(&sh, gcr3, false, true), r);
+	cr_assert_eq(sentry(r, LA_U, 1), 0, "expected the entry under the changed PML4E gone");
+	cr_assert_neq(sentry(r, LA_K, 1), 0, "expected the other PML4E's entry kept");
 	cr_assert_eq(sentry(r, STUB_BASE, 2), STUB_PT_GPA | PTE_P | PTE_W, "expected the stub");
-	cr_assert_neq(sentry(other, LA_U, 1), 0, "expected the other root untouched");
-	cr_assert_eq(sh.stats.root_flushes, 1);
+	cr_assert_neq(sentry(other, LA_U, 1), 0, "expected the other root untouched until loaded");
+	cr_assert_eq(shadow_switch_root(&sh, gcr3, true), other);
+	cr_assert_eq(sentry(other, LA_U, 1), 0, "expected it dropped when loaded");
+	cr_assert_eq(sh.stats.root_flushes, 0);
 	check_tables();
 }
 
