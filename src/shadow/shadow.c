@@ -245,6 +245,8 @@ static void leaf_set_at(struct shadow *s, uint64_t *pte, uint64_t e, const char 
 	if ((old & PTE_P) && e != (old | PTE_W))
 		s->kvm_stale = true;
 	*pte = e;
+	if (!(e & PTE_P))
+		s->gval[slot] = 0;
 	if (leaf_writable(e))
 		wl_link(s, slot, e & PTE_ADDR_MASK);
 }
@@ -279,6 +281,7 @@ static uint64_t alloc_page(struct shadow *s, int level, uint64_t la)
 	s->page_busy[index] = true;
 	gpa = page_gpa(s, index);
 	memset(table(s, gpa), 0, PAGE_SIZE);
+	memset(&s->gval[(uint64_t)index * ENTRIES], 0, ENTRIES * sizeof(*s->gval));
 	s->pg_level[index] = (uint8_t)level;
 	s->pg_la[index] = la & ~((1ULL << (12 + 9 * level)) - 1);
 	s->pg_parent[index] = 0;
@@ -332,6 +335,7 @@ static void free_children(struct shadow *s, uint64_t t, int level)
 			free_children(s, child, level - 1);
 		free_page(s, child);
 		e[i] = 0;
+		s->gval[slot_of(s, &e[i])] = 0;
 	}
 }
 
@@ -357,29 +361,35 @@ static void zap_entry(struct shadow *s, uint64_t *e, int level, uint64_t la)
 		free_children(s, child, level - 1);
 	free_page(s, child);
 	*e = 0;
+	s->gval[slot_of(s, e)] = 0;
 	if (covers_stub(s, la, level))
 		s->stub_dirty = true;
 }
 
-/* Drops pool page p (a mirror) from the table above it, with everything below it. */
-static void zap_page(struct shadow *s, uint32_t p)
+/*
+ * The guest writes its table `frame`: every mirror of it stops protecting it (unsync)
+ * and keeps its entries, as a TLB keeps translations until the guest's next flush point,
+ * where each entry is checked against the guest's (resync).
+ */
+static void unsync_mirrors(struct shadow *s, uint64_t frame)
 {
-	uint32_t parent = s->pg_parent[p];
-	int level = s->pg_level[p];
-
-	if (!parent)
-		SHADOW_BUG("a root taken for a mirror");
-	zap_entry(s, slot_entry(s, parent - 1), level + 1, s->pg_la[p]);
+	for (uint32_t m = s->mhead[mhash(s, frame)]; m; m = s->pg_mnext[m - 1])
+		if (s->pg_gsrc[m - 1] == frame && !s->pg_unsync[m - 1]) {
+			s->pg_unsync[m - 1] = 1;
+			s->nr_unsync++;
+		}
 }
 
-/* Drops every shadow table derived from guest table `frame` (its mirrors). */
-static void zap_mirrors(struct shadow *s, uint64_t frame)
+/*
+ * Whether a guest entry still says what `was` said when a shadow entry was derived from
+ * it. Accessed or Dirty set since (by lodger's walks) takes nothing away; cleared, the
+ * CPU would set it again on the next access, so the shadow must fault there.
+ */
+static bool entry_same(uint64_t now, uint64_t was)
 {
-	uint32_t m;
+	uint64_t ad = PTE_A | PTE_D;
 
-	/* Each zap may free other mirrors of frame (a table that maps itself): restart. */
-	while ((m = mirror_first(s, frame, false)))
-		zap_page(s, m - 1);
+	return (now & ~ad) == (was & ~ad) && (now & was & ad) == (was & ad);
 }
 
 /*
@@ -428,11 +438,6 @@ static void root_touch(struct shadow *s, struct shadow_root *r)
 	r->last_used = ++s->clock;
 }
 
-static void g4_forget(struct shadow_root *r, unsigned i)
-{
-	r->g4_valid[i / 64] &= ~(1ULL << (i % 64));
-}
-
 /*
  * Points the PDE of stub_base at the stub's page table, supervisor-only (claims 5, 6),
  * dropping any guest mapping shadowed there. False when a table cannot be had.
@@ -466,7 +471,6 @@ static void remove_stub(struct shadow *s, struct shadow_root *r, uint64_t base)
 static void root_reset(struct shadow *s, struct shadow_root *r)
 {
 	free_children(s, r->pml4_gpa, 4);
-	memset(r->g4_valid, 0, sizeof(r->g4_valid));
 	s->stats.root_flushes++;
 	if (!install_stub(s, r))
 		SHADOW_BUG("no page for the stub mapping of a root just emptied");
@@ -544,7 +548,6 @@ static struct shadow_root *root_new(struct shadow *s, uint64_t cr3, bool user)
 	if (s->nr_free < ROOT_PAGES)
 		return NULL;
 	slot->pml4_gpa = alloc_page(s, 4, 0);
-	memset(slot->g4_valid, 0, sizeof(slot->g4_valid));
 	slot->guest_cr3 = cr3;
 	slot->user = user;
 	slot->in_use = true;
@@ -585,29 +588,59 @@ static void root_sync(struct shadow *s, struct shadow_root *r)
 {
 	const uint64_t *g4 = gpa_ptr_guest(s->mem, r->guest_cr3, PAGE_SIZE);
 	uint64_t *pml4 = table(s, r->pml4_gpa);
+	const uint64_t *was = &s->gval[(uint64_t)page_index(s, r->pml4_gpa) * ENTRIES];
 
-	for (unsigned w = 0; w < 8; w++) {
-		uint64_t bits = r->g4_valid[w];
-
-		while (bits) {
-			unsigned i = w * 64 + (unsigned)__builtin_ctzll(bits);
-			uint64_t now = g4 ? __atomic_load_n(&g4[i], __ATOMIC_RELAXED) : 0;
-
-			bits &= bits - 1;
-			if (now == r->g4[i])
-				continue;
-			g4_forget(r, i);
-			s->stats.pte_zaps++;
-			zap_entry(s, &pml4[i], 4, entry_la(0, i, 4));
-		}
+	for (unsigned i = 0; i < ENTRIES; i++) {
+		if (!(pml4[i] & PTE_P) || !was[i])
+			continue;
+		if (g4 && entry_same(__atomic_load_n(&g4[i], __ATOMIC_RELAXED), was[i]))
+			continue;
+		s->stats.pte_zaps++;
+		zap_entry(s, &pml4[i], 4, entry_la(0, i, 4));
 	}
 }
 
+#define UNSYNC_MAX 256 /* unsync mirrors checked at every flush point, at most */
+
+/* Drops the entries of unsync mirror p whose guest entry changed since. */
+static void resync_page(struct shadow *s, uint32_t p)
+{
+	const uint64_t *g = gpa_ptr_guest(s->mem, s->pg_gsrc[p], PAGE_SIZE);
+	uint64_t *t = table(s, page_gpa(s, p));
+	int level = s->pg_level[p];
+
+	s->stats.resyncs++;
+	for (unsigned i = 0; i < ENTRIES && s->pg_level[p]; i++) {
+		uint64_t was = s->gval[(uint64_t)p * ENTRIES + i];
+
+		/* Entries no guest entry gave (the stub's path) are not the guest's. */
+		if (!(t[i] & PTE_P) || !was)
+			continue;
+		if (g && entry_same(__atomic_load_n(&g[i], __ATOMIC_RELAXED), was))
+			continue;
+		s->stats.pte_zaps++;
+		zap_entry(s, &t[i], level, entry_la(s->pg_la[p], i, level));
+	}
+}
+
+/*
+ * A guest flush point: every unsync mirror is brought up to date. Past UNSYNC_MAX they
+ * are write-protected again, so that a flush point stays cheap.
+ */
 static void unsync_flush(struct shadow *s)
 {
-	for (uint32_t p = 0; s->nr_unsync && p < s->pool_pages; p++)
-		if (s->pg_level[p] && s->pg_unsync[p])
-			zap_page(s, p);
+	bool reprotect = s->nr_unsync > UNSYNC_MAX;
+
+	for (uint32_t p = 0; s->nr_unsync && p < s->pool_pages; p++) {
+		if (!s->pg_level[p] || !s->pg_unsync[p])
+			continue;
+		resync_page(s, p);
+		if (reprotect && s->pg_level[p] && s->pg_unsync[p]) {
+			s->pg_unsync[p] = 0;
+			s->nr_unsync--;
+			protect_frame(s, s->pg_gsrc[p]);
+		}
+	}
 }
 
 /* Timing (phase.h): only when the caller gave a table. */
@@ -661,6 +694,7 @@ int shadow_init(struct shadow *s, struct guest_mem *mem, uint64_t pool_off, uint
 	s->page_busy = calloc(pool_pages, sizeof(*s->page_busy));
 	s->pg_level = calloc(pool_pages, 1);
 	s->pg_unsync = calloc(pool_pages, 1);
+	s->gval = calloc(slots, sizeof(*s->gval));
 	s->pg_la = calloc(pool_pages, sizeof(*s->pg_la));
 	s->pg_gsrc = calloc(pool_pages, sizeof(*s->pg_gsrc));
 	s->pg_parent = calloc(pool_pages, sizeof(*s->pg_parent));
@@ -672,7 +706,7 @@ int shadow_init(struct shadow *s, struct guest_mem *mem, uint64_t pool_off, uint
 	s->whead = calloc((uint64_t)s->whash_mask + 1, sizeof(*s->whead));
 	if (!s->free_pages || !s->page_busy || !s->pg_level || !s->pg_unsync || !s->pg_la ||
 	    !s->pg_gsrc || !s->pg_parent || !s->pg_mnext || !s->pg_mprev || !s->mhead ||
-	    !s->wnext || !s->wprev || !s->whead) {
+	    !s->wnext || !s->wprev || !s->whead || !s->gval) {
 		shadow_destroy(s);
 		return -ENOMEM;
 	}
@@ -692,6 +726,7 @@ void shadow_destroy(struct shadow *s)
 	free(s->page_busy);
 	free(s->pg_level);
 	free(s->pg_unsync);
+	free(s->gval);
 	free(s->pg_la);
 	free(s->pg_gsrc);
 	free(s->pg_parent);
@@ -810,26 +845,27 @@ static uint64_t path_src(const struct walk *w, int level)
 
 /*
  * Pool page p now mirrors `src`. A guest frame that was no page table before becomes
- * write-protected; `no_track` (the table a guest write is being let through to) is
- * mirrored without protection until the guest's next flush point (unsync).
+ * write-protected; a table the guest writes freely (`no_track`, the one a guest write is
+ * being let through to, or one whose mirrors are all unsync) is mirrored unsync.
  */
 static void mirror_set(struct shadow *s, uint32_t p, uint64_t src, uint64_t no_track)
 {
 	uint32_t *head;
-	bool protected;
+	bool protected, unsync;
 
 	mirror_unlink(s, p);
 	s->pg_gsrc[p] = src;
 	if (!real_src(src))
 		return;
 	protected = mirror_first(s, src, true);
+	unsync = src == no_track || (!protected && mirror_first(s, src, false));
 	head = &s->mhead[mhash(s, src)];
 	s->pg_mnext[p] = *head;
 	s->pg_mprev[p] = 0;
 	if (*head)
 		s->pg_mprev[*head - 1] = p + 1;
 	*head = p + 1;
-	if (src == no_track) {
+	if (unsync) {
 		s->pg_unsync[p] = 1;
 		s->nr_unsync++;
 	} else if (!protected) {
@@ -837,40 +873,45 @@ static void mirror_set(struct shadow *s, uint32_t p, uint64_t src, uint64_t no_t
 	}
 }
 
+/* The guest entry a level-`level` shadow entry on w's path derives from (inside a split
+ * large page: the large page's entry); 0 when it cannot be read. */
+static uint64_t guest_value(const struct shadow *s, const struct walk *w, int level)
+{
+	unsigned i = level >= (int)w->level ? (unsigned)level - w->level : 0;
+	const uint64_t *e = gpa_ptr_guest(s->mem, w->entry_gpa[i], 8);
+
+	return e ? __atomic_load_n(e, __ATOMIC_RELAXED) : 0;
+}
+
 /*
  * The PTE slot for `la` in root r, building its path as walk w found the guest's: each
- * shadow table mirrors the guest table at its level, and one that mirrors another (the
- * guest changed an entry unseen) is dropped and built again. Also notes the guest's
- * PML4E (root_sync). NULL when the pool is empty.
+ * shadow table mirrors the guest table at its level and each entry remembers the guest
+ * entry it came from; one that no longer matches (the guest changed it unseen) is
+ * dropped and built again. NULL when the pool is empty.
  */
 static uint64_t *fill_path(struct shadow *s, struct shadow_root *r, uint64_t la,
 			   const struct walk *w, uint64_t no_track)
 {
-	unsigned i4 = table_index(la, 4);
-	const uint64_t *g4 = gpa_ptr_guest(s->mem, w->entry_gpa[w->entries - 1], 8);
-	uint64_t g4_now = g4 ? __atomic_load_n(g4, __ATOMIC_RELAXED) : 0;
 	uint64_t t = r->pml4_gpa;
 
-	if ((r->g4_valid[i4 / 64] & (1ULL << (i4 % 64))) && r->g4[i4] != g4_now)
-		zap_entry(s, &table(s, t)[i4], 4, la);
-	r->g4[i4] = g4_now;
-	r->g4_valid[i4 / 64] |= 1ULL << (i4 % 64);
 	for (int l = 4; l > 1; l--) {
 		uint64_t *e = &table(s, t)[table_index(la, l)];
-		uint64_t want = path_src(w, l - 1), page;
-		uint32_t c;
+		uint64_t want = path_src(w, l - 1), gv = guest_value(s, w, l), page;
+		uint32_t slot = slot_of(s, e), c;
 
 		if (l == 2 && is_stub_pde(s, *e))
 			return NULL;
 		if (*e & PTE_P) {
 			c = page_index(s, *e & PTE_ADDR_MASK);
-			if (s->pg_gsrc[c] == want) {
-				t = *e & PTE_ADDR_MASK;
-				continue;
-			}
 			/* A table made for the stub's path alone: it takes the guest's side. */
 			if (s->pg_gsrc[c] == NO_SRC) {
 				mirror_set(s, c, want, no_track);
+				s->gval[slot] = gv;
+				t = *e & PTE_ADDR_MASK;
+				continue;
+			}
+			if (s->pg_gsrc[c] == want && s->gval[slot] &&
+			    entry_same(gv, s->gval[slot])) {
 				t = *e & PTE_ADDR_MASK;
 				continue;
 			}
@@ -881,8 +922,9 @@ static uint64_t *fill_path(struct shadow *s, struct shadow_root *r, uint64_t la,
 		if (!page)
 			return NULL;
 		c = page_index(s, page);
-		s->pg_parent[c] = slot_of(s, e) + 1;
+		s->pg_parent[c] = slot + 1;
 		*e = page | TABLE_FLAGS;
+		s->gval[slot] = gv;
 		mirror_set(s, c, want, no_track);
 		t = page;
 	}
@@ -946,6 +988,7 @@ static void prefetch(struct shadow *s, const struct shadow_root *r, uint64_t *pt
 		    (r->user && !wj.user))
 			continue;
 		SET_LEAF(s, &spt[j], shadow_leaf(s, &wj, ge, r->user, mode));
+		s->gval[slot_of(s, &spt[j])] = ge;
 		s->stats.prefetched++;
 	}
 }
@@ -978,10 +1021,10 @@ enum shadow_fill_result shadow_fill(struct shadow *s, uint64_t guest_cr3, bool u
 	s->mode = *mode;
 	frame = w.gpa & PTE_ADDR_MASK;
 	/* The guest writes one of its own page tables, which the shadow write-protects: the
-	 * shadow derived from that table is dropped and the write let through (docs). */
+	 * write is let through, and the table checked at the guest's flush points (docs). */
 	if ((access & PFEC_W) && mirror_first(s, frame, true)) {
 		s->stats.unprotects++;
-		zap_mirrors(s, frame);
+		unsync_mirrors(s, frame);
 		no_track = frame;
 	}
 	/* The caller loaded this root; should it be gone, make it again rather than fail. */
@@ -1004,6 +1047,7 @@ enum shadow_fill_result shadow_fill(struct shadow *s, uint64_t guest_cr3, bool u
 	/* The entry was already just this: the CPU faulted on a mapping it has (shadow.h). */
 	s->refilled_same = *pte == leaf;
 	SET_LEAF(s, pte, leaf);
+	s->gval[slot_of(s, pte)] = guest_leaf ? __atomic_load_n(guest_leaf, __ATOMIC_RELAXED) : 0;
 	if (w.level > 1)
 		*shadow_entry(s, r->pml4_gpa, la, (int)w.level, false) |= SPTE_FROM_LARGE;
 	else
@@ -1119,15 +1163,16 @@ void shadow_pte_written(struct shadow *s, uint64_t gpa, uint64_t len)
 		}
 		for (unsigned k = 0; k < SHADOW_MAX_ROOTS; k++) {
 			struct shadow_root *r = &s->roots[k];
+			uint64_t *pml4;
 
 			if (!r->in_use || r->guest_cr3 != frame)
 				continue;
+			pml4 = table(s, r->pml4_gpa);
 			for (unsigned i = first; i <= last; i++) {
-				if (!(r->g4_valid[i / 64] & (1ULL << (i % 64))))
+				if (!(pml4[i] & PTE_P) || !s->gval[slot_of(s, &pml4[i])])
 					continue;
-				g4_forget(r, i);
 				s->stats.pte_zaps++;
-				zap_entry(s, &table(s, r->pml4_gpa)[i], 4, entry_la(0, i, 4));
+				zap_entry(s, &pml4[i], 4, entry_la(0, i, 4));
 			}
 		}
 		gpa += n;

@@ -47,13 +47,8 @@ struct shadow_root {
 	bool in_use;
 	uint64_t pml4_gpa;  /* what the real CR3 holds */
 	uint64_t last_used; /* LRU stamp */
-	/*
-	 * The guest's PML4 is not write-protected (it is written often, and a root may map
-	 * it): each entry a fill went through is remembered here and checked at the guest's
-	 * flush points (CR3 write, invlpg), where a changed one is dropped.
-	 */
-	uint64_t g4[512];
-	uint64_t g4_valid[8]; /* bit i: g4[i] holds what shadow PML4E i was derived from */
+	/* The guest's PML4 is not write-protected (it is written often, and may be mapped
+	 * by itself): its entries are checked at the guest's flush points (gval). */
 };
 
 struct shadow_stats {
@@ -61,7 +56,8 @@ struct shadow_stats {
 	uint64_t kvm_flushes; /* counted by the caller, which performs them */
 	uint64_t root_hits;   /* CR3 loads that found their root cached */
 	uint64_t protects;    /* guest frames that became write-protected page tables */
-	uint64_t unprotects;  /* guest writes to a protected table that dropped its mirrors */
+	uint64_t unprotects;  /* guest writes to a protected table, let through (unsync) */
+	uint64_t resyncs;     /* unsync mirrors checked against the guest at a flush point */
 	uint64_t pte_zaps;    /* shadow entries dropped because their guest entry changed */
 	uint64_t prefetched;  /* neighbouring entries filled along with a miss */
 };
@@ -90,8 +86,12 @@ struct shadow {
 	/* Writable shadow leaves by the guest frame they map (slot + 1, chained), so a frame
 	 * that becomes a page table can be write-protected wherever it is mapped. */
 	uint32_t *wnext, *wprev, *whead, whash_mask;
-	uint64_t *pool_host;	       /* lodger's view of the pool */
-	uint32_t nr_unsync;	       /* mirrors left writable to let a guest write through */
+	uint64_t *pool_host; /* lodger's view of the pool */
+	/* Per slot: the guest entry a shadow entry was derived from (0: none, the stub's
+	 * path), so that a table the guest writes freely (unsync) is checked at its flush
+	 * points entry by entry. */
+	uint64_t *gval;
+	uint32_t nr_unsync;	       /* mirrors of tables the guest may write without a trap */
 	bool stub_dirty;	       /* an entry on the stub's path was dropped: reinstall it */
 	struct shadow_guest_mode mode; /* the last fill's, for invlpg's check */
 	struct phase_stats *phases;    /* where to time walks, fills and flushes; NULL: not timed */
