@@ -242,7 +242,8 @@ static void leaf_set_at(struct shadow *s, uint64_t *pte, uint64_t e, const char 
 		return;
 	if (leaf_writable(old))
 		wl_unlink(s, slot, old & PTE_ADDR_MASK);
-	if ((old & PTE_P) && e != (old | PTE_W))
+	/* A and D in a shadow leaf are the backend's (its walks set them), not a right. */
+	if ((old & PTE_P) && ((old | PTE_W) & ~(PTE_A | PTE_D)) != (e & ~(PTE_A | PTE_D)))
 		s->kvm_stale = true;
 	*pte = e;
 	if (!(e & PTE_P))
@@ -1056,6 +1057,46 @@ enum shadow_fill_result shadow_fill(struct shadow *s, uint64_t guest_cr3, bool u
 	s->stats.fills++;
 	time_end(s, PHASE_FILL, t0);
 	return SHADOW_FILLED;
+}
+
+#define PREFILL_RESUMES 8 /* resumes a noted fault waits for its fix */
+
+void shadow_note_fault(struct shadow *s, uint64_t guest_cr3, bool user_root, uint64_t la,
+		       uint32_t access)
+{
+	s->pending.valid = true;
+	s->pending.cr3 = guest_cr3 & PTE_ADDR_MASK;
+	s->pending.user = user_root;
+	s->pending.la = la;
+	s->pending.access = access & ~PFEC_W;
+	s->pending.resumes = 0;
+}
+
+bool shadow_prefill(struct shadow *s, uint64_t guest_cr3, bool user_root,
+		    const struct shadow_guest_mode *mode)
+{
+	uint32_t pfec;
+	struct walk w;
+
+	if (!s->pending.valid || s->pending.cr3 != (guest_cr3 & PTE_ADDR_MASK) ||
+	    s->pending.user != user_root) {
+		if (s->pending.valid && ++s->pending.resumes > PREFILL_RESUMES)
+			s->pending.valid = false;
+		return false;
+	}
+	/* Probe first: a fault the guest still must see is not counted or delivered here. */
+	if (guest_denies(pagewalk(s->mem, s->pending.cr3, s->pending.la, &w), &w, user_root,
+			 s->pending.access, mode, s->smep, &pfec)) {
+		if (++s->pending.resumes > PREFILL_RESUMES)
+			s->pending.valid = false;
+		return false;
+	}
+	s->pending.valid = false;
+	if (shadow_fill(s, guest_cr3, user_root, s->pending.la, s->pending.access, mode, &pfec) !=
+	    SHADOW_FILLED)
+		return false;
+	s->stats.prefilled++;
+	return true;
 }
 
 /* Public: invalidation */

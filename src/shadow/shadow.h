@@ -60,6 +60,7 @@ struct shadow_stats {
 	uint64_t resyncs;     /* unsync mirrors checked against the guest at a flush point */
 	uint64_t pte_zaps;    /* shadow entries dropped because their guest entry changed */
 	uint64_t prefetched;  /* neighbouring entries filled along with a miss */
+	uint64_t prefilled;   /* guest #PF addresses filled once the guest fixed its tables */
 };
 
 struct shadow {
@@ -94,7 +95,14 @@ struct shadow {
 	uint32_t nr_unsync;	       /* mirrors of tables the guest may write without a trap */
 	bool stub_dirty;	       /* an entry on the stub's path was dropped: reinstall it */
 	struct shadow_guest_mode mode; /* the last fill's, for invlpg's check */
-	struct phase_stats *phases;    /* where to time walks, fills and flushes; NULL: not timed */
+	struct {
+		bool valid;
+		bool user;
+		uint64_t cr3, la;
+		uint32_t access;
+		unsigned resumes;
+	} pending; /* the guest's last #PF, to fill once its handler fixed the tables */
+	struct phase_stats *phases; /* where to time walks, fills and flushes; NULL: not timed */
 	/*
 	 * Set when an entry was removed or a table page freed. KVM does not see lodger's
 	 * writes to these tables: on a backend that shadows them itself (kvm_pvm, or any KVM
@@ -160,6 +168,22 @@ enum shadow_fill_result shadow_fill(struct shadow *s, uint64_t guest_cr3, bool u
  * 1 GiB region when it was shadowed from a guest large page).
  */
 void shadow_invlpg(struct shadow *s, uint64_t guest_cr3, uint64_t la);
+
+/*
+ * The guest was given a #PF for an access (access bits as for shadow_fill) at `la` in
+ * root (guest_cr3, user_root). Its handler will fix its tables and retry the access:
+ * shadow_prefill fills the entry first, so that the retry does not trap again.
+ */
+void shadow_note_fault(struct shadow *s, uint64_t guest_cr3, bool user_root, uint64_t la,
+		       uint32_t access);
+
+/*
+ * Before the guest resumes in (guest_cr3, user_root): fills the noted fault's entry if
+ * the guest's tables now allow the access (as a read: D is never set early). True when
+ * it did. The note lapses after a few resumes.
+ */
+bool shadow_prefill(struct shadow *s, uint64_t guest_cr3, bool user_root,
+		    const struct shadow_guest_mode *mode);
 
 /* Drops every root's contents (a guest CR4 or CR0 change that affects translation). */
 void shadow_flush_all(struct shadow *s);

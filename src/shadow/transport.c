@@ -82,7 +82,12 @@ int transport_sync_kvm(struct trap *t)
 int transport_resume(struct trap *t)
 {
 	struct guestcpu *g = t->g;
-	uint64_t root = shadow_root(&g->shadow, g->cr3, g->user, false);
+	struct shadow_guest_mode mode = {.wp = g->cr0 & CR0_WP, .nxe = g->efer & EFER_NXE};
+	uint64_t root;
+
+	/* The guest's #PF handler fixed its tables: fill the entry before it retries. */
+	shadow_prefill(&g->shadow, g->cr3, g->user, &mode);
+	root = shadow_root(&g->shadow, g->cr3, g->user, false);
 	bool real_if;
 	int r;
 

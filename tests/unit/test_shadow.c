@@ -1539,3 +1539,47 @@ Test(shadow_prefetch, a_miss_brings_in_the_accessed_neighbours_of_its_table)
 	cr_assert_neq(sentry(ru, LA_U + 7 * 0x1000, 1), 0);
 	check_coherent();
 }
+
+Test(shadow_coherence, the_backends_accessed_bit_in_a_leaf_is_no_right_taken_away)
+{
+	uint64_t r = root(false), *pt;
+
+	gmap(gcr3, LA_K, 1, FRAME_A, PTE_P | PTE_W, UPPER);
+	assert_result(fill(false, LA_K, 0), SHADOW_FILLED); /* read: D clear, read-only */
+	pt = mon_table(sentry(r, LA_K, 2) & PTE_ADDR_MASK);
+	pt[idx(LA_K, 1)] |= PTE_A; /* the backend's walk set it */
+	sh.kvm_stale = false;
+	assert_result(fill(false, LA_K, PFEC_W), SHADOW_FILLED);
+	cr_assert(sentry(r, LA_K, 1) & PTE_W);
+	cr_assert_not(sh.kvm_stale, "expected a leaf made writable to need no KVM flush");
+	*gentry(gcr3, LA_K, 1) = FRAME_B | PTE_P | PTE_W;
+	shadow_pte_written(&sh, entry_gpa(gcr3, LA_K, 1), 8);
+	cr_assert(sh.kvm_stale, "expected a dropped leaf to need one");
+}
+
+Test(shadow_prefetch, a_guest_fault_is_filled_once_the_guest_fixed_its_table)
+{
+	uint64_t r = root(false);
+	uint32_t pfec;
+
+	assert_result(fill(false, LA_K, PFEC_W), SHADOW_GUEST_FAULT);
+	shadow_note_fault(&sh, gcr3, false, LA_K, PFEC_W);
+	cr_assert_not(shadow_prefill(&sh, gcr3, false, &WP_NXE), "expected nothing to fill yet");
+	cr_assert_not(shadow_prefill(&sh, gcr3, true, &WP_NXE), "expected another root ignored");
+	/* The handler maps the page; the resumption after it fills the entry. */
+	gmap(gcr3, LA_K, 1, FRAME_A, PTE_P | PTE_W, UPPER);
+	cr_assert(shadow_prefill(&sh, gcr3, false, &WP_NXE));
+	cr_assert_eq(sentry(r, LA_K, 1) & PTE_ADDR_MASK, FRAME_A);
+	cr_assert(*gentry(gcr3, LA_K, 1) & PTE_A);
+	cr_assert_eq(*gentry(gcr3, LA_K, 1) & PTE_D, 0, "expected D left to the write itself");
+	cr_assert_eq(sh.stats.prefilled, 1);
+	cr_assert_not(shadow_prefill(&sh, gcr3, false, &WP_NXE), "expected the note used up");
+	/* A note whose fix never comes lapses. */
+	shadow_note_fault(&sh, gcr3, false, LA_U, 0);
+	for (int i = 0; i < 20; i++)
+		cr_assert_not(shadow_prefill(&sh, gcr3, false, &WP_NXE));
+	gmap(gcr3, LA_U, 1, FRAME_B, USER_RW, UPPER);
+	cr_assert_not(shadow_prefill(&sh, gcr3, false, &WP_NXE), "expected the note lapsed");
+	cr_assert_eq(shadow_fill(&sh, gcr3, false, LA_U, 0, &WP_NXE, &pfec), SHADOW_FILLED);
+	check_coherent();
+}
