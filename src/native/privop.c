@@ -26,6 +26,7 @@
 #include "kvm/io.h"
 #include "kvm/kvm.h"
 #include "front/log.h"
+#include "front/phase.h"
 #include "lodger/boot.h"
 #include "lodger/stub_abi.h"
 #include "kvm/vcpu.h"
@@ -163,7 +164,8 @@ static int write_cr(struct op *o, unsigned cr, uint64_t v)
 
 		if (v >> phys_bits)
 			return fault(o, VEC_GP, 0);
-		/* A CR3 write flushes the TLB: both roots of the new CR3 start empty. */
+		/* A CR3 write flushes the TLB: both roots of the new CR3 are brought up to date
+		 * (kept per CR3 and coherent with the guest's tables: shadow.h). */
 		g->cr3 = v;
 		shadow_root(&g->shadow, v, true, true);
 		shadow_root(&g->shadow, v, false, true);
@@ -873,10 +875,13 @@ static bool fetch(struct op *o, struct gfault *f)
 		if (gmem_read(&v, end & ~0xfffULL, bytes, 1, true, &probe))
 			break;
 	}
-	if (!gmem_read(&v, o->t->regs.rip, bytes, n, true, f))
-		return false;
-	return x86_decode(bytes, n, o->t->sregs.cs.selector == STUB_GUEST_USER32_CS, &o->in,
-			  o->ops);
+	uint64_t start = phase_now();
+	bool ok = gmem_read(&v, o->t->regs.rip, bytes, n, true, f) &&
+		  x86_decode(bytes, n, o->t->sregs.cs.selector == STUB_GUEST_USER32_CS, &o->in,
+			     o->ops);
+
+	phase_end(o->t->vcpu->phases, PHASE_DECODE, start);
+	return ok;
 }
 
 /* The exception the instruction raised is the guest's. */

@@ -64,6 +64,7 @@ static int page_fault(struct trap *t)
 			 access & PFEC_I ? "x" : "");
 		return check_refill(t, la);
 	case SHADOW_GUEST_FAULT:
+		shadow_note_fault(&g->shadow, g->cr3, g->user, la, access);
 		return guest_fault(t, VEC_PF, pfec, la);
 	case SHADOW_NONCANONICAL:
 		return guest_fault(t, VEC_GP, 0, 0);

@@ -11,7 +11,7 @@
 /* One page-bounded piece: translate, check, and return a host pointer (or NULL for a
  * frame that is not RAM, which reads as all ones and ignores writes). */
 static bool translate(const struct gview *v, uint64_t la, bool write, bool fetch, void **host,
-		      unsigned len, struct gfault *f)
+		      uint64_t *gpa, unsigned len, struct gfault *f)
 {
 	struct walk w;
 	enum walk_status ws = pagewalk(v->mem, v->cr3, la, &w);
@@ -34,6 +34,7 @@ static bool translate(const struct gview *v, uint64_t la, bool write, bool fetch
 		return false;
 	}
 	pagewalk_set_ad(v->mem, &w, write);
+	*gpa = w.gpa;
 	*host = w.gpa < v->monitor_hi && w.gpa + len > v->monitor_lo
 			? NULL
 			: gpa_ptr_guest(v->mem, w.gpa, len);
@@ -46,6 +47,7 @@ static bool access(const struct gview *v, uint64_t la, void *buf, unsigned len, 
 {
 	struct {
 		void *host;
+		uint64_t gpa;
 		unsigned len;
 	} piece[4];
 	unsigned n = 0;
@@ -65,7 +67,7 @@ static bool access(const struct gview *v, uint64_t la, void *buf, unsigned len, 
 
 		if (chunk > left)
 			chunk = left;
-		if (!translate(v, a, write, fetch, &piece[n].host, chunk, f))
+		if (!translate(v, a, write, fetch, &piece[n].host, &piece[n].gpa, chunk, f))
 			return false;
 		piece[n].len = chunk;
 		a += chunk;
@@ -76,8 +78,11 @@ static bool access(const struct gview *v, uint64_t la, void *buf, unsigned len, 
 			memcpy(p, piece[i].host, piece[i].len);
 		else if (!write)
 			memset(p, 0xff, piece[i].len);
-		else if (piece[i].host)
+		else if (piece[i].host) {
 			memcpy(piece[i].host, p, piece[i].len);
+			if (v->written)
+				v->written(v->written_ctx, piece[i].gpa, piece[i].len);
+		}
 	}
 	return true;
 }

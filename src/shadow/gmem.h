@@ -22,6 +22,10 @@ struct gview {
 	bool wp;			 /* guest CR0.WP */
 	bool nxe;			 /* guest EFER.NXE */
 	uint64_t monitor_lo, monitor_hi; /* never touched: reads there give all ones */
+	/* Told of every guest-physical range written (the shadow drops what it derived from
+	 * a guest page table written there); NULL: nobody is. */
+	void (*written)(void *ctx, uint64_t gpa, uint64_t len);
+	void *written_ctx;
 };
 
 struct gfault {

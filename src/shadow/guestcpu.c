@@ -61,6 +61,7 @@ int guestcpu_create(struct vcpu *vcpu, const struct guestcpu_options *opt)
 	if (shadow_init(&g->shadow, mem, MON_POOL, (mem->monitor_size - MON_POOL) / 0x1000,
 			opt->stub_base, mem->monitor_gpa + MON_STUB_PT, OPEN_BUS_WINDOW))
 		return EXIT_HOST_ERROR;
+	g->shadow.phases = vcpu->phases;
 	return 0;
 }
 

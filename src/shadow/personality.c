@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "front/phase.h"
+#include "kvm/vcpu.h"
 #include "native/native.h"
 #include "shadow/guestcpu.h"
 
@@ -25,8 +27,11 @@ int personality_deliver(struct trap *t, unsigned vector, enum event_kind kind, b
 			uint32_t error)
 {
 	struct event e = {.vector = vector, .kind = kind, .has_error = has_error, .error = error};
+	uint64_t start = phase_now();
+	int r = t->g->pers->deliver(t, &e);
 
-	return t->g->pers->deliver(t, &e);
+	phase_end(t->vcpu->phases, PHASE_DELIVER, start);
+	return r;
 }
 
 int personality_fault(struct trap *t, const struct gfault *f)
@@ -36,6 +41,9 @@ int personality_fault(struct trap *t, const struct gfault *f)
 			  .has_error = true,
 			  .error = f->error,
 			  .cr2 = f->cr2};
+	uint64_t start = phase_now();
+	int r = t->g->pers->deliver(t, &e);
 
-	return t->g->pers->deliver(t, &e);
+	phase_end(t->vcpu->phases, PHASE_DELIVER, start);
+	return r;
 }

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "front/phase.h"
 #include "kvm/mem.h"
 
 #define SHADOW_MAX_ROOTS 16 /* cached (guest CR3, kernel|user) roots, LRU-evicted */
@@ -35,17 +36,32 @@ enum shadow_fill_result {
 	SHADOW_APIC_WRITE,    /* a write the guest may do to the xAPIC page (apicmmio.h) */
 };
 
+/* The guest-visible state a fill depends on. */
+struct shadow_guest_mode {
+	bool wp;  /* guest CR0.WP: supervisor writes honour R/O pages */
+	bool nxe; /* guest EFER.NXE: NX bits are honoured */
+};
+
 struct shadow_root {
 	uint64_t guest_cr3; /* the guest's CR3, page-aligned */
 	bool user;	    /* user root (guest U=1 pages only) */
 	bool in_use;
 	uint64_t pml4_gpa;  /* what the real CR3 holds */
 	uint64_t last_used; /* LRU stamp */
+	/* The guest's PML4 is not write-protected (it is written often, and may be mapped
+	 * by itself): its entries are checked at the guest's flush points (gval). */
 };
 
 struct shadow_stats {
 	uint64_t fills, guest_faults, root_switches, root_flushes, evictions, invlpgs;
 	uint64_t kvm_flushes; /* counted by the caller, which performs them */
+	uint64_t root_hits;   /* CR3 loads that found their root cached */
+	uint64_t protects;    /* guest frames that became write-protected page tables */
+	uint64_t unprotects;  /* guest writes to a protected table, let through (unsync) */
+	uint64_t resyncs;     /* unsync mirrors checked against the guest at a flush point */
+	uint64_t pte_zaps;    /* shadow entries dropped because their guest entry changed */
+	uint64_t prefetched;  /* neighbouring entries filled along with a miss */
+	uint64_t prefilled;   /* guest #PF addresses filled once the guest fixed its tables */
 };
 
 struct shadow {
@@ -60,6 +76,34 @@ struct shadow {
 	struct shadow_root roots[SHADOW_MAX_ROOTS];
 	uint64_t clock;
 	struct shadow_stats stats;
+	/*
+	 * Per pool page (index p): its level (1: a PT .. 4: a PML4; 0: free), the linear
+	 * address its first entry covers, the pool slot of the entry pointing to it (+1; 0
+	 * for a root), and the guest table it mirrors (pg_gsrc, docs/shadow-mode.md), chained
+	 * by frame in a hash so a guest write finds every mirror of the table it hits.
+	 */
+	uint8_t *pg_level, *pg_unsync;
+	uint64_t *pg_la, *pg_gsrc;
+	uint32_t *pg_parent, *pg_mnext, *pg_mprev, *mhead, mhash_mask;
+	/* Writable shadow leaves by the guest frame they map (slot + 1, chained), so a frame
+	 * that becomes a page table can be write-protected wherever it is mapped. */
+	uint32_t *wnext, *wprev, *whead, whash_mask;
+	uint64_t *pool_host; /* lodger's view of the pool */
+	/* Per slot: the guest entry a shadow entry was derived from (0: none, the stub's
+	 * path), so that a table the guest writes freely (unsync) is checked at its flush
+	 * points entry by entry. */
+	uint64_t *gval;
+	uint32_t nr_unsync;	       /* mirrors of tables the guest may write without a trap */
+	bool stub_dirty;	       /* an entry on the stub's path was dropped: reinstall it */
+	struct shadow_guest_mode mode; /* the last fill's, for invlpg's check */
+	struct {
+		bool valid;
+		bool user;
+		uint64_t cr3, la;
+		uint32_t access;
+		unsigned resumes;
+	} pending; /* the guest's last #PF, to fill once its handler fixed the tables */
+	struct phase_stats *phases; /* where to time walks, fills and flushes; NULL: not timed */
 	/*
 	 * Set when an entry was removed or a table page freed. KVM does not see lodger's
 	 * writes to these tables: on a backend that shadows them itself (kvm_pvm, or any KVM
@@ -77,12 +121,6 @@ struct shadow {
 	bool smep;
 };
 
-/* The guest-visible state a fill depends on. */
-struct shadow_guest_mode {
-	bool wp;  /* guest CR0.WP: supervisor writes honour R/O pages */
-	bool nxe; /* guest EFER.NXE: NX bits are honoured */
-};
-
 /*
  * pool_off/pool_pages: monitor memory for table pages; stub_pt_gpa, open_bus_gpa: pages
  * the caller owns (the stub's page table, the all-ones page), outside the pool. Returns 0,
@@ -94,11 +132,25 @@ int shadow_init(struct shadow *s, struct guest_mem *mem, uint64_t pool_off, uint
 void shadow_destroy(struct shadow *s);
 
 /*
- * The root to load in the real CR3 for (guest_cr3, user). `flush` empties it first, as a
- * guest CR3 write flushes the TLB. Returns the root's guest-physical address, or 0 when
- * no page can be had.
+ * The root to load in the real CR3 for (guest_cr3, user). `flush` is a guest CR3 write:
+ * roots are kept per guest CR3 and coherent with the guest's tables (write-protected),
+ * so a flush drops only what changed unseen (PML4 entries, tables a guest write was let
+ * through). Returns the root's guest-physical address, or 0 when no page can be had.
  */
 uint64_t shadow_root(struct shadow *s, uint64_t guest_cr3, bool user, bool flush);
+
+/* A guest CR3 write (or a Xen new base pointer): shadow_root(s, cr3, user, true). */
+uint64_t shadow_switch_root(struct shadow *s, uint64_t guest_cr3, bool user);
+
+/*
+ * The guest's bytes [gpa, gpa + len) changed behind the shadow's back (lodger or a
+ * hypercall wrote them, not the guest through a shadow mapping): the shadow entries
+ * derived from the guest table entries there are dropped. Harmless for any other gpa.
+ */
+void shadow_pte_written(struct shadow *s, uint64_t gpa, uint64_t len);
+
+/* True when guest frame `gpa` is a page table the shadow write-protects. */
+bool shadow_is_protected(const struct shadow *s, uint64_t gpa);
 
 /*
  * A shadow miss at linear `la` in root (guest_cr3, user_root). `access` holds the #PF
@@ -112,10 +164,27 @@ enum shadow_fill_result shadow_fill(struct shadow *s, uint64_t guest_cr3, bool u
 				    const struct shadow_guest_mode *mode, uint32_t *pfec);
 
 /*
- * Guest invlpg: drops the shadow of `la` in both roots of guest_cr3: la's 4 KiB entry, or
- * all of the 2 MiB / 1 GiB region when it was shadowed from a guest large page.
+ * Guest invlpg: the shadow of `la` in both roots of guest_cr3 is checked against the
+ * guest's tables and dropped when it differs (la's 4 KiB entry, or all of the 2 MiB /
+ * 1 GiB region when it was shadowed from a guest large page).
  */
 void shadow_invlpg(struct shadow *s, uint64_t guest_cr3, uint64_t la);
+
+/*
+ * The guest was given a #PF for an access (access bits as for shadow_fill) at `la` in
+ * root (guest_cr3, user_root). Its handler will fix its tables and retry the access:
+ * shadow_prefill fills the entry first, so that the retry does not trap again.
+ */
+void shadow_note_fault(struct shadow *s, uint64_t guest_cr3, bool user_root, uint64_t la,
+		       uint32_t access);
+
+/*
+ * Before the guest resumes in (guest_cr3, user_root): fills the noted fault's entry if
+ * the guest's tables now allow the access (as a read: D is never set early). True when
+ * it did. The note lapses after a few resumes.
+ */
+bool shadow_prefill(struct shadow *s, uint64_t guest_cr3, bool user_root,
+		    const struct shadow_guest_mode *mode);
 
 /* Drops every root's contents (a guest CR4 or CR0 change that affects translation). */
 void shadow_flush_all(struct shadow *s);

@@ -20,6 +20,7 @@
 #include "arch/x86.h"
 #include "front/exitcode.h"
 #include "front/log.h"
+#include "front/phase.h"
 #include "kvm/kvm.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
@@ -35,6 +36,8 @@
 /* Step 1: completes the stub's `out` before lodger changes any register. */
 static int complete_stub_exit(struct vcpu *vcpu)
 {
+	uint64_t start = phase_now();
+
 	vcpu->run->kvm_dirty_regs = 0; /* nothing of lodger's may go in before the completion */
 	vcpu->run->immediate_exit = 1;
 	if (kvm_raw_ioctl(vcpu->fd, KVM_RUN, 0) < 0 && errno != EINTR) {
@@ -42,6 +45,7 @@ static int complete_stub_exit(struct vcpu *vcpu)
 		return EXIT_HOST_ERROR;
 	}
 	vcpu->run->immediate_exit = 0;
+	phase_end(vcpu->phases, PHASE_COMPLETE, start);
 	return 0;
 }
 

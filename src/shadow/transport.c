@@ -6,6 +6,7 @@
 #include "arch/x86.h"
 #include "front/exitcode.h"
 #include "front/log.h"
+#include "front/phase.h"
 #include "kvm/kvm.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
@@ -23,16 +24,18 @@ static bool sync_regs(const struct vcpu *vcpu)
 int transport_load(struct trap *t)
 {
 	struct vcpu *vcpu = t->vcpu;
+	uint64_t start = phase_now();
+	int r = 0;
 
 	if (sync_regs(vcpu)) {
 		t->regs = vcpu->run->s.regs.regs;
 		t->sregs = vcpu->run->s.regs.sregs;
-		return 0;
+	} else if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &t->regs) < 0 ||
+		   kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &t->sregs) < 0) {
+		r = EXIT_HOST_ERROR;
 	}
-	if (kvm_ioctl(vcpu->fd, KVM_GET_REGS, &t->regs) < 0 ||
-	    kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &t->sregs) < 0)
-		return EXIT_HOST_ERROR;
-	return 0;
+	phase_end(vcpu->phases, PHASE_REGS, start);
+	return r;
 }
 
 int transport_load_regs(struct trap *t)
@@ -49,17 +52,19 @@ int transport_load_regs(struct trap *t)
 int transport_commit(struct trap *t)
 {
 	struct kvm_run *run = t->vcpu->run;
+	uint64_t start = phase_now();
+	int r = 0;
 
 	if (sync_regs(t->vcpu)) {
 		run->s.regs.regs = t->regs;
 		run->s.regs.sregs = t->sregs;
 		run->kvm_dirty_regs |= SYNC_REGS;
-		return 0;
+	} else if (kvm_ioctl(t->vcpu->fd, KVM_SET_SREGS, &t->sregs) < 0 ||
+		   kvm_ioctl(t->vcpu->fd, KVM_SET_REGS, &t->regs) < 0) {
+		r = EXIT_HOST_ERROR;
 	}
-	if (kvm_ioctl(t->vcpu->fd, KVM_SET_SREGS, &t->sregs) < 0 ||
-	    kvm_ioctl(t->vcpu->fd, KVM_SET_REGS, &t->regs) < 0)
-		return EXIT_HOST_ERROR;
-	return 0;
+	phase_end(t->vcpu->phases, PHASE_REGS, start);
+	return r;
 }
 
 /* The interrupt shadow of sti: the instruction after it runs before any interrupt. */
@@ -88,7 +93,12 @@ int transport_sync_kvm(struct trap *t)
 int transport_resume(struct trap *t)
 {
 	struct guestcpu *g = t->g;
-	uint64_t root = shadow_root(&g->shadow, g->cr3, g->user, false);
+	struct shadow_guest_mode mode = {.wp = g->cr0 & CR0_WP, .nxe = g->efer & EFER_NXE};
+	uint64_t root;
+
+	/* The guest's #PF handler fixed its tables: fill the entry before it retries. */
+	shadow_prefill(&g->shadow, g->cr3, g->user, &mode);
+	root = shadow_root(&g->shadow, g->cr3, g->user, false);
 	bool real_if;
 	int r;
 

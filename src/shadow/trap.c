@@ -23,6 +23,13 @@ struct kvm_segment trap_segment(uint16_t sel)
 	}
 }
 
+/* lodger wrote guest memory for the guest (an exception frame, a descriptor's busy bit):
+ * should it hold a page table, the shadow drops what it derived from it. */
+static void guest_written(void *ctx, uint64_t gpa, uint64_t len)
+{
+	shadow_pte_written(ctx, gpa, len);
+}
+
 struct gview trap_view(const struct trap *t, bool user)
 {
 	struct guest_mem *mem = &t->vcpu->vm->mem;
@@ -35,6 +42,8 @@ struct gview trap_view(const struct trap *t, bool user)
 		.nxe = t->g->efer & EFER_NXE,
 		.monitor_lo = mem->monitor_gpa,
 		.monitor_hi = mem->monitor_gpa + mem->monitor_size,
+		.written = guest_written,
+		.written_ctx = &t->g->shadow,
 	};
 }
 

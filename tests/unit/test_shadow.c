@@ -249,6 +249,12 @@ static void check_tables(void)
 								  f >= MON_GPA + MON_SIZE,
 							  "leaf %#llx reaches monitor memory",
 							  (unsigned long long)e1);
+						/* Write protection: no guest write to a page
+						 * table goes unseen. */
+						cr_assert(!(e1 & PTE_W) ||
+								  !shadow_is_protected(&sh, f),
+							  "leaf %#llx writes a protected table",
+							  (unsigned long long)e1);
 					}
 				}
 			}
@@ -296,6 +302,8 @@ TestSuite(shadow_invlpg, .init = setup, .fini = teardown);
 TestSuite(shadow_roots, .init = setup, .fini = teardown);
 TestSuite(shadow_pool, .fini = teardown);
 TestSuite(shadow_random, .init = setup, .fini = teardown);
+TestSuite(shadow_coherence, .init = setup, .fini = teardown);
+TestSuite(shadow_prefetch, .init = setup, .fini = teardown);
 
 /* Setup */
 
@@ -815,6 +823,8 @@ Test(shadow_invlpg, drops_the_entry_in_both_roots_and_keeps_its_neighbours)
 		assert_result(fill(user, LA_U, PFEC_U), SHADOW_FILLED);
 		assert_result(fill(user, LA_U + 0x1000, PFEC_U), SHADOW_FILLED);
 	}
+	/* The guest's entry changed where the shadow could not see it (a device wrote it). */
+	*gentry(gcr3, LA_U, 1) = FRAME_B | USER_RW;
 	shadow_invlpg(&sh, gcr3, LA_U + 0x10);
 	cr_assert_eq(sentry(rk, LA_U, 1), 0, "expected dropped in the kernel root");
 	cr_assert_eq(sentry(ru, LA_U, 1), 0, "expected dropped in the user root");
@@ -831,7 +841,10 @@ Test(shadow_invlpg, a_2m_guest_page_is_dropped_whole)
 	gmap(gcr3, LA_K, 2, 0x400000ULL, PTE_P | PTE_W, PTE_P | PTE_W);
 	assert_result(fill(false, LA_K + 0x1000, 0), SHADOW_FILLED);
 	assert_result(fill(false, LA_K + 0x1f0000, 0), SHADOW_FILLED);
-	shadow_invlpg(&sh, gcr3, LA_K + 0x80000); /* a page never filled */
+	shadow_invlpg(&sh, gcr3, LA_K + 0x1000); /* unchanged: kept */
+	cr_assert_neq(sentry(r, LA_K + 0x1000, 1), 0);
+	*gentry(gcr3, LA_K, 2) = 0x600000ULL | PTE_P | PTE_W | PTE_PS; /* changed unseen */
+	shadow_invlpg(&sh, gcr3, LA_K + 0x1000);
 	cr_assert_eq(sentry(r, LA_K + 0x1000, 1), 0);
 	cr_assert_eq(sentry(r, LA_K + 0x1f0000, 1), 0);
 	/* The guest now maps 4 KiB pages there: invlpg drops one at a time again. */
@@ -839,6 +852,7 @@ Test(shadow_invlpg, a_2m_guest_page_is_dropped_whole)
 	gmap(gcr3, LA_K + 0x1000, 1, FRAME_B, PTE_P, PTE_P);
 	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
 	assert_result(fill(false, LA_K + 0x1000, 0), SHADOW_FILLED);
+	*gentry(gcr3, LA_K, 1) = 0;
 	shadow_invlpg(&sh, gcr3, LA_K);
 	cr_assert_eq(sentry(r, LA_K, 1), 0);
 	cr_assert_eq(sentry(r, LA_K + 0x1000, 1) & PTE_ADDR_MASK, FRAME_B);
@@ -853,10 +867,12 @@ Test(shadow_invlpg, a_1g_guest_page_is_dropped_whole)
 	assert_result(fill(false, la + 0x1000, 0), SHADOW_FILLED);
 	used = sh.pool_pages - sh.nr_free;
 	assert_result(fill(false, la + 0x20000000, 0), SHADOW_FILLED);
-	shadow_invlpg(&sh, gcr3, la + 0x3fe00000);
+	*gentry(gcr3, la, 3) = 0x40000000ULL | PTE_P | PTE_W | PTE_PS;
+	shadow_invlpg(&sh, gcr3, la + 0x1000);
 	cr_assert_eq(sentry(r, la + 0x1000, 1), 0);
 	cr_assert_eq(sentry(r, la + 0x20000000, 1), 0);
-	cr_assert_eq(sh.pool_pages - sh.nr_free, used - 1, "expected both page tables freed");
+	cr_assert_eq(sh.pool_pages - sh.nr_free, used - 2,
+		     "expected the split page directory and both page tables freed");
 	check_tables();
 }
 
@@ -883,18 +899,28 @@ Test(shadow_roots, a_cr3_gets_one_root_per_mode_and_counts_switches)
 	cr_assert_eq(sh.stats.root_flushes, 0);
 }
 
-Test(shadow_roots, a_flush_empties_the_root_and_keeps_its_address)
+Test(shadow_roots, a_cr3_write_keeps_the_root_and_drops_only_what_changed)
 {
 	uint64_t r = root(false), other = root(true);
 
 	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	gmap(gcr3, LA_K, 1, FRAME_B, PTE_P | PTE_W, UPPER);
 	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
 	assert_result(fill(true, LA_U, PFEC_U), SHADOW_FILLED);
 	cr_assert_eq(shadow_root(&sh, gcr3, false, true), r, "expected the same root");
-	cr_assert_eq(sentry(r, LA_U, 1), 0, "expected the entry gone");
+	cr_assert_neq(sentry(r, LA_U, 1), 0, "expected an unchanged entry kept");
+	cr_assert_eq(sh.stats.root_hits, 4);
+	/* The guest's PML4 is not write-protected: a PML4E changed is found at the flush. */
+	*gentry(gcr3, LA_U, 4) &= ~PTE_U;
+	cr_assert_eq(shadow_root(&sh, gcr3, false, true), r);
+	cr_assert_eq(sentry(r, LA_U, 1), 0, "expected the entry under the changed PML4E gone");
+	cr_assert_neq(sentry(r, LA_K, 1), 0, "expected the other PML4E's entry kept");
 	cr_assert_eq(sentry(r, STUB_BASE, 2), STUB_PT_GPA | PTE_P | PTE_W, "expected the stub");
-	cr_assert_neq(sentry(other, LA_U, 1), 0, "expected the other root untouched");
-	cr_assert_eq(sh.stats.root_flushes, 1);
+	cr_assert_neq(sentry(other, LA_U, 1), 0, "expected the other root untouched until loaded");
+	cr_assert_eq(shadow_switch_root(&sh, gcr3, true), other);
+	cr_assert_eq(sentry(other, LA_U, 1), 0, "expected it dropped when loaded");
+	cr_assert_eq(sh.stats.root_flushes, 0);
 	check_tables();
 }
 
@@ -1179,4 +1205,400 @@ Test(shadow_random, a_small_pool_under_random_fills_stays_consistent)
 	}
 	cr_assert_gt(sh.stats.evictions, 10);
 	check_tables();
+}
+
+/* Coherence: roots kept per CR3, guest tables write-protected (docs/shadow-mode.md) */
+
+/* Calls fn(root, la, leaf) for every present leaf of every cached root. */
+static void each_leaf(void (*fn)(const struct shadow_root *, uint64_t, uint64_t))
+{
+	for (unsigned r = 0; r < SHADOW_MAX_ROOTS; r++) {
+		const struct shadow_root *rt = &sh.roots[r];
+
+		if (!rt->in_use)
+			continue;
+		for (unsigned i4 = 0; i4 < 512; i4++) {
+			uint64_t e4 = mon_table(rt->pml4_gpa)[i4];
+
+			for (unsigned i3 = 0; (e4 & PTE_P) && i3 < 512; i3++) {
+				uint64_t e3 = mon_table(e4 & PTE_ADDR_MASK)[i3];
+
+				for (unsigned i2 = 0; (e3 & PTE_P) && i2 < 512; i2++) {
+					uint64_t e2 = mon_table(e3 & PTE_ADDR_MASK)[i2];
+					uint64_t la = ((uint64_t)i4 << 39) | ((uint64_t)i3 << 30) |
+						      ((uint64_t)i2 << 21);
+
+					if (!(e2 & PTE_P) || (e2 & PTE_ADDR_MASK) == STUB_PT_GPA)
+						continue;
+					if (i4 >= 256)
+						la |= 0xffff000000000000ULL;
+					for (unsigned i1 = 0; i1 < 512; i1++) {
+						uint64_t e1 = mon_table(e2 & PTE_ADDR_MASK)[i1];
+
+						if (e1 & PTE_P)
+							fn(rt, la | (uint64_t)i1 << 12, e1);
+					}
+				}
+			}
+		}
+	}
+}
+
+/* A leaf says what a fresh walk of the guest's tables says now. */
+static void leaf_coherent(const struct shadow_root *rt, uint64_t la, uint64_t e)
+{
+	uint64_t want;
+	const uint64_t *gl;
+	struct walk w;
+
+	cr_assert_eq(pagewalk(&mem, rt->guest_cr3, la, &w), WALK_OK,
+		     "cr3 %#llx la %#llx: a shadow entry the guest no longer maps",
+		     (unsigned long long)rt->guest_cr3, (unsigned long long)la);
+	want = w.gpa & PTE_ADDR_MASK;
+	if (!gpa_ok(&mem, want, 0x1000) && want + 0x1000 > MON_GPA && want < MON_GPA + MON_SIZE)
+		want = OPEN_BUS_GPA + (want - MON_GPA);
+	cr_assert_eq(e & PTE_ADDR_MASK, want, "cr3 %#llx la %#llx: frame %#llx, guest %#llx",
+		     (unsigned long long)rt->guest_cr3, (unsigned long long)la,
+		     (unsigned long long)(e & PTE_ADDR_MASK), (unsigned long long)want);
+	cr_assert(!rt->user || w.user, "la %#llx: a supervisor page in a user root",
+		  (unsigned long long)la);
+	gl = gpa_ptr_guest(&mem, w.entry_gpa[0], 8);
+	cr_assert(!(e & PTE_W) || (gl && (*gl & PTE_D)), "la %#llx: writable with D clear",
+		  (unsigned long long)la);
+}
+
+/* After a flush point in every cached root, every leaf is what the guest maps (tables
+ * the guest writes freely, unsync, included). */
+static void check_coherent(void)
+{
+	for (unsigned r = 0; r < SHADOW_MAX_ROOTS; r++)
+		if (sh.roots[r].in_use)
+			shadow_root(&sh, sh.roots[r].guest_cr3, sh.roots[r].user, true);
+	each_leaf(leaf_coherent);
+	check_tables();
+}
+
+static uint64_t table_of(uint64_t cr3, uint64_t la, int level)
+{
+	return (uint64_t)((uint8_t *)gentry(cr3, la, level) - mem.ram) & PTE_ADDR_MASK;
+}
+
+static uint64_t entry_gpa(uint64_t cr3, uint64_t la, int level)
+{
+	return (uint64_t)((uint8_t *)gentry(cr3, la, level) - mem.ram);
+}
+
+Test(shadow_coherence, a_guest_table_is_write_protected_and_a_write_to_it_let_through)
+{
+	uint64_t r = root(false), pt;
+
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW | PTE_D, UPPER);
+	pt = table_of(gcr3, LA_U, 1);
+	gmap(gcr3, LA_K, 1, pt, PTE_P | PTE_W | PTE_D, UPPER); /* the kernel's view of it */
+	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	cr_assert(shadow_is_protected(&sh, pt), "expected the guest's page table protected");
+	cr_assert(!shadow_is_protected(&sh, FRAME_A), "expected a data page not protected");
+	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_K, 1) & PTE_W, 0, "expected the table mapped read-only");
+	check_tables();
+	/* The guest writes it: one trap, after which the write goes through. */
+	sh.kvm_stale = false;
+	assert_result(fill(false, LA_K, PFEC_W), SHADOW_FILLED);
+	cr_assert(sentry(r, LA_K, 1) & PTE_W, "expected the write let through");
+	cr_assert_eq(sh.stats.unprotects, 1);
+	cr_assert_not(sh.kvm_stale, "expected nothing taken away (no KVM flush)");
+	cr_assert(!shadow_is_protected(&sh, pt));
+	cr_assert_neq(sentry(r, LA_U, 1), 0, "expected the entries derived from it kept");
+	check_tables();
+	/* The guest remaps LA_U through it; its flush point finds the change. */
+	*gentry(gcr3, LA_U, 1) = FRAME_B | USER_RW;
+	cr_assert_eq(shadow_switch_root(&sh, gcr3, false), r);
+	cr_assert_eq(sentry(r, LA_U, 1), 0, "expected the changed entry dropped at the flush");
+	cr_assert_neq(sentry(r, LA_K, 1), 0, "expected the unchanged entry kept");
+	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_U, 1) & PTE_ADDR_MASK, FRAME_B);
+	check_coherent();
+}
+
+Test(shadow_coherence, a_frame_that_becomes_a_table_loses_its_writable_mappings)
+{
+	uint64_t r = root(false), x = 0x100000ULL, la2 = 0x00007f0000400000ULL;
+
+	gmap(gcr3, LA_K, 1, x, PTE_P | PTE_W | PTE_D, UPPER);
+	assert_result(fill(false, LA_K, PFEC_W), SHADOW_FILLED);
+	cr_assert(sentry(r, LA_K, 1) & PTE_W);
+	/* The guest makes x the page table of la2 (it filled x through LA_K first). */
+	gmap(gcr3, la2, 1, FRAME_A, USER_RW, UPPER);
+	*gentry(gcr3, la2, 2) = x | UPPER;
+	*(uint64_t *)(mem.ram + x + idx(la2, 1) * 8) = FRAME_B | USER_RW;
+	sh.kvm_stale = false;
+	assert_result(fill(false, la2, 0), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, la2, 1) & PTE_ADDR_MASK, FRAME_B);
+	cr_assert(shadow_is_protected(&sh, x));
+	cr_assert_eq(sentry(r, LA_K, 1) & PTE_W, 0, "expected the old mapping made read-only");
+	cr_assert(sh.kvm_stale, "expected KVM told: a right was taken away");
+	check_coherent();
+}
+
+Test(shadow_coherence, a_written_entry_drops_exactly_what_was_derived_from_it)
+{
+	uint64_t cr3b = galloc(), rk, ru, rb, zaps;
+
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	gmap(gcr3, LA_U + 0x1000, 1, FRAME_B, USER_RW, UPPER);
+	gmap(gcr3, LA_K, 1, FRAME_B, PTE_P | PTE_W, UPPER);
+	/* A second address space sharing the user tables below its PML4. */
+	*gtable_entry(cr3b, LA_U, 4) = *gtable_entry(gcr3, LA_U, 4);
+	rk = root(false);
+	ru = root(true);
+	rb = shadow_root(&sh, cr3b, false, false);
+	for (int i = 0; i < 2; i++) {
+		uint32_t pfec;
+
+		assert_result(fill(i, LA_U, PFEC_U), SHADOW_FILLED);
+		assert_result(fill(i, LA_U + 0x1000, PFEC_U), SHADOW_FILLED);
+		assert_result(shadow_fill(&sh, cr3b, false, LA_U + 0x1000 * i, 0, &WP_NXE, &pfec),
+			      SHADOW_FILLED);
+	}
+	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
+	zaps = sh.stats.pte_zaps;
+	shadow_pte_written(&sh, 0x7000, 8);			       /* not a table: nothing */
+	shadow_pte_written(&sh, table_of(gcr3, LA_U, 1) + 8 * 300, 8); /* an entry never used */
+	cr_assert_eq(sh.stats.pte_zaps, zaps);
+	*gentry(gcr3, LA_U, 1) = FRAME_B | USER_RW;
+	shadow_pte_written(&sh, entry_gpa(gcr3, LA_U, 1), 8);
+	for (unsigned i = 0; i < 3; i++) {
+		uint64_t r = (uint64_t[]){rk, ru, rb}[i];
+
+		cr_assert_eq(sentry(r, LA_U, 1), 0, "root %u: expected the entry dropped", i);
+		cr_assert_neq(sentry(r, LA_U + 0x1000, 1), 0, "root %u: expected its neighbour", i);
+	}
+	cr_assert_eq(sh.stats.pte_zaps, zaps + 3);
+	cr_assert_neq(sentry(rk, LA_K, 1), 0);
+	/* A page directory entry: everything below it, in every root sharing it. */
+	shadow_pte_written(&sh, entry_gpa(gcr3, LA_U, 2), 8);
+	cr_assert_eq(sentry(rb, LA_U + 0x1000, 1), 0);
+	cr_assert_eq(sentry(ru, LA_U + 0x1000, 1), 0);
+	/* The PML4 (a CR3 page): that root's entry only. */
+	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	shadow_pte_written(&sh, gcr3 + idx(LA_K, 4) * 8, 8);
+	cr_assert_eq(sentry(rk, LA_K, 1), 0);
+	cr_assert_neq(sentry(rk, LA_U, 1), 0);
+	check_coherent();
+}
+
+Test(shadow_coherence, a_table_that_maps_itself_can_be_written_through_itself)
+{
+	uint64_t r = root(false);
+	/* PML4[510] points at the PML4: la reaches the PML4 page itself as data. */
+	uint64_t self = 0xffffff7fbfdfe000ULL, pt;
+
+	cr_assert_eq(idx(self, 4), 510);
+	cr_assert_eq(idx(self, 1), 510);
+	*gtable_entry(gcr3, self, 4) = gcr3 | PTE_P | PTE_W;
+	assert_result(fill(false, self, 0), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, self, 1) & PTE_ADDR_MASK, gcr3);
+	cr_assert(shadow_is_protected(&sh, gcr3), "expected the PML4 protected as a lower table");
+	cr_assert_eq(sentry(r, self, 1) & PTE_W, 0);
+	/* pagewalk set D in the walk's leaf: the write is let through, not refused forever. */
+	assert_result(fill(false, self, PFEC_W), SHADOW_FILLED);
+	cr_assert(sentry(r, self, 1) & PTE_W, "expected the self-mapped table writable");
+	check_tables();
+	/* The guest maps a page through the self-map, with no trap, then uses it. */
+	*(uint64_t *)(mem.ram + gcr3 + idx(LA_K, 4) * 8) = 0;
+	gmap(gcr3, LA_K, 1, FRAME_A, PTE_P | PTE_W, UPPER);
+	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_K, 1) & PTE_ADDR_MASK, FRAME_A);
+	/* A page table that maps itself, too. */
+	pt = table_of(gcr3, LA_K, 1);
+	gmap(gcr3, LA_K + 0x1000, 1, pt, PTE_P | PTE_W | PTE_D, UPPER);
+	assert_result(fill(false, LA_K + 0x1000, PFEC_W), SHADOW_FILLED);
+	cr_assert(sentry(r, LA_K + 0x1000, 1) & PTE_W);
+	*gentry(gcr3, LA_K, 1) = FRAME_B | PTE_P; /* written through itself */
+	check_coherent();
+	assert_result(fill(false, LA_K, 0), SHADOW_FILLED);
+	cr_assert_eq(sentry(r, LA_K, 1) & PTE_ADDR_MASK, FRAME_B);
+	check_coherent();
+}
+
+Test(shadow_coherence, a_known_address_space_is_one_lookup_away)
+{
+	uint64_t cr3b = galloc(), ra, rb;
+
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	gmap(cr3b, LA_U, 1, FRAME_B, USER_RW, UPPER);
+	ra = shadow_switch_root(&sh, gcr3, false);
+	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	rb = shadow_switch_root(&sh, cr3b, false);
+	assert_result(shadow_fill(&sh, cr3b, false, LA_U, 0, &WP_NXE, &(uint32_t){0}),
+		      SHADOW_FILLED);
+	sh.kvm_stale = false;
+	for (int i = 0; i < 1000; i++) {
+		cr_assert_eq(shadow_switch_root(&sh, i % 2 ? cr3b : gcr3, false), i % 2 ? rb : ra);
+	}
+	cr_assert_eq(sentry(ra, LA_U, 1) & PTE_ADDR_MASK, FRAME_A, "expected A's entry kept");
+	cr_assert_eq(sentry(rb, LA_U, 1) & PTE_ADDR_MASK, FRAME_B, "expected B's entry kept");
+	cr_assert_not(sh.kvm_stale, "expected no KVM flush for a switch");
+	cr_assert_eq(sh.stats.root_flushes, 0);
+	/* invlpg of an unchanged entry keeps it, and tells KVM nothing. */
+	shadow_invlpg(&sh, gcr3, LA_U);
+	cr_assert_neq(sentry(ra, LA_U, 1), 0);
+	cr_assert_not(sh.kvm_stale);
+}
+
+Test(shadow_coherence, switches_across_thousands_of_tables_stay_bounded_and_coherent)
+{
+	enum { SPACES = 240 };
+	static uint64_t cr3s[SPACES];
+	uint64_t peak = 0;
+
+	/* Each address space has its own four tables: 960 guest page tables. */
+	cr3s[0] = gcr3;
+	for (int i = 1; i < SPACES; i++)
+		cr3s[i] = galloc();
+	for (int i = 0; i < SPACES; i++)
+		gmap(cr3s[i], LA_U + (uint64_t)(i % 8) * 0x200000, 1,
+		     (uint64_t)(i % 64) * 0x1000 + 0x200000, USER_RW | PTE_D, UPPER);
+	for (int n = 0; n < 100000; n++) {
+		int i = (int)(rnd() % SPACES);
+		uint64_t la = LA_U + (uint64_t)(i % 8) * 0x200000;
+		bool user = rnd() % 2;
+		uint32_t pfec;
+
+		cr_assert_neq(shadow_switch_root(&sh, cr3s[i], user), 0);
+		if (rnd() % 4 == 0)
+			cr_assert_eq(shadow_fill(&sh, cr3s[i], user, la, PFEC_U | PFEC_W, &WP_NXE,
+						 &pfec),
+				     SHADOW_FILLED);
+		if (rnd() % 16 == 0) { /* the guest remaps it (a hypercall says so) */
+			*gentry(cr3s[i], la, 1) =
+				((rnd() % 64) * 0x1000 + 0x200000) | USER_RW | PTE_D;
+			shadow_pte_written(&sh, entry_gpa(cr3s[i], la, 1), 8);
+		}
+		if (sh.pool_pages - sh.nr_free > peak)
+			peak = sh.pool_pages - sh.nr_free;
+		if (n % 20000 == 0)
+			check_coherent();
+	}
+	check_coherent();
+	cr_assert_leq(peak, sh.pool_pages);
+	cr_assert_gt(sh.stats.evictions, 1000, "expected the root cache to cycle");
+	cr_assert_gt(sh.stats.root_hits, 1000);
+}
+
+/* Guest table writes the shadow sees (hypercalls, lodger's own writes): notified. */
+static void gmap_notify(uint64_t cr3, uint64_t la, int level, uint64_t frame, uint64_t leaf,
+			uint64_t upper)
+{
+	gmap(cr3, la, level, frame, leaf, upper);
+	for (int l = 4; l >= level; l--)
+		shadow_pte_written(&sh, entry_gpa(cr3, la, l), 8);
+}
+
+Test(shadow_coherence, random_writes_and_switches_keep_every_root_coherent)
+{
+	uint64_t cr3s[4] = {gcr3, galloc(), galloc(), galloc()};
+
+	for (int n = 0; n < 3000; n++) {
+		uint64_t cr3 = cr3s[rnd() % 4], la = random_la(false);
+		bool user_root = rnd() % 2;
+		int level = rnd() % 10 ? 1 : 2;
+		uint64_t frame = (rnd() % (RAM_SIZE / 0x1000)) * 0x1000;
+		uint32_t access = (rnd() % 2 ? PFEC_W : 0) | (user_root ? PFEC_U : 0), pfec;
+
+		frame &= ~((1ULL << (12 + 9 * (level - 1))) - 1);
+		if (rnd() % 3)
+			gmap_notify(cr3, la, level, frame,
+				    random_flags(rnd() % 2 ? PTE_D | PTE_A : PTE_A),
+				    random_flags(0) | PTE_P);
+		cr_assert_neq(shadow_switch_root(&sh, cr3, user_root), 0);
+		cr_assert_neq(shadow_fill(&sh, cr3, user_root, la, access, &WP_NXE, &pfec),
+			      SHADOW_NO_MEMORY);
+		if (rnd() % 10 == 0)
+			shadow_invlpg(&sh, cr3, random_la(false));
+		if (n % 100 == 99)
+			check_coherent();
+	}
+	check_coherent();
+	cr_assert_gt(sh.stats.protects, 10);
+	cr_assert_gt(sh.stats.unprotects, 0, "expected guest writes to its own tables");
+}
+
+/* Prefetch */
+
+Test(shadow_prefetch, a_miss_brings_in_the_accessed_neighbours_of_its_table)
+{
+	uint64_t rk = root(false), ru = root(true);
+
+	for (unsigned j = 0; j < 20; j++) {
+		uint64_t flags = USER_RW | PTE_A | (j == 9 ? PTE_D : 0);
+
+		if (j == 5)
+			flags &= ~PTE_A; /* never used: the guest's A must not change */
+		if (j == 6)
+			flags &= ~PTE_U; /* supervisor */
+		gmap(gcr3, LA_U + j * 0x1000ULL, 1, FRAME_A + j * 0x1000ULL, flags, UPPER);
+	}
+	assert_result(fill(false, LA_U + 8 * 0x1000, PFEC_U), SHADOW_FILLED);
+	for (unsigned j = 0; j < 20; j++) {
+		uint64_t e = sentry(rk, LA_U + j * 0x1000ULL, 1);
+		bool want = j <= 16 && j != 5;
+
+		cr_assert_eq(!!(e & PTE_P), want, "kernel root, entry %u: present %d", j, !want);
+		if (want)
+			cr_assert_eq(e & PTE_ADDR_MASK, FRAME_A + j * 0x1000ULL);
+	}
+	cr_assert_eq(*gentry(gcr3, LA_U + 5 * 0x1000, 1) & PTE_A, 0, "expected A untouched");
+	cr_assert(sentry(rk, LA_U + 9 * 0x1000, 1) & PTE_W, "expected D set: writable");
+	cr_assert_eq(sentry(rk, LA_U + 7 * 0x1000, 1) & PTE_W, 0, "expected D clear: read-only");
+	cr_assert_eq(sh.stats.prefetched, 15);
+	/* The user root takes user pages only. */
+	assert_result(fill(true, LA_U + 8 * 0x1000, PFEC_U), SHADOW_FILLED);
+	cr_assert_eq(sentry(ru, LA_U + 6 * 0x1000, 1), 0, "expected no supervisor page");
+	cr_assert_neq(sentry(ru, LA_U + 7 * 0x1000, 1), 0);
+	check_coherent();
+}
+
+Test(shadow_coherence, the_backends_accessed_bit_in_a_leaf_is_no_right_taken_away)
+{
+	uint64_t r = root(false), *pt;
+
+	gmap(gcr3, LA_K, 1, FRAME_A, PTE_P | PTE_W, UPPER);
+	assert_result(fill(false, LA_K, 0), SHADOW_FILLED); /* read: D clear, read-only */
+	pt = mon_table(sentry(r, LA_K, 2) & PTE_ADDR_MASK);
+	pt[idx(LA_K, 1)] |= PTE_A; /* the backend's walk set it */
+	sh.kvm_stale = false;
+	assert_result(fill(false, LA_K, PFEC_W), SHADOW_FILLED);
+	cr_assert(sentry(r, LA_K, 1) & PTE_W);
+	cr_assert_not(sh.kvm_stale, "expected a leaf made writable to need no KVM flush");
+	*gentry(gcr3, LA_K, 1) = FRAME_B | PTE_P | PTE_W;
+	shadow_pte_written(&sh, entry_gpa(gcr3, LA_K, 1), 8);
+	cr_assert(sh.kvm_stale, "expected a dropped leaf to need one");
+}
+
+Test(shadow_prefetch, a_guest_fault_is_filled_once_the_guest_fixed_its_table)
+{
+	uint64_t r = root(false);
+	uint32_t pfec;
+
+	assert_result(fill(false, LA_K, PFEC_W), SHADOW_GUEST_FAULT);
+	shadow_note_fault(&sh, gcr3, false, LA_K, PFEC_W);
+	cr_assert_not(shadow_prefill(&sh, gcr3, false, &WP_NXE), "expected nothing to fill yet");
+	cr_assert_not(shadow_prefill(&sh, gcr3, true, &WP_NXE), "expected another root ignored");
+	/* The handler maps the page; the resumption after it fills the entry. */
+	gmap(gcr3, LA_K, 1, FRAME_A, PTE_P | PTE_W, UPPER);
+	cr_assert(shadow_prefill(&sh, gcr3, false, &WP_NXE));
+	cr_assert_eq(sentry(r, LA_K, 1) & PTE_ADDR_MASK, FRAME_A);
+	cr_assert(*gentry(gcr3, LA_K, 1) & PTE_A);
+	cr_assert_eq(*gentry(gcr3, LA_K, 1) & PTE_D, 0, "expected D left to the write itself");
+	cr_assert_eq(sh.stats.prefilled, 1);
+	cr_assert_not(shadow_prefill(&sh, gcr3, false, &WP_NXE), "expected the note used up");
+	/* A note whose fix never comes lapses. */
+	shadow_note_fault(&sh, gcr3, false, LA_U, 0);
+	for (int i = 0; i < 20; i++)
+		cr_assert_not(shadow_prefill(&sh, gcr3, false, &WP_NXE));
+	gmap(gcr3, LA_U, 1, FRAME_B, USER_RW, UPPER);
+	cr_assert_not(shadow_prefill(&sh, gcr3, false, &WP_NXE), "expected the note lapsed");
+	cr_assert_eq(shadow_fill(&sh, gcr3, false, LA_U, 0, &WP_NXE, &pfec), SHADOW_FILLED);
+	check_coherent();
 }
