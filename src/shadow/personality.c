@@ -8,9 +8,11 @@
 
 #include "native/native.h"
 #include "shadow/guestcpu.h"
+#include "xen/personality.h"
 
 static const struct personality *const personalities[] = {
 	&native_personality,
+	&xen_personality,
 };
 
 const struct personality *personality_find(const char *name)
