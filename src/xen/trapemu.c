@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <xen/xen.h>
+
 #include "arch/x86.h"
 #include "arch/x86dec.h"
 #include "front/log.h"
@@ -116,6 +118,48 @@ static bool base_msr(struct xen_pstate *p, struct trap *t, bool write)
 	return true;
 }
 
+/*
+ * mov/pop to a data segment register of one of Xen's flat selectors (FLAT_RING3_*: GDT
+ * entries Xen reserves, far beyond the real GDT, so the load faults here): the segment
+ * is flat, so only FS/GS change (base 0, as a descriptor load gives). false: #GP stands.
+ */
+static bool flat_segment(struct trap *t, const ZydisDecodedInstruction *in,
+			 const ZydisDecodedOperand *ops)
+{
+	uint64_t sel, rsp = t->regs.rsp;
+	unsigned index;
+
+	if (ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    ZydisRegisterGetClass(ops[0].reg.value) != ZYDIS_REGCLASS_SEGMENT ||
+	    ops[0].reg.value == ZYDIS_REGISTER_CS)
+		return false;
+	if (in->mnemonic == ZYDIS_MNEMONIC_POP) {
+		struct gview v = trap_view(t, t->g->user);
+		struct gfault f;
+
+		if (!gmem_read(&v, rsp, &sel, 8, false, &f))
+			return false;
+		rsp += in->operand_width == 16 ? 2 : 8;
+	} else if (ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+		if (!x86_reg_get(&t->regs, ops[1].reg.value, &sel))
+			return false;
+	} else {
+		return false;
+	}
+	index = (uint16_t)sel >> 3;
+	if (index != FLAT_RING3_CS32 >> 3 && index != FLAT_RING3_CS64 >> 3 &&
+	    index != FLAT_RING3_SS64 >> 3)
+		return false;
+	if (ops[0].reg.value == ZYDIS_REGISTER_SS && (sel & 3) != 3)
+		return false; /* SS: RPL must be the CPL, which is 3 */
+	t->regs.rsp = rsp;
+	if (ops[0].reg.value == ZYDIS_REGISTER_FS)
+		t->sregs.fs.base = 0;
+	else if (ops[0].reg.value == ZYDIS_REGISTER_GS)
+		t->sregs.gs.base = 0;
+	return true;
+}
+
 bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 {
 	ZydisDecodedInstruction in;
@@ -145,6 +189,12 @@ bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 	case ZYDIS_MNEMONIC_INT1: /* icebp: a #DB trap */
 		t->regs.rip += in.length;
 		*status = xen_bounce(p, t, VEC_DB, false, 0, 0);
+		return true;
+	case ZYDIS_MNEMONIC_MOV:
+	case ZYDIS_MNEMONIC_POP:
+		if (t->vector != VEC_GP || !flat_segment(t, &in, ops))
+			return false;
+		*status = finish(p, t, in.length);
 		return true;
 	case ZYDIS_MNEMONIC_RDMSR:
 	case ZYDIS_MNEMONIC_WRMSR:

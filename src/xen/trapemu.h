@@ -7,6 +7,8 @@
  *   - `int $n` (a #UD at CPL3 on kvm_pvm, a #GP on hardware): delivered through the trap
  *     table when its DPL allows it from the guest's mode (Xen's permit_softint), else
  *     #GP((n << 3) | 2); icebp as #DB; int3 as #BP;
+ *   - mov/pop of Xen's flat selectors (FLAT_RING3_*, e.g. XTF's __USER_DS 0xe02b) into a
+ *     data segment register: Xen's reserved GDT entries lie beyond the real GDT;
  *   - wrmsr/rdmsr of FS_BASE, GS_BASE, SHADOW_GS_BASE from guest kernel mode (Linux's
  *     startup_xen writes GS_BASE before it has hypercalls);
  *   - reads of lodger's M2P (read-only, identity): Xen maps it for its guests; here it

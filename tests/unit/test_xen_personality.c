@@ -424,3 +424,24 @@ Test(xenpers, hooks_reach_the_shadow_core)
 			 fk.g->shadow.roots[i].guest_cr3 == guest.l.cr3;
 	cr_assert(found, "the user base pointer has its (flushed) shadow root");
 }
+
+Test(xenpers, loads_of_xens_flat_selectors_complete)
+{
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	memcpy(at(CODE), "\x8e\xe0", 2); /* mov %eax, %fs */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	fk.t.regs.rax = FLAT_RING3_SS64; /* XTF's __USER_DS */
+	fk.t.sregs.fs.base = 0x1234;
+	fk.t.vector = VEC_GP;
+	fk.t.has_error = true;
+	fk.t.error = FLAT_RING3_SS64 & ~3;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 2, "completed");
+	cr_assert_eq(fk.t.sregs.fs.base, 0, "a flat descriptor's base");
+
+	fk.t.regs.rax = 0x1238; /* a selector Xen does not provide: the guest's #GP */
+	fk.t.regs.rip = CODE;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+}
