@@ -13,6 +13,7 @@
 #include "lodger/boot.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
+#include "xen/cpuid.h"
 
 /*
  * In shadow mode, the features lodger's virtual CPU does not honour: their CR4 bits are
@@ -38,6 +39,7 @@ static void hide_unhonoured(struct kvm_cpuid_entry2 *e)
 int cpu_set_cpuid(struct vcpu *vcpu)
 {
 	struct kvm_cpuid2 *c = NULL;
+	unsigned cap = 0;
 	int r = -1;
 
 	for (unsigned n = 64; n <= 4096; n *= 2) {
@@ -46,6 +48,7 @@ int cpu_set_cpuid(struct vcpu *vcpu)
 		if (!c)
 			return -ENOMEM;
 		c->nent = n;
+		cap = n;
 		r = kvm_raw_ioctl(vcpu->vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c);
 		if (r == 0 || errno != E2BIG)
 			break;
@@ -64,6 +67,9 @@ int cpu_set_cpuid(struct vcpu *vcpu)
 		if (vcpu->guest) /* shadow mode: guestcpu_init sets it before calling here */
 			hide_unhonoured(&c->entries[i]);
 	}
+	/* A Xen PV guest sees Xen's hypervisor leaves (docs/xen-pv.md) */
+	if (vcpu->vm->cfg && vcpu->vm->cfg->personality == PERSONALITY_XEN)
+		xen_cpuid_leaves(c, cap);
 	r = kvm_ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
 	free(c);
 	return r;

@@ -23,6 +23,13 @@ extern const struct device poweroff_device;
 extern const struct device debug_exit_device;
 extern const struct device disk_device;
 
+/*
+ * Guest console output that does not come through the UART (a Xen PV guest's console_io
+ * and console ring): to wherever -serial sends the UART's. Errors drop the output, as
+ * the UART's do.
+ */
+void serial_console_write(const char *buf, unsigned len);
+
 /* In init order: the irqchip first, since the UART drives one of its lines. */
 extern const struct device *const devices[];
 extern const unsigned nr_devices;

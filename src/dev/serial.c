@@ -26,7 +26,7 @@ static struct serial {
 	int out_fd;
 	bool own_out_fd;
 	bool registered; /* -serial none: no UART at all */
-} serial;
+} serial = {.out_fd = -1};
 
 static void serial_set_irq(void *ctx, bool level)
 {
@@ -136,6 +136,20 @@ static void serial_exit(struct vm *vm)
 	if (serial.own_out_fd)
 		close(serial.out_fd);
 	serial.own_out_fd = false;
+}
+
+void serial_console_write(const char *buf, unsigned len)
+{
+	while (serial.out_fd >= 0 && len) {
+		ssize_t n = write(serial.out_fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (unsigned)n;
+	}
 }
 
 const struct device uart_device = {

@@ -18,6 +18,8 @@ const struct log_category_name log_categories[] = {
 	{"stub", LOG_STUB, "shadow mode: where the monitor stub is placed"},
 	{"reloc", LOG_RELOC,
 	 "shadow mode: each relocation of the stub (from, to, kind, reason, cost)"},
+	{"xen", LOG_XEN,
+	 "Xen PV guests: every hypercall (name, arguments, result), bounce and event"},
 	{NULL, 0, NULL},
 };
 

@@ -21,6 +21,7 @@ enum log_category {
 	LOG_SHADOW = 1u << 7, /* shadow mode: shadow page-table fills and flushes */
 	LOG_STUB = 1u << 8,   /* shadow mode: stub placement */
 	LOG_RELOC = 1u << 9,  /* shadow mode: every relocation of the stub */
+	LOG_XEN = 1u << 10,   /* Xen PV personality: every hypercall, bounce and event */
 };
 
 struct log_category_name {

@@ -26,6 +26,7 @@
 #include "front/log.h"
 #include "lodger/boot.h"
 #include "kvm/vcpu.h"
+#include "xen/personality.h"
 #include "xen/prepare.h"
 
 const struct device *const devices[] = {
@@ -218,21 +219,12 @@ int vm_prepare(struct vm *vm, const struct config *cfg)
 	r = disks_open(vm); /* before the device tree, which lists them */
 	if (r)
 		return r;
-	/* The Xen PV personality's parts exist (src/xen/) but the trap path cannot reach
-	 * them until the personality interface does (docs/xen-pv.md): build its memory, then
-	 * stop. */
+	/* A Xen PV kernel: Xen's start-of-day layout instead of lodger's boot protocol. */
 	if (cfg->personality == PERSONALITY_XEN) {
-		struct xen_domain d;
-		struct xen_layout l;
-
-		r = xen_prepare(&d, &vm->mem, cfg, &l);
-		xen_domain_free(&d);
-		if (r)
-			return r;
-		pr_err("kernel %s: a Xen PV kernel; the Xen personality is not wired into the "
-		       "trap path yet (docs/xen-pv.md)",
-		       cfg->kernel);
-		return EXIT_BAD_IMAGE;
+		vm->xen = calloc(1, sizeof(*vm->xen));
+		if (!vm->xen)
+			return EXIT_HOST_ERROR;
+		return xen_prepare(&vm->xen->d, &vm->mem, cfg, &vm->xen->l);
 	}
 	return load_boot_image(vm);
 }
@@ -285,6 +277,11 @@ void vm_destroy(struct vm *vm)
 			dev->exit(vm);
 	}
 	disks_close(); /* after the devices: I/O in flight ends before RAM goes */
+	if (vm->xen) {
+		xen_domain_free(&vm->xen->d);
+		free(vm->xen);
+		vm->xen = NULL;
+	}
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	mem_free(&vm->mem);

@@ -19,6 +19,7 @@
 
 struct vcpu;
 struct mode;
+struct xen_guest;
 
 struct vm {
 	const struct config *cfg;
@@ -32,9 +33,10 @@ struct vm {
 	struct boot_layout layout; /* reserved RAM */
 	struct boot_image image;   /* the loaded kernel */
 	uint64_t initrd_gpa, initrd_size;
-	unsigned devices_up; /* how many entries of devices[] are initialised */
-	volatile bool stop;  /* a device asked lodger to exit */
-	int exit_status;     /* ... with this status */
+	struct xen_guest *xen; /* a Xen PV kernel's domain (xen/personality.h), or NULL */
+	unsigned devices_up;   /* how many entries of devices[] are initialised */
+	volatile bool stop;    /* a device asked lodger to exit */
+	int exit_status;       /* ... with this status */
 };
 
 /* Each returns 0, or the lodger exit status (exitcode.h) after printing one line. */

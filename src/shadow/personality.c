@@ -10,9 +10,11 @@
 #include "kvm/vcpu.h"
 #include "native/native.h"
 #include "shadow/guestcpu.h"
+#include "xen/personality.h"
 
 static const struct personality *const personalities[] = {
 	&native_personality,
+	&xen_personality,
 };
 
 const struct personality *personality_find(const char *name)

@@ -32,6 +32,9 @@ struct personality_boot {
 	uint64_t pml4;	  /* the boot page tables, GDT and TSS in reserved RAM */
 	uint64_t gdt;
 	uint64_t tss;
+	/* What vm_prepare built for this personality (Xen: struct xen_guest, its domain
+	 * and layout; vm_destroy frees it). NULL for native. */
+	void *prepared;
 };
 
 struct personality {

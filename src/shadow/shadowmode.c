@@ -17,15 +17,20 @@
 #include "shadow/monitor.h"
 #include "shadow/report.h"
 #include "shadow/stubexit.h"
+#include "xen/personality.h"
 
 /* Monitor memory in its own memslot, then the guest's virtual CPU. */
 static int shadow_start(struct vm *vm)
 {
 	const struct config *cfg = vm->cfg;
+	bool xen = cfg->personality == PERSONALITY_XEN; /* chosen from the notes (config.h) */
 	struct guestcpu_options opt = {
-		/* The guest ABI: a native x86-64 kernel (the only personality so far). */
-		.personality = personality_find("native"),
-		.stub_base = cfg->stub_base_set ? cfg->stub_base : DEFAULT_STUB_BASE,
+		/* The guest ABI: a native x86-64 kernel, or Xen's PV ABI. */
+		.personality = personality_find(xen ? "xen" : "native"),
+		/* A PV guest's stub sits in the hole the ABI keeps from it (xen/personality.h) */
+		.stub_base = cfg->stub_base_set ? cfg->stub_base
+			     : xen		? XEN_STUB_BASE
+						: DEFAULT_STUB_BASE,
 		.relocate = cfg->relocate,
 		.seed = cfg->seed_set ? cfg->seed : (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32,
 		/* Measured (docs/shadow-mode.md): on kvm_pvm a trap the stub handles costs a third
@@ -40,6 +45,7 @@ static int shadow_start(struct vm *vm)
 		.pml4 = vm->layout.pml4,
 		.gdt = vm->layout.gdt,
 		.tss = vm->layout.tss,
+		.prepared = vm->xen,
 	};
 	int r = mem_alloc_monitor(&vm->mem, MONITOR_GPA, MONITOR_SIZE);
 

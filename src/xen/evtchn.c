@@ -38,6 +38,7 @@ void xen_evtchn_set_pending(struct xen_vcpu *v, evtchn_port_t port)
 
 	if (!s || port >= XEN_NR_PORTS)
 		return;
+	v->d->events[port]++;
 	if (test_and_set(&s->evtchn_pending[w], b))
 		return;
 	if ((s->evtchn_mask[w] >> b) & 1)
@@ -118,8 +119,10 @@ long xen_event_channel_op(struct xen_vcpu *v, const uint64_t a[6])
 	case EVTCHNOP_send:
 		if (!port_ok(d, u.send.port))
 			return -XEN_EINVAL;
-		if (u.send.port == d->console_port)
+		if (u.send.port == d->console_port) {
+			d->ring_used = true;
 			xen_console_drain(v);
+		}
 		return 0;
 	case EVTCHNOP_unmask: {
 		struct shared_info *s = shinfo(d);

@@ -1,10 +1,22 @@
 /* hypercall.c - the hypercall table, multicall, and checked guest-linear copies. */
 #include "xen/hypercall.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "front/log.h"
 #include "shadow/gmem.h"
 #include "xen/families.h"
+
+/* The hypercalls whose first argument is a sub-op (counted by it in -stats); mmuext_op
+ * counts each of its list's commands itself (mm.c). */
+#define SUBOP_MASK                                                                                 \
+	(1ULL << __HYPERVISOR_memory_op | 1ULL << __HYPERVISOR_xen_version |                       \
+	 1ULL << __HYPERVISOR_console_io | 1ULL << __HYPERVISOR_vm_assist |                        \
+	 1ULL << __HYPERVISOR_vcpu_op | 1ULL << __HYPERVISOR_set_segment_base |                    \
+	 1ULL << __HYPERVISOR_sched_op | 1ULL << __HYPERVISOR_callback_op |                        \
+	 1ULL << __HYPERVISOR_event_channel_op | 1ULL << __HYPERVISOR_physdev_op |                 \
+	 1ULL << __HYPERVISOR_set_debugreg | 1ULL << __HYPERVISOR_get_debugreg)
 
 static const struct {
 	const char *name;
@@ -130,15 +142,36 @@ static long multicall(struct xen_vcpu *v, const uint64_t a[6])
 	return 0;
 }
 
-long xen_hypercall(struct xen_vcpu *v, uint64_t nr, const uint64_t a[6])
+static long dispatch(struct xen_vcpu *v, uint64_t nr, const uint64_t a[6])
 {
-	if (nr < sizeof(v->d->hypercalls) / sizeof(v->d->hypercalls[0]))
+	if (nr < 64) {
 		v->d->hypercalls[nr]++;
+		if ((SUBOP_MASK >> nr & 1) && a[0] < 64)
+			v->d->subops[nr][a[0]]++;
+		else if (nr == __HYPERVISOR_memory_op)
+			v->d->subops[nr][a[0] & 0x3f]++;
+	}
 	if (nr == __HYPERVISOR_multicall)
 		return multicall(v, a);
 	if (nr >= TABLE_SIZE || !table[nr].fn)
 		return -XEN_ENOSYS;
 	return table[nr].fn(v, a);
+}
+
+long xen_hypercall(struct xen_vcpu *v, uint64_t nr, const uint64_t a[6])
+{
+	long r = dispatch(v, nr, a);
+	const char *name = xen_hypercall_name(nr);
+	char unnamed[32];
+
+	if (!name) {
+		snprintf(unnamed, sizeof(unnamed), "hypercall_%llu", (unsigned long long)nr);
+		name = unnamed;
+	}
+	pr_debug(LOG_XEN, "%s(%#llx, %#llx, %#llx, %#llx, %#llx) = %ld", name,
+		 (unsigned long long)a[0], (unsigned long long)a[1], (unsigned long long)a[2],
+		 (unsigned long long)a[3], (unsigned long long)a[4], r);
+	return r;
 }
 
 void xen_hypercall_regs(struct xen_vcpu *v)

@@ -26,8 +26,8 @@ long xen_memory_op(struct xen_vcpu *v, const uint64_t a[6])
 	}
 	case XENMEM_machphys_mapping: {
 		struct xen_machphys_mapping m = {
-			.v_start = __MACH2PHYS_VIRT_START,
-			.v_end = __MACH2PHYS_VIRT_END,
+			.v_start = XEN_M2P_REPORTED,
+			.v_end = XEN_M2P_REPORTED + XEN_M2P_SIZE,
 			.max_mfn = d->nr_pages + XEN_RESERVED_PAGES - 1,
 		};
 

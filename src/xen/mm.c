@@ -191,6 +191,8 @@ static long one_ext(struct xen_vcpu *v, const struct mmuext_op *op)
 	struct xen_domain *d = v->d;
 	uint64_t mfn = op->arg1.mfn;
 
+	if (op->cmd < 64)
+		d->subops[__HYPERVISOR_mmuext_op][op->cmd]++;
 	switch (op->cmd) {
 	case MMUEXT_PIN_L1_TABLE:
 	case MMUEXT_PIN_L2_TABLE:

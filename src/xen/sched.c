@@ -18,6 +18,7 @@ long xen_sched_op(struct xen_vcpu *v, const uint64_t a[6])
 
 		if (vi)
 			vi->evtchn_upcall_mask = 0;
+		v->blocked = true;
 		return 0;
 	}
 	case SCHEDOP_shutdown: {

@@ -75,8 +75,22 @@ struct xen_domain {
 	bool shut_down;
 	unsigned shutdown_reason; /* SHUTDOWN_* */
 
-	uint64_t hypercalls[64]; /* counts by number (-stats) */
+	/* -stats: hypercalls by number and by sub-op (the command argument, for the
+	 * hypercalls that have one, below 64), bounces by vector, events by port */
+	uint64_t hypercalls[64];
+	uint64_t subops[64][64];
+	uint64_t bounces[256];
+	uint64_t events[XEN_NR_PORTS];
+	/* the console ring has carried output: console_io's goes to -d xen from then on */
+	bool ring_used;
 };
+
+/* Where lodger's M2P is (read-only, identity: m2p[mfn] = mfn). XENMEM_machphys_mapping
+ * reports the second slot of the hole: kvm_pvm cannot map the first one for CPL3.
+ * Guests that do not ask (XTF) read Xen's default place; lodger completes those reads. */
+#define XEN_M2P_DEFAULT	 0xffff800000000000ULL /* __MACH2PHYS_VIRT_START */
+#define XEN_M2P_REPORTED 0xffff808000000000ULL /* PML4 slot 257 */
+#define XEN_M2P_SIZE	 0x4000000000ULL       /* Xen's M2P area: 256 GiB of entries */
 
 /* The registers a hypercall or a bounce reads and writes. */
 struct xen_regs {
@@ -99,6 +113,7 @@ struct xen_vcpu {
 	uint64_t runstate_va;	    /* VCPUOP_register_runstate_memory_area, 0: none */
 	uint64_t timer_deadline_ns; /* set_timer_op / singleshot, 0: none */
 	uint64_t periodic_ns;	    /* VCPUOP_set_periodic_timer, 0: stopped */
+	uint64_t periodic_next_ns;  /* the periodic timer's next expiry, 0: not yet armed */
 	uint64_t fs_base, gs_base_kernel, gs_base_user;
 	uint16_t gs_sel_user;
 	uint64_t dr[8];
@@ -109,6 +124,7 @@ struct xen_vcpu {
 	unsigned iopl; /* PHYSDEVOP_set_iopl: 0..3 */
 	bool fpu_ts;   /* fpu_taskswitch: virtual CR0.TS */
 	bool nxe;      /* guest EFER.NXE, for guest-linear accesses */
+	bool blocked;  /* SCHEDOP_block: the core waits for an event before resuming */
 
 	const struct xen_hooks *hooks;
 	void *opaque;

@@ -74,10 +74,12 @@ long xen_vcpu_op(struct xen_vcpu *v, const uint64_t a[6])
 		if (t.period_ns < 1000000) /* Xen: at least 1 ms */
 			return -XEN_EINVAL;
 		v->periodic_ns = t.period_ns;
+		v->periodic_next_ns = now + t.period_ns;
 		return 0;
 	}
 	case VCPUOP_stop_periodic_timer:
 		v->periodic_ns = 0;
+		v->periodic_next_ns = 0;
 		return 0;
 	default:
 		return -XEN_ENOSYS;

@@ -572,7 +572,8 @@ Test(hc, memory_op)
 	struct xen_memory_map *map = at(SCRATCH + 0x100);
 
 	cr_expect_eq(call(__HYPERVISOR_memory_op, XENMEM_machphys_mapping, SCRATCH, 0, 0), 0);
-	cr_expect_eq(m->v_start, __MACH2PHYS_VIRT_START);
+	cr_expect_eq(m->v_start, XEN_M2P_REPORTED, "slot 257: kvm_pvm cannot map slot 256");
+	cr_expect_eq(m->v_end - m->v_start, XEN_M2P_SIZE);
 	cr_expect_eq(m->max_mfn, RAM / 4096 - 1);
 	cr_expect_eq(call(__HYPERVISOR_memory_op, XENMEM_machphys_mapping, UNMAPPED, 0, 0),
 		     -XEN_EFAULT);
@@ -597,4 +598,116 @@ Test(hc, memory_op)
 	cr_expect_eq(*(uint64_t *)at(SCRATCH + 0x408), d.nr_pages * 4096);
 	cr_expect_eq(call(__HYPERVISOR_memory_op, XENMEM_populate_physmap, SCRATCH, 0, 0),
 		     -XEN_ENOSYS);
+}
+
+/* The guest-physical address of the L1 entry mapping va in the builder's tables. */
+static uint64_t *l1e(uint64_t va)
+{
+	uint64_t table = l.cr3;
+
+	for (unsigned level = 4; level > 1; level--) {
+		uint64_t e = *(uint64_t *)at(table + ((va >> (3 + 9 * level)) & 511) * 8);
+
+		cr_assert(e & 1, "va %#llx not mapped at level %u", (unsigned long long)va, level);
+		table = e & 0x000ffffffffff000ULL;
+	}
+	return at(table + ((va >> 12) & 511) * 8);
+}
+
+/*
+ * Every hypercall and sub-op that takes a guest pointer refuses each kind of bad pointer
+ * with -EFAULT: unmapped, non-canonical, inside the hypervisor hole (the M2P's slot,
+ * never in the guest's tables), straddling the end of the mapping. A pointer through a
+ * guest PTE that names a frame outside guest RAM (Xen's validation keeps such PTEs out;
+ * this one is written behind its back) reads all ones and drops writes, as the bus does:
+ * never a host access outside guest memory (ASan checks that in CI), never a crash.
+ */
+Test(hc, every_pointer_argument_refuses_bad_pointers)
+{
+	static const struct {
+		uint64_t nr, a0, slot; /* slot: which argument is the pointer */
+		uint64_t a1, a2, a3;
+	} calls[] = {
+		{__HYPERVISOR_set_trap_table, 0, 0, 0, 0, 0},
+		{__HYPERVISOR_mmu_update, 0, 0, 1, 0, DOMID_SELF},
+		{__HYPERVISOR_set_gdt, 0, 0, 1, 0, 0},
+		{__HYPERVISOR_memory_op, XENMEM_machphys_mapping, 1, 0, 0, 0},
+		{__HYPERVISOR_memory_op, XENMEM_memory_map, 1, 0, 0, 0},
+		{__HYPERVISOR_memory_op, XENMEM_current_reservation, 1, 0, 0, 0},
+		{__HYPERVISOR_memory_op, XENMEM_maximum_reservation, 1, 0, 0, 0},
+		{__HYPERVISOR_multicall, 0, 0, 1, 0, 0},
+		{__HYPERVISOR_xen_version, XENVER_extraversion, 1, 0, 0, 0},
+		{__HYPERVISOR_xen_version, XENVER_compile_info, 1, 0, 0, 0},
+		{__HYPERVISOR_xen_version, XENVER_capabilities, 1, 0, 0, 0},
+		{__HYPERVISOR_xen_version, XENVER_changeset, 1, 0, 0, 0},
+		{__HYPERVISOR_xen_version, XENVER_platform_parameters, 1, 0, 0, 0},
+		{__HYPERVISOR_xen_version, XENVER_get_features, 1, 0, 0, 0},
+		{__HYPERVISOR_console_io, CONSOLEIO_write, 2, 16, 0, 0},
+		{__HYPERVISOR_vcpu_op, VCPUOP_register_vcpu_info, 2, 0, 0, 0},
+		{__HYPERVISOR_vcpu_op, VCPUOP_register_runstate_memory_area, 2, 0, 0, 0},
+		{__HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, 2, 0, 0, 0},
+		{__HYPERVISOR_vcpu_op, VCPUOP_set_periodic_timer, 2, 0, 0, 0},
+		{__HYPERVISOR_mmuext_op, 0, 0, 1, 0, DOMID_SELF},
+		{__HYPERVISOR_sched_op, SCHEDOP_shutdown, 1, 0, 0, 0},
+		{__HYPERVISOR_sched_op, SCHEDOP_poll, 1, 0, 0, 0},
+		{__HYPERVISOR_callback_op, CALLBACKOP_register, 1, 0, 0, 0},
+		{__HYPERVISOR_callback_op, CALLBACKOP_unregister, 1, 0, 0, 0},
+		{__HYPERVISOR_event_channel_op, EVTCHNOP_bind_virq, 1, 0, 0, 0},
+		{__HYPERVISOR_event_channel_op, EVTCHNOP_send, 1, 0, 0, 0},
+		{__HYPERVISOR_event_channel_op, EVTCHNOP_unmask, 1, 0, 0, 0},
+		{__HYPERVISOR_event_channel_op, EVTCHNOP_close, 1, 0, 0, 0},
+		{__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, 1, 0, 0, 0},
+		{__HYPERVISOR_event_channel_op, EVTCHNOP_status, 1, 0, 0, 0},
+		{__HYPERVISOR_physdev_op, PHYSDEVOP_set_iopl, 1, 0, 0, 0},
+	};
+	const uint64_t outside = SCRATCH + 0x5000; /* its PTE will name a frame past RAM */
+	const uint64_t bad[] = {UNMAPPED, NONCANON, __HYPERVISOR_VIRT_START, l.v_end - 1, outside};
+
+	*l1e(outside) = (RAM + 0x100000) | 0x67; /* present, writable, user, A, D */
+	for (unsigned i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		for (unsigned b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+			uint64_t a[6] = {calls[i].a0, calls[i].a1, calls[i].a2, calls[i].a3, 0, 0};
+			long r;
+
+			a[calls[i].slot] = bad[b];
+			r = xen_hypercall(&v, calls[i].nr, a);
+			if (bad[b] == outside) {
+				d.shut_down = false; /* all ones may well read as a shutdown */
+				continue;
+			}
+			cr_expect_eq(r, -XEN_EFAULT,
+				     "%s sub-op %llu with pointer %#llx: %ld, expected -EFAULT",
+				     xen_hypercall_name(calls[i].nr),
+				     (unsigned long long)calls[i].a0, (unsigned long long)bad[b],
+				     r);
+			cr_expect(!d.shut_down, "a bad pointer never shuts the domain down");
+		}
+	}
+}
+
+/* Out-of-range counts: never more work than the list has entries, never a crash. */
+Test(hc, out_of_range_counts)
+{
+	struct mmu_update *u = at(SCRATCH + 0x3000);
+	uint32_t *done = at(SCRATCH + 0x3f00);
+
+	/* count's top bit is Xen's preemption flag: masked, then the list runs off the map */
+	cr_expect_eq(call(__HYPERVISOR_mmu_update, l.v_end - sizeof(*u), 0xffffffff,
+			  SCRATCH + 0x3f00, DOMID_SELF),
+		     -XEN_EFAULT);
+	/* a valid entry then garbage: stops at the first refusal, `done` says how far */
+	u[0] = (struct mmu_update){.ptr = (uint64_t)(SCRATCH + 0x3800) | MMU_NORMAL_PT_UPDATE,
+				   .val = 0};
+	u[1] = (struct mmu_update){.ptr = (RAM + 0x1000) | MMU_NORMAL_PT_UPDATE, .val = 0};
+	cr_expect_eq(
+		call(__HYPERVISOR_mmu_update, SCRATCH + 0x3000, 2, SCRATCH + 0x3f00, DOMID_SELF),
+		-XEN_EINVAL, "a frame outside guest RAM");
+	cr_expect_eq(*done, 1);
+	cr_expect_eq(call(__HYPERVISOR_set_gdt, SCRATCH, 8192, 0, 0), -XEN_EINVAL,
+		     "more GDT entries than Xen allows");
+	cr_expect_eq(call(__HYPERVISOR_console_io, CONSOLEIO_write, 0xffffffff, SCRATCH, 0),
+		     -XEN_EFAULT, "a count past the mapping");
+	cr_expect_eq(call(__HYPERVISOR_vcpu_op, VCPUOP_is_up, 1, 0, 0), -XEN_ENOENT,
+		     "a vCPU that does not exist");
+	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 8, 0, 0, 0), -XEN_EINVAL);
 }

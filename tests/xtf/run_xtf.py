@@ -3,15 +3,16 @@
 
     run_xtf.py --shared DIR --out DIR --build
     run_xtf.py --shared DIR --out DIR --lodger PATH --name TEST [--timeout S]
+               [--lodger-arg ARG]... [--expect-reloc]
 
 The kernels are built by DIR/tools/xtf-build into the build tree (OUTDIR/pv64), once,
 under a lock, by whichever test gets there first. A run passes when the Xen console shows
 "Test result: SUCCESS", skips (77) on "Test result: SKIP", and fails otherwise; the
-transcript is printed on failure.
+transcript is printed on failure. With --expect-reloc the run must also show, under
+`-d reloc`, that the stub moved (stub-base= placed it where the test's kernel lives).
 
-Skips with exit 77 and one line where /dev/kvm is not usable, where the shared folder
-(XTF's source and tools/xtf-build) is missing, and while lodger reports that its Xen
-personality is not wired into the trap path yet.
+Skips with exit 77 and one line where /dev/kvm is not usable or where the shared folder
+(XTF's source and tools/xtf-build) is missing.
 """
 import argparse
 import fcntl
@@ -66,11 +67,14 @@ def run(args):
         out, err = p.communicate()
         print(f"{' '.join(cmd)}: no result within {args.timeout} s\n{out}{err}")
         return 1
-    if p.returncode == 4 and "not wired into the trap path yet" in err:
-        skip("lodger's Xen personality is not wired into the trap path yet")
     m = re.search(r"Test result: (SUCCESS|SKIP|FAILURE|ERROR)(.*)", out)
+    moved = re.search(r"stub 0x[0-9a-f]+ -> 0x[0-9a-f]+", err)
+    if args.expect_reloc and not moved:
+        print(f"{' '.join(cmd)}: no relocation of the stub under -d reloc\n"
+              f"--- console ---\n{out}--- lodger ---\n{err}")
+        return 1
     if m and m.group(1) == "SUCCESS" and p.returncode == 0:
-        print(m.group(0))
+        print(m.group(0) + (f" (stub relocated: {moved.group(0)})" if moved else ""))
         return 0
     if m and m.group(1) == "SKIP" and p.returncode == 0:
         skip(m.group(0))
@@ -88,6 +92,7 @@ def main():
     ap.add_argument("--name")
     ap.add_argument("--timeout", type=int, default=30)
     ap.add_argument("--lodger-arg", action="append", default=[])
+    ap.add_argument("--expect-reloc", action="store_true")
     args = ap.parse_args()
     if not os.access(os.path.join(args.shared, "tools", "xtf-build"), os.X_OK):
         skip(f"{args.shared}/tools/xtf-build not found (XTF lives in the shared folder)")

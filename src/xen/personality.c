@@ -1,0 +1,472 @@
+/* personality.c - the Xen PV personality's table of operations (xen/personality.h). */
+#include "xen/personality.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <xen/sched.h>
+
+#include "arch/x86.h"
+#include "dev/devices.h"
+#include "front/exitcode.h"
+#include "front/log.h"
+#include "front/stats.h"
+#include "kvm/kvm.h"
+#include "kvm/vcpu.h"
+#include "kvm/vm.h"
+#include "shadow/guestcpu.h"
+#include "xen/bounce.h"
+#include "xen/families.h"
+#include "xen/hypercall.h"
+#include "xen/trapemu.h"
+
+static struct xen_pstate *pstate(const struct trap *t)
+{
+	return t->g->pstate;
+}
+
+int xen_shutdown_status(unsigned reason)
+{
+	switch (reason) {
+	case SHUTDOWN_poweroff:
+		return EXIT_GUEST_POWEROFF;
+	case SHUTDOWN_reboot:
+		return XEN_EXIT_REBOOT;
+	case SHUTDOWN_suspend:
+		return XEN_EXIT_SUSPEND;
+	case SHUTDOWN_watchdog:
+		return XEN_EXIT_WATCHDOG;
+	case SHUTDOWN_soft_reset:
+		return XEN_EXIT_SOFT_RESET;
+	default: /* SHUTDOWN_crash, and a reason Xen does not know (Xen: a crash too) */
+		return XEN_EXIT_CRASH;
+	}
+}
+
+void xen_regs_in(struct xen_pstate *p, struct trap *t)
+{
+	struct xen_regs *r = &p->v.regs;
+	const struct kvm_regs *k = &t->regs;
+
+	r->rax = k->rax, r->rbx = k->rbx, r->rcx = k->rcx, r->rdx = k->rdx;
+	r->rsi = k->rsi, r->rdi = k->rdi, r->rbp = k->rbp, r->rsp = k->rsp;
+	r->r8 = k->r8, r->r9 = k->r9, r->r10 = k->r10, r->r11 = k->r11;
+	r->r12 = k->r12, r->r13 = k->r13, r->r14 = k->r14, r->r15 = k->r15;
+	r->rip = k->rip, r->rflags = k->rflags;
+	p->v.kernel_mode = !t->g->user;
+	/* The guest may have changed its bases itself (kvm_pvm runs wrfsbase at CPL3). */
+	p->v.fs_base = t->sregs.fs.base;
+	if (p->v.kernel_mode)
+		p->v.gs_base_kernel = t->sregs.gs.base;
+	else
+		p->v.gs_base_user = t->sregs.gs.base;
+	p->t = t;
+}
+
+void xen_regs_out(struct xen_pstate *p, struct trap *t)
+{
+	const struct xen_regs *r = &p->v.regs;
+	struct kvm_regs *k = &t->regs;
+	struct guestcpu *g = t->g;
+	bool user = !p->v.kernel_mode;
+
+	k->rax = r->rax, k->rbx = r->rbx, k->rcx = r->rcx, k->rdx = r->rdx;
+	k->rsi = r->rsi, k->rdi = r->rdi, k->rbp = r->rbp, k->rsp = r->rsp;
+	k->r8 = r->r8, k->r9 = r->r9, k->r10 = r->r10, k->r11 = r->r11;
+	k->r12 = r->r12, k->r13 = r->r13, k->r14 = r->r14, k->r15 = r->r15;
+	k->rip = r->rip, k->rflags = r->rflags;
+	trap_set_mode(t, user);
+	/* Each mode runs on the shadow of its own base pointer (Xen switches them too). */
+	g->cr3 = user && p->v.user_cr3 ? p->v.user_cr3 : p->v.kernel_cr3;
+	t->sregs.fs.base = p->v.fs_base;
+	t->sregs.gs.base = user ? p->v.gs_base_user : p->v.gs_base_kernel;
+}
+
+/* The domain shut down (SCHEDOP_shutdown, or a crash bounce.c decided): end the run. */
+static int check_shutdown(struct xen_pstate *p, struct trap *t)
+{
+	struct xen_domain *d = &p->guest->d;
+	int status;
+
+	if (!d->shut_down)
+		return 0;
+	status = xen_shutdown_status(d->shutdown_reason);
+	pr_debug(LOG_XEN, "shutdown, reason %u: exit status %d", d->shutdown_reason, status);
+	if (d->shutdown_reason == SHUTDOWN_crash)
+		pr_err("vcpu%u: the Xen PV guest crashed (SHUTDOWN_crash), RIP %#llx", t->vcpu->id,
+		       (unsigned long long)p->v.regs.rip);
+	vm_request_exit(t->vcpu->vm, status);
+	return status;
+}
+
+/* ---- the hooks (state.h struct xen_hooks) ---- */
+
+static void hook_pte_written(void *opaque, uint64_t pte_gpa)
+{
+	struct xen_pstate *p = opaque;
+
+	/* lodger keeps no reverse map yet (guest table frame -> shadow entries derived from
+	 * it), so any entry may hold a translation through this one: drop them all. */
+	(void)pte_gpa;
+	shadow_flush_all(&p->t->g->shadow);
+}
+
+static void hook_flush_all(void *opaque)
+{
+	struct xen_pstate *p = opaque;
+
+	shadow_flush_all(&p->t->g->shadow);
+}
+
+static void hook_invlpg(void *opaque, uint64_t la)
+{
+	struct xen_pstate *p = opaque;
+	struct shadow *s = &p->t->g->shadow;
+
+	shadow_invlpg(s, p->v.kernel_cr3, la);
+	if (p->v.user_cr3 && p->v.user_cr3 != p->v.kernel_cr3)
+		shadow_invlpg(s, p->v.user_cr3, la);
+}
+
+static void hook_new_root(void *opaque, bool user, uint64_t l4_gpa)
+{
+	struct xen_pstate *p = opaque;
+
+	/* A new base pointer flushes the TLB, as Xen's write_ptbase does. xen_regs_out
+	 * makes it the current root when its mode runs. */
+	if (!shadow_root(&p->t->g->shadow, l4_gpa, user, true))
+		pr_warn("Xen PV guest: no shadow root for base pointer %#llx",
+			(unsigned long long)l4_gpa);
+}
+
+static void hook_console_write(void *opaque, const char *buf, unsigned len)
+{
+	(void)opaque;
+	serial_console_write(buf, len);
+}
+
+static uint64_t host_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t hook_now_ns(void *opaque)
+{
+	struct xen_pstate *p = opaque;
+
+	return host_ns() - p->start_ns;
+}
+
+static const struct xen_hooks hooks = {
+	.pte_written = hook_pte_written,
+	.flush_all = hook_flush_all,
+	.invlpg = hook_invlpg,
+	.new_root = hook_new_root,
+	.console_write = hook_console_write,
+	.now_ns = hook_now_ns,
+};
+
+/* ---- the operations ---- */
+
+/* The vCPU's CPUID table as lodger gave it to KVM (cpu_set_cpuid ran before boot). */
+static struct kvm_cpuid2 *read_cpuid(struct vcpu *vcpu)
+{
+	enum { N = 1024 }; /* KVM_GET_CPUID2 fails (E2BIG) on a short buffer */
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + N * sizeof(c->entries[0]));
+
+	if (!c)
+		return NULL;
+	c->nent = N;
+	if (kvm_raw_ioctl(vcpu->fd, KVM_GET_CPUID2, c) < 0)
+		c->nent = 0;
+	return c;
+}
+
+int xen_pers_boot(struct trap *t, const struct personality_boot *b)
+{
+	struct guestcpu *g = t->g;
+	struct xen_pstate *p = calloc(1, sizeof(*p));
+
+	if (!p || !b->prepared) {
+		free(p);
+		pr_err("Xen PV guest: nothing prepared to boot");
+		return EXIT_INTERNAL;
+	}
+	p->guest = b->prepared;
+	p->start_ns = host_ns();
+	p->cpuid = read_cpuid(t->vcpu);
+	xen_vcpu_init(&p->v, &p->guest->d, &p->guest->l);
+	xen_evtchn_init(&p->guest->d);
+	p->v.hooks = &hooks;
+	p->v.opaque = p;
+	g->pstate = p;
+	/* A 64-bit PV vCPU: long mode, paging with WP (guest kernel writes honour read-only
+	 * pages: Xen runs the kernel in ring 3), NX. */
+	g->cr0 = CR0_PG | CR0_WP | CR0_NE | CR0_ET | CR0_MP | CR0_PE;
+	g->cr4 = CR4_OSXMMEXCPT | CR4_OSFXSR | CR4_PAE;
+	g->efer = EFER_NXE | EFER_LMA | EFER_LME | EFER_SCE;
+	g->pat = PAT_RESET;
+	g->vif = false;
+	t->regs = (struct kvm_regs){0};
+	xen_regs_out(p, t);
+	pr_debug(LOG_XEN, "boot: entry %#llx, RSP %#llx, start_info %#llx, L4 %#llx",
+		 (unsigned long long)p->v.regs.rip, (unsigned long long)p->v.regs.rsp,
+		 (unsigned long long)p->v.regs.rsi, (unsigned long long)p->v.kernel_cr3);
+	return 0;
+}
+
+/*
+ * A `syscall`: RCX holds the return RIP and R11 the RFLAGS the CPU saved (on kvm_pvm it
+ * arrives as the fetch fault on LSTAR, so RIP is no help). Kernel mode: a hypercall, as
+ * the hypercall page makes them (RCX and R11 were pushed before, and are popped after);
+ * user mode: to the guest's syscall callback.
+ */
+int xen_pers_syscall(struct trap *t)
+{
+	struct xen_pstate *p = pstate(t);
+	struct xen_vcpu *v = &p->v;
+	int r = 0;
+
+	xen_regs_in(p, t);
+	v->regs.rip = v->regs.rcx;
+	v->regs.rflags = v->regs.r11;
+	if (!v->kernel_mode) {
+		pr_debug(LOG_XEN, "syscall from user mode at %#llx",
+			 (unsigned long long)v->regs.rip);
+		r = xen_bounce_syscall(v);
+	} else if (v->regs.rax == __HYPERVISOR_iret) {
+		v->d->hypercalls[__HYPERVISOR_iret]++;
+		r = xen_iret(v);
+		pr_debug(LOG_XEN, "iret to %#llx (%s mode) = %d", (unsigned long long)v->regs.rip,
+			 v->kernel_mode ? "kernel" : "user", r);
+	} else {
+		xen_hypercall_regs(v);
+	}
+	(void)r; /* a failed iret or bounce crashed the domain: check_shutdown says so */
+	xen_regs_out(p, t);
+	if (v->blocked) {
+		v->blocked = false;
+		int w = xen_wait_for_event(p, t);
+
+		if (w)
+			return w;
+	}
+	return check_shutdown(p, t);
+}
+
+/* Bounces an exception through the trap table (#PF: CR2 into vcpu_info too). */
+int xen_bounce(struct xen_pstate *p, struct trap *t, unsigned vector, bool has_error,
+	       uint32_t error, uint64_t cr2)
+{
+	xen_regs_in(p, t);
+	if (vector < 256)
+		p->guest->d.bounces[vector]++;
+	pr_debug(LOG_XEN, "bounce vector %u error %#x at %#llx (%s), cr2 %#llx", vector, error,
+		 (unsigned long long)p->v.regs.rip, p->v.kernel_mode ? "kernel" : "user",
+		 (unsigned long long)cr2);
+	(void)xen_bounce_exception(&p->v, vector, has_error, error, cr2);
+	t->g->stats.by_kind[TK_REFLECTED]++;
+	xen_regs_out(p, t);
+	return check_shutdown(p, t);
+}
+
+int xen_pers_exception(struct trap *t)
+{
+	struct xen_pstate *p = pstate(t);
+	int r;
+
+	if ((t->vector == VEC_UD || t->vector == VEC_GP) && xen_trapemu(p, t, &r))
+		return r ? r : check_shutdown(p, t);
+	return xen_bounce(p, t, t->vector, t->has_error, t->error, 0);
+}
+
+int xen_pers_deliver(struct trap *t, const struct event *e)
+{
+	struct xen_pstate *p = pstate(t);
+	int r;
+
+	switch (e->kind) {
+	case EV_EXTERNAL:
+		/* No device interrupts a PV guest (its events are channels); KVM's irqchip
+		 * has nothing wired for it. Counted, then dropped. */
+		pr_debug(LOG_XEN, "external interrupt %u dropped", e->vector);
+		return 0;
+	case EV_SOFTWARE:
+		/* int3 (the core's #BP path): Xen's #BP gate is DPL3, so no check; RIP is
+		 * past the instruction in the frame */
+		t->regs.rip += t->soft_len;
+		return xen_bounce(p, t, e->vector, false, 0, 0);
+	case EV_EXCEPTION:
+	default:
+		if (e->vector == VEC_PF && xen_m2p_fault(p, t, e->cr2, e->error, &r))
+			return r;
+		return xen_bounce(p, t, e->vector, e->has_error, e->error, e->cr2);
+	}
+}
+
+/* VIRQ_TIMER when a timer is due. */
+static void fire_timers(struct xen_pstate *p)
+{
+	struct xen_vcpu *v = &p->v;
+	uint64_t now = hook_now_ns(p);
+	evtchn_port_t port = v->d->virq_port[VIRQ_TIMER];
+	bool due = false;
+
+	if (v->timer_deadline_ns && now >= v->timer_deadline_ns) {
+		v->timer_deadline_ns = 0; /* singleshot */
+		due = true;
+	}
+	if (v->periodic_ns) {
+		if (!v->periodic_next_ns)
+			v->periodic_next_ns = now + v->periodic_ns;
+		else if (now >= v->periodic_next_ns) {
+			v->periodic_next_ns = now + v->periodic_ns;
+			due = true;
+		}
+	}
+	if (due && port) {
+		pr_debug(LOG_XEN, "VIRQ_TIMER on port %u", port);
+		xen_evtchn_set_pending(v, port);
+	}
+}
+
+int xen_pers_pending(struct trap *t)
+{
+	struct xen_pstate *p = pstate(t);
+	struct xen_vcpu *v = &p->v;
+
+	if (v->d->shut_down)
+		return 0;
+	p->t = t;
+	fire_timers(p);
+	if (!xen_event_pending(v))
+		return 0;
+	xen_regs_in(p, t);
+	pr_debug(LOG_XEN, "event upcall at %#llx (%s)", (unsigned long long)v->regs.rip,
+		 v->kernel_mode ? "kernel" : "user");
+	(void)xen_deliver_event(v);
+	t->g->stats.by_kind[TK_REFLECTED]++;
+	xen_regs_out(p, t);
+	return check_shutdown(p, t);
+}
+
+int xen_wait_for_event(struct xen_pstate *p, struct trap *t)
+{
+	struct xen_vcpu *v = &p->v;
+
+	for (;;) {
+		uint64_t now, until = UINT64_MAX;
+
+		fire_timers(p);
+		if (xen_event_pending(v) || t->vcpu->vm->stop)
+			return 0;
+		now = hook_now_ns(p);
+		if (v->timer_deadline_ns)
+			until = v->timer_deadline_ns;
+		if (v->periodic_ns && v->periodic_next_ns < until)
+			until = v->periodic_next_ns;
+		if (until == UINT64_MAX) {
+			/* Nothing lodger drives could ever wake it (no timer, no input yet) */
+			pr_err("vcpu%u: the Xen PV guest blocked with no timer and no event "
+			       "source (RIP %#llx)",
+			       t->vcpu->id, (unsigned long long)v->regs.rip);
+			return EXIT_INTERNAL;
+		}
+		if (until > now) {
+			uint64_t ns = until - now;
+			struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ULL),
+					      .tv_nsec = (long)(ns % 1000000000ULL)};
+
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !t->vcpu->vm->stop)
+				;
+		}
+	}
+}
+
+static void write_stats(struct json *j, const struct guestcpu *g)
+{
+	const struct xen_pstate *p = g->pstate;
+	const struct xen_domain *d;
+	char key[48];
+
+	if (!p)
+		return;
+	d = &p->guest->d;
+	json_open(j, "xen");
+	json_open(j, "hypercalls");
+	for (unsigned nr = 0; nr < 64; nr++) {
+		const char *name = xen_hypercall_name(nr);
+		bool any_sub = false;
+
+		if (!d->hypercalls[nr])
+			continue;
+		if (!name) {
+			snprintf(key, sizeof(key), "hypercall_%u", nr);
+			name = key;
+		}
+		for (unsigned s = 0; s < 64; s++)
+			any_sub |= d->subops[nr][s] != 0;
+		if (!any_sub) {
+			json_u64(j, name, d->hypercalls[nr]);
+			continue;
+		}
+		json_open(j, name);
+		json_u64(j, "total", d->hypercalls[nr]);
+		for (unsigned s = 0; s < 64; s++) {
+			if (!d->subops[nr][s])
+				continue;
+			snprintf(key, sizeof(key), "%u", s);
+			json_u64(j, key, d->subops[nr][s]);
+		}
+		json_close(j);
+	}
+	json_close(j);
+	json_open(j, "bounces_by_vector");
+	for (unsigned vec = 0; vec < 256; vec++) {
+		if (!d->bounces[vec])
+			continue;
+		snprintf(key, sizeof(key), "%u", vec);
+		json_u64(j, key, d->bounces[vec]);
+	}
+	json_close(j);
+	json_open(j, "events_by_port");
+	for (unsigned port = 0; port < XEN_NR_PORTS; port++) {
+		if (!d->events[port])
+			continue;
+		snprintf(key, sizeof(key), "%u", port);
+		json_u64(j, key, d->events[port]);
+	}
+	json_close(j);
+	json_u64(j, "emulated", p->emulated);
+	if (d->shut_down)
+		json_u64(j, "shutdown_reason", d->shutdown_reason);
+	json_close(j);
+}
+
+void xen_pers_destroy(struct guestcpu *g)
+{
+	struct xen_pstate *p = g->pstate;
+
+	if (!p)
+		return;
+	free(p->cpuid); /* the guest (domain, layout) is vm.c's */
+	free(p);
+	g->pstate = NULL;
+}
+
+const struct personality xen_personality = {
+	.name = "xen",
+	.kernel_if_is_real = false,
+	.boot = xen_pers_boot,
+	.syscall = xen_pers_syscall,
+	.exception = xen_pers_exception,
+	.deliver = xen_pers_deliver,
+	.pending = xen_pers_pending,
+	.write_stats = write_stats,
+	.destroy = xen_pers_destroy,
+};

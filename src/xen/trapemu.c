@@ -1,0 +1,281 @@
+/* trapemu.c - instructions the Xen PV personality completes (xen/trapemu.h). */
+#include "xen/trapemu.h"
+
+#include <string.h>
+
+#include <xen/xen.h>
+
+#include "arch/x86.h"
+#include "arch/x86dec.h"
+#include "front/log.h"
+#include "shadow/guestcpu.h"
+#include "shadow/pagewalk.h"
+
+#define FEP_LEN 5 /* ud2a; .ascii "xen" */
+
+/* Up to `max` instruction bytes at RIP, fewer at an unmapped page boundary; 0: none. */
+static unsigned fetch(struct trap *t, uint8_t *bytes, unsigned max)
+{
+	struct gview v = trap_view(t, t->g->user);
+	struct gfault f;
+	uint64_t rip = t->regs.rip;
+	unsigned n = max;
+
+	if (((rip + max - 1) & ~0xfffULL) != (rip & ~0xfffULL)) {
+		uint8_t probe;
+
+		if (!gmem_read(&v, (rip + max - 1) & ~0xfffULL, &probe, 1, true, &f))
+			n = (unsigned)(0x1000 - (rip & 0xfff));
+	}
+	return gmem_read(&v, rip, bytes, n, true, &f) ? n : 0;
+}
+
+void xen_cpuid(const struct xen_pstate *p, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+	memset(out, 0, 4 * sizeof(out[0]));
+	if (!p->cpuid)
+		return;
+	for (unsigned i = 0; i < p->cpuid->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &p->cpuid->entries[i];
+
+		if (e->function != leaf ||
+		    ((e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) && e->index != subleaf))
+			continue;
+		out[0] = e->eax, out[1] = e->ebx, out[2] = e->ecx, out[3] = e->edx;
+		return;
+	}
+}
+
+/* After an emulated instruction: a single step ends in #DB, as on Xen. */
+static int finish(struct xen_pstate *p, struct trap *t, unsigned len)
+{
+	p->emulated++;
+	t->g->stats.by_kind[TK_EMULATED]++;
+	t->regs.rip += len;
+	if (t->regs.rflags & RFLAGS_TF)
+		return xen_bounce(p, t, VEC_DB, false, 0, 0);
+	return 0;
+}
+
+static int forced_cpuid(struct xen_pstate *p, struct trap *t)
+{
+	uint32_t r[4];
+
+	xen_cpuid(p, (uint32_t)t->regs.rax, (uint32_t)t->regs.rcx, r);
+	pr_debug(LOG_XEN, "forced-emulation cpuid %#x.%#x", (unsigned)t->regs.rax,
+		 (unsigned)t->regs.rcx);
+	t->regs.rax = r[0], t->regs.rbx = r[1], t->regs.rcx = r[2], t->regs.rdx = r[3];
+	return finish(p, t, FEP_LEN + 2);
+}
+
+/* int $n: Xen's permit_softint (DPL >= 1 from the guest kernel, 3 from user mode). */
+static int soft_int(struct xen_pstate *p, struct trap *t, unsigned n, unsigned len)
+{
+	const struct trap_info *ti = &p->v.traps[n];
+	unsigned need = t->g->user ? 3 : 1;
+
+	if (!ti->address || (ti->flags & 3) < need)
+		return xen_bounce(p, t, VEC_GP, true, n << 3 | 2, 0);
+	t->regs.rip += len;
+	return xen_bounce(p, t, n, false, 0, 0);
+}
+
+/* rdmsr/wrmsr of the segment bases from guest kernel mode; false: #GP stands. */
+static bool base_msr(struct xen_pstate *p, struct trap *t, bool write)
+{
+	uint32_t index = (uint32_t)t->regs.rcx;
+	uint64_t value = (t->regs.rdx & 0xffffffffULL) << 32 | (t->regs.rax & 0xffffffffULL);
+	uint64_t cur;
+
+	if (t->g->user)
+		return false;
+	switch (index) {
+	case MSR_FS_BASE:
+		cur = t->sregs.fs.base;
+		break;
+	case MSR_GS_BASE: /* the current (kernel) GS base */
+		cur = t->sregs.gs.base;
+		break;
+	case MSR_KERNEL_GS_BASE: /* the other one: the user GS base */
+		cur = p->v.gs_base_user;
+		break;
+	default:
+		return false;
+	}
+	if (!write) {
+		t->regs.rax = (uint32_t)cur;
+		t->regs.rdx = cur >> 32;
+		return true;
+	}
+	if (!canonical(value))
+		return false;
+	if (index == MSR_FS_BASE)
+		t->sregs.fs.base = value;
+	else if (index == MSR_GS_BASE)
+		t->sregs.gs.base = value;
+	else
+		p->v.gs_base_user = value;
+	return true;
+}
+
+/*
+ * mov/pop to a data segment register of one of Xen's flat selectors (FLAT_RING3_*: GDT
+ * entries Xen reserves, far beyond the real GDT, so the load faults here): the segment
+ * is flat, so only FS/GS change (base 0, as a descriptor load gives). false: #GP stands.
+ */
+static bool flat_segment(struct trap *t, const ZydisDecodedInstruction *in,
+			 const ZydisDecodedOperand *ops)
+{
+	uint64_t sel, rsp = t->regs.rsp;
+	unsigned index;
+
+	if (ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    ZydisRegisterGetClass(ops[0].reg.value) != ZYDIS_REGCLASS_SEGMENT ||
+	    ops[0].reg.value == ZYDIS_REGISTER_CS)
+		return false;
+	if (in->mnemonic == ZYDIS_MNEMONIC_POP) {
+		struct gview v = trap_view(t, t->g->user);
+		struct gfault f;
+
+		if (!gmem_read(&v, rsp, &sel, 8, false, &f))
+			return false;
+		rsp += in->operand_width == 16 ? 2 : 8;
+	} else if (ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+		if (!x86_reg_get(&t->regs, ops[1].reg.value, &sel))
+			return false;
+	} else {
+		return false;
+	}
+	index = (uint16_t)sel >> 3;
+	if (index != FLAT_RING3_CS32 >> 3 && index != FLAT_RING3_CS64 >> 3 &&
+	    index != FLAT_RING3_SS64 >> 3)
+		return false;
+	if (ops[0].reg.value == ZYDIS_REGISTER_SS && (sel & 3) != 3)
+		return false; /* SS: RPL must be the CPL, which is 3 */
+	t->regs.rsp = rsp;
+	if (ops[0].reg.value == ZYDIS_REGISTER_FS)
+		t->sregs.fs.base = 0;
+	else if (ops[0].reg.value == ZYDIS_REGISTER_GS)
+		t->sregs.gs.base = 0;
+	return true;
+}
+
+bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
+{
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+	uint8_t b[ZYDIS_MAX_INSTRUCTION_LENGTH];
+	unsigned n = fetch(t, b, sizeof(b));
+
+	*status = 0;
+	if (n >= FEP_LEN && memcmp(b, "\x0f\x0bxen", FEP_LEN) == 0) {
+		/* Xen emulates only cpuid after the prefix; anything else stays #UD */
+		if (t->vector != VEC_UD || n < FEP_LEN + 2 || b[FEP_LEN] != 0x0f ||
+		    b[FEP_LEN + 1] != 0xa2)
+			return false;
+		*status = forced_cpuid(p, t);
+		return true;
+	}
+	if (!n || !x86_decode(b, n, false, &in, ops))
+		return false;
+	switch (in.mnemonic) {
+	case ZYDIS_MNEMONIC_INT:
+		*status = soft_int(p, t, ops[0].imm.value.u & 0xff, in.length);
+		return true;
+	case ZYDIS_MNEMONIC_INT3: /* Xen's #BP gate is DPL3: always a #BP trap */
+		t->regs.rip += in.length;
+		*status = xen_bounce(p, t, VEC_BP, false, 0, 0);
+		return true;
+	case ZYDIS_MNEMONIC_INT1: /* icebp: a #DB trap */
+		t->regs.rip += in.length;
+		*status = xen_bounce(p, t, VEC_DB, false, 0, 0);
+		return true;
+	case ZYDIS_MNEMONIC_MOV:
+	case ZYDIS_MNEMONIC_POP:
+		if (t->vector != VEC_GP || !flat_segment(t, &in, ops))
+			return false;
+		*status = finish(p, t, in.length);
+		return true;
+	case ZYDIS_MNEMONIC_RDMSR:
+	case ZYDIS_MNEMONIC_WRMSR:
+		if (t->vector != VEC_GP || !base_msr(p, t, in.mnemonic == ZYDIS_MNEMONIC_WRMSR))
+			return false;
+		*status = finish(p, t, in.length);
+		return true;
+	default:
+		return false;
+	}
+}
+
+uint64_t xen_m2p_entry(const struct xen_domain *d, uint64_t mfn)
+{
+	return mfn < d->nr_pages + XEN_RESERVED_PAGES ? mfn : ~0ULL; /* INVALID_M2P_ENTRY */
+}
+
+/* The M2P area cr2 falls in (its base), or 0. Readable: the pages holding entries. */
+static uint64_t m2p_base(const struct xen_domain *d, uint64_t la, bool *readable)
+{
+	uint64_t bases[2] = {XEN_M2P_DEFAULT, XEN_M2P_REPORTED};
+	uint64_t bytes = ((d->nr_pages + XEN_RESERVED_PAGES) * 8 + 0xfff) & ~0xfffULL;
+
+	for (unsigned i = 0; i < 2; i++)
+		if (la - bases[i] < XEN_M2P_SIZE) {
+			*readable = la - bases[i] < bytes;
+			return bases[i];
+		}
+	return 0;
+}
+
+bool xen_m2p_fault(struct xen_pstate *p, struct trap *t, uint64_t cr2, uint32_t error, int *status)
+{
+	const struct xen_domain *d = &p->guest->d;
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+	uint8_t b[ZYDIS_MAX_INSTRUCTION_LENGTH];
+	uint64_t base, la, value = 0;
+	unsigned n, size;
+	bool readable, end_ok = false;
+
+	base = m2p_base(d, cr2, &readable);
+	if (!base)
+		return false;
+	if (!readable) { /* beyond the entries: not mapped, as on Xen */
+		*status = xen_bounce(p, t, VEC_PF, true, error & ~PFEC_P, cr2);
+		return true;
+	}
+	if (error & (PFEC_W | PFEC_I)) { /* read-only, not executable */
+		*status = xen_bounce(p, t, VEC_PF, true, error | PFEC_P, cr2);
+		return true;
+	}
+	n = fetch(t, b, sizeof(b));
+	if (!n || !x86_decode(b, n, false, &in, ops) ||
+	    ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    ops[1].type != ZYDIS_OPERAND_TYPE_MEMORY ||
+	    (in.mnemonic != ZYDIS_MNEMONIC_MOV && in.mnemonic != ZYDIS_MNEMONIC_MOVZX &&
+	     in.mnemonic != ZYDIS_MNEMONIC_MOVSX && in.mnemonic != ZYDIS_MNEMONIC_MOVSXD) ||
+	    !x86_operand_address(&t->regs, &t->sregs, &in, &ops[1], &la)) {
+		/* not a plain load: the guest sees the fault (docs/xen-pv.md) */
+		pr_debug(LOG_XEN, "M2P access at %#llx by an instruction lodger does not complete",
+			 (unsigned long long)cr2);
+		return false;
+	}
+	size = ops[1].size / 8;
+	m2p_base(d, la + size - 1, &end_ok);
+	if (size == 0 || size > 8 || la - base >= XEN_M2P_SIZE || !end_ok ||
+	    la + size - 1 - base >= XEN_M2P_SIZE)
+		return false;
+	for (unsigned i = 0; i < size; i++) {
+		uint64_t off = la + i - base;
+		uint64_t entry = xen_m2p_entry(d, off / 8);
+
+		value |= ((entry >> (off % 8 * 8)) & 0xff) << (i * 8);
+	}
+	if (in.mnemonic == ZYDIS_MNEMONIC_MOVSX || in.mnemonic == ZYDIS_MNEMONIC_MOVSXD)
+		value = (uint64_t)((int64_t)(value << (64 - size * 8)) >> (64 - size * 8));
+	if (!x86_reg_set(&t->regs, ops[0].reg.value, value))
+		return false;
+	pr_debug(LOG_XEN, "M2P read at %#llx = %#llx", (unsigned long long)la,
+		 (unsigned long long)value);
+	*status = finish(p, t, in.length);
+	return true;
+}

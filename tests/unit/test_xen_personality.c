@@ -1,0 +1,447 @@
+/*
+ * test_xen_personality.c - the Xen PV personality on the trap path (src/xen/personality.c,
+ * trapemu.c): boot state, kernel-mode syscall as a hypercall (iret included), user
+ * syscall to the callback, exceptions through the trap table with CR2 in vcpu_info,
+ * events with evtchn_upcall_mask as the virtual IF, VIRQ_TIMER, the forced-emulation
+ * cpuid, int $n, M2P reads, and shutdown statuses. A fake vCPU (fake_vcpu.h) whose RAM
+ * holds a domain the builder made from a synthetic XTF-like kernel; no KVM.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include <xen/xen.h>
+
+#include <xen/arch-x86/cpuid.h>
+#include <xen/callback.h>
+#include <xen/errno.h>
+#include <xen/event_channel.h>
+#include <xen/sched.h>
+#include <xen/version.h>
+
+#include "arch/x86.h"
+#include "fake_vcpu.h"
+#include "front/exitcode.h"
+#include "shadow/pagewalk.h"
+#include "xen/cpuid.h"
+#include "xen/personality.h"
+#include "xen/trapemu.h"
+#include "xen_image.h"
+
+#define RAM	 (32ULL << 20)
+#define SCRATCH	 0x200000ULL /* inside the bootstrap region: mapped, writable */
+#define CODE	 (SCRATCH + 0x1000)
+#define DATA	 (SCRATCH + 0x2000)
+#define KSTACK	 (SCRATCH + 0x6000) /* the kernel's RSP while in kernel mode */
+#define SWSTACK	 (SCRATCH + 0x9000) /* stack_switch: where bounces from user mode go */
+#define HANDLER	 0x180000ULL
+#define EVENT_CB 0x181000ULL
+#define SYS_CB	 0x182000ULL
+
+static struct xen_guest guest;
+static struct xen_pstate *p;
+
+static void setup(void)
+{
+	struct xi x;
+	struct xen_notes n;
+	struct xen_build_params bp = {.console_port = 2, .store_port = 1};
+	struct personality_boot b = {.prepared = &guest};
+	char err[256];
+
+	fake_setup();
+	fk.vcpu->thread = pthread_self(); /* vm_request_exit kicks it */
+	/* The domain needs more than the fake's RAM: replace it (monitor memory stays). */
+	munmap(fk.vm.mem.ram, fk.vm.mem.ram_size);
+	cr_assert_eq(mem_alloc_ram(&fk.vm.mem, RAM), 0);
+	memset(&guest, 0, sizeof(guest));
+	guest.d.mem = &fk.vm.mem;
+	xi_init(&x, 0x100000, 0, 0x100010);
+	xi_xtf_notes(&x, 0x101000);
+	cr_assert_eq(xen_notes_parse(x.buf, x.len, &n, err, sizeof(err)), 1, "%s", err);
+	cr_assert_eq(xen_domain_build(&guest.d, x.buf, x.len, &n, &bp, &guest.l, err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_gt(guest.l.v_end, SWSTACK + 0x1000);
+	fk.g->pers = &xen_personality;
+	cr_assert_eq(xen_pers_boot(&fk.t, &b), 0);
+	p = fk.g->pstate;
+	cr_assert_not_null(p);
+	/* The fake KVM has no CPUID table: give it Xen's leaves only. */
+	p->cpuid->nent = 0;
+	xen_cpuid_leaves(p->cpuid, 1024);
+}
+
+static void teardown(void)
+{
+	fake_teardown(); /* destroys the personality's state */
+	xen_domain_free(&guest.d);
+}
+
+TestSuite(xenpers, .init = setup, .fini = teardown);
+
+static void *at(uint64_t gpa)
+{
+	return fk.vm.mem.ram + gpa;
+}
+
+static uint64_t q(uint64_t gpa)
+{
+	uint64_t v;
+
+	memcpy(&v, at(gpa), 8);
+	return v;
+}
+
+static struct vcpu_info *vinfo(void)
+{
+	return at(guest.d.shared_info_gpa);
+}
+
+/* A kernel-mode hypercall as the hypercall page makes it. */
+static int hypercall(uint64_t nr, uint64_t a0, uint64_t a1)
+{
+	fk.t.regs.rax = nr;
+	fk.t.regs.rdi = a0;
+	fk.t.regs.rsi = a1;
+	fk.t.regs.rcx = CODE + 2; /* syscall's return address */
+	fk.t.regs.r11 = RFLAGS_FIXED | RFLAGS_IF;
+	fk.t.regs.rip = 0xfffffe0000000000ULL; /* kvm_pvm: the LSTAR fault leaves RIP there */
+	return xen_pers_syscall(&fk.t);
+}
+
+/* The guest in user mode at CODE with a user base pointer (XTF's: the kernel's). */
+static void to_user(void)
+{
+	p->v.user_cr3 = p->v.kernel_cr3;
+	p->v.kernel_sp = SWSTACK;
+	p->v.kernel_mode = false;
+	p->v.regs.cs = FLAT_USER_CS;
+	p->v.regs.ss = FLAT_USER_SS;
+	p->v.regs.rip = CODE;
+	p->v.regs.rsp = DATA + 0x800;
+	xen_regs_out(p, &fk.t);
+}
+
+Test(xenpers, boot_state)
+{
+	cr_assert_eq(fk.t.regs.rip, guest.l.entry);
+	cr_assert_eq(fk.t.regs.rsi, guest.l.start_info, "RSI = start_info");
+	cr_assert_eq(fk.t.regs.rsp, guest.l.rsp);
+	cr_assert(!fk.g->user, "kernel mode");
+	cr_assert_eq(fk.g->cr3, guest.l.cr3);
+	cr_assert_eq(fk.t.sregs.cs.selector, STUB_GUEST_KERNEL_CS);
+	cr_assert(!xen_personality.kernel_if_is_real, "the virtual IF is in vcpu_info");
+	cr_assert_eq(vinfo()->evtchn_upcall_mask, 1, "events masked at entry");
+}
+
+Test(xenpers, kernel_syscall_is_a_hypercall)
+{
+	cr_assert_eq(hypercall(__HYPERVISOR_xen_version, XENVER_version, 0), 0);
+	cr_assert_eq(fk.t.regs.rax, 4 << 16 | 17);
+	cr_assert_eq(fk.t.regs.rip, CODE + 2, "back after the syscall (RCX)");
+	cr_assert(!fk.g->user);
+	cr_assert_eq(hypercall(63, 0, 0), 0);
+	cr_assert_eq(fk.t.regs.rax, (uint64_t)-XEN_ENOSYS, "unknown numbers are -ENOSYS");
+	cr_assert_eq(guest.d.hypercalls[__HYPERVISOR_xen_version], 1);
+	cr_assert_eq(guest.d.subops[__HYPERVISOR_xen_version][XENVER_version], 1);
+}
+
+Test(xenpers, iret_hypercall_to_user_mode)
+{
+	struct iret_context c = {.rax = 0x1234,
+				 .r11 = 0x11,
+				 .rcx = 0x22,
+				 .flags = 0,
+				 .rip = CODE + 0x40,
+				 .cs = FLAT_USER_CS,
+				 .rflags = RFLAGS_FIXED | RFLAGS_IF,
+				 .rsp = DATA + 0x700,
+				 .ss = FLAT_USER_SS};
+
+	p->v.user_cr3 = p->v.kernel_cr3;
+	memcpy(at(KSTACK), &c, sizeof(c));
+	fk.t.regs.rsp = KSTACK;
+	cr_assert_eq(hypercall(__HYPERVISOR_iret, 0, 0), 0);
+	cr_assert(fk.g->user, "user mode after an iret to RPL 3");
+	cr_assert_eq(fk.t.regs.rip, CODE + 0x40);
+	cr_assert_eq(fk.t.regs.rsp, DATA + 0x700);
+	cr_assert_eq(fk.t.regs.rax, 0x1234);
+	cr_assert_eq(fk.t.regs.rcx, 0x22);
+	cr_assert_eq(fk.t.sregs.cs.selector, STUB_GUEST_USER_CS);
+	cr_assert_eq(fk.g->cr3, p->v.user_cr3);
+	cr_assert_eq(vinfo()->evtchn_upcall_mask, 0, "IF in the frame unmasks events");
+}
+
+Test(xenpers, iret_to_user_without_user_tables_crashes_the_domain)
+{
+	struct iret_context c = {.rip = CODE, .cs = FLAT_USER_CS, .rsp = DATA, .ss = FLAT_USER_SS};
+
+	memcpy(at(KSTACK), &c, sizeof(c));
+	fk.t.regs.rsp = KSTACK;
+	cr_assert_eq(hypercall(__HYPERVISOR_iret, 0, 0), XEN_EXIT_CRASH);
+	cr_assert(fk.vm.stop);
+	cr_assert_eq(fk.vm.exit_status, XEN_EXIT_CRASH);
+}
+
+Test(xenpers, user_syscall_goes_to_the_callback_with_xens_frame)
+{
+	p->v.syscall_cb = SYS_CB;
+	to_user();
+	fk.t.regs.rcx = CODE + 2;
+	fk.t.regs.r11 = RFLAGS_FIXED | RFLAGS_IF | RFLAGS_DF;
+	cr_assert_eq(xen_pers_syscall(&fk.t), 0);
+	cr_assert(!fk.g->user, "kernel mode in the callback");
+	cr_assert_eq(fk.t.regs.rip, SYS_CB);
+	cr_assert_eq(fk.t.regs.rsp, SWSTACK - 7 * 8, "RCX R11 RIP CS RFLAGS RSP SS");
+	cr_assert_eq(q(fk.t.regs.rsp), CODE + 2, "RCX");
+	cr_assert_eq(q(fk.t.regs.rsp + 8), fk.t.regs.r11, "R11");
+	cr_assert_eq(q(fk.t.regs.rsp + 16), CODE + 2, "RIP after the syscall");
+	cr_assert_eq(q(fk.t.regs.rsp + 24) & 0xffff, FLAT_USER_CS);
+	cr_assert_eq(q(fk.t.regs.rsp + 40), DATA + 0x800, "the user RSP");
+	cr_assert(!(fk.t.regs.rflags & RFLAGS_DF), "DF cleared by the PV syscall mask");
+}
+
+Test(xenpers, user_exception_bounces_through_the_trap_table)
+{
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	to_user();
+	fk.t.vector = VEC_GP;
+	fk.t.has_error = true;
+	fk.t.error = 0x18;
+	memcpy(at(CODE), "\x0f\x01\xc1", 3); /* vmcall: nothing lodger completes */
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert(!fk.g->user);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	cr_assert_eq(q(fk.t.regs.rsp + 16), 0x18, "error code above RCX and R11");
+	cr_assert_eq(q(fk.t.regs.rsp + 24), CODE, "faulting RIP");
+	cr_assert_eq(guest.d.bounces[VEC_GP], 1);
+}
+
+Test(xenpers, kernel_exception_without_a_handler_crashes)
+{
+	fk.t.vector = VEC_DE;
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	cr_assert_eq(xen_pers_exception(&fk.t), XEN_EXIT_CRASH);
+	cr_assert_eq(guest.d.shutdown_reason, SHUTDOWN_crash);
+}
+
+Test(xenpers, page_fault_writes_cr2_to_vcpu_info)
+{
+	struct event e = {.vector = VEC_PF,
+			  .kind = EV_EXCEPTION,
+			  .has_error = true,
+			  .error = 2,
+			  .cr2 = 0x7000123};
+
+	p->v.traps[VEC_PF] = (struct trap_info){.vector = VEC_PF, .address = HANDLER};
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	cr_assert_eq(xen_pers_deliver(&fk.t, &e), 0);
+	cr_assert_eq(vinfo()->arch.cr2, 0x7000123);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	cr_assert_eq(q(fk.t.regs.rsp + 16), 2);
+	cr_assert_eq(q(fk.t.regs.rsp + 32) & 3, 0, "kernel CS reported with RPL 0");
+}
+
+Test(xenpers, events_follow_the_upcall_mask)
+{
+	struct vcpu_info *vi = vinfo();
+
+	p->v.event_cb = EVENT_CB;
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	vi->evtchn_upcall_pending = 1;
+	vi->evtchn_upcall_mask = 1;
+	cr_assert_eq(xen_pers_pending(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE, "masked: nothing delivered");
+	vi->evtchn_upcall_mask = 0;
+	cr_assert_eq(xen_pers_pending(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, EVENT_CB);
+	cr_assert_eq(vi->evtchn_upcall_mask, 1, "the callback runs masked");
+	cr_assert(q(fk.t.regs.rsp + 32) & RFLAGS_IF, "the frame's IF: events were unmasked");
+}
+
+Test(xenpers, virq_timer_fires_when_due)
+{
+	struct evtchn_bind_virq bind = {.virq = VIRQ_TIMER};
+	struct shared_info *s = at(guest.d.shared_info_gpa);
+	evtchn_port_t port;
+
+	memcpy(at(DATA), &bind, sizeof(bind));
+	fk.t.regs.rsp = KSTACK;
+	cr_assert_eq(hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_virq, DATA), 0);
+	cr_assert_eq(fk.t.regs.rax, 0);
+	memcpy(&port, at(DATA + offsetof(struct evtchn_bind_virq, port)), sizeof(port));
+	p->v.event_cb = EVENT_CB;
+	vinfo()->evtchn_upcall_mask = 0;
+	p->v.timer_deadline_ns = 1; /* long past */
+	cr_assert_eq(xen_pers_pending(&fk.t), 0);
+	cr_assert(s->evtchn_pending[port / 64] >> (port % 64) & 1, "port %u pending", port);
+	cr_assert_eq(fk.t.regs.rip, EVENT_CB);
+	cr_assert_eq(p->v.timer_deadline_ns, 0, "a singleshot timer fires once");
+	cr_assert_eq(guest.d.events[port], 1);
+}
+
+Test(xenpers, block_waits_for_the_timer)
+{
+	p->v.event_cb = EVENT_CB;
+	fk.t.regs.rsp = KSTACK;
+	p->v.timer_deadline_ns = p->v.hooks->now_ns(p) + 2000000; /* 2 ms */
+	{
+		struct evtchn_bind_virq bind = {.virq = VIRQ_TIMER};
+
+		memcpy(at(DATA), &bind, sizeof(bind));
+		cr_assert_eq(hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_virq, DATA), 0);
+	}
+	cr_assert_eq(hypercall(__HYPERVISOR_sched_op, SCHEDOP_block, 0), 0);
+	cr_assert(vinfo()->evtchn_upcall_pending, "woken by VIRQ_TIMER");
+	cr_assert_eq(p->v.timer_deadline_ns, 0);
+}
+
+Test(xenpers, block_with_nothing_to_wake_it_ends_the_run)
+{
+	cr_assert_eq(hypercall(__HYPERVISOR_sched_op, SCHEDOP_block, 0), EXIT_INTERNAL);
+}
+
+Test(xenpers, shutdown_statuses)
+{
+	struct sched_shutdown s = {.reason = SHUTDOWN_poweroff};
+
+	cr_assert_eq(xen_shutdown_status(SHUTDOWN_poweroff), 0);
+	cr_assert_eq(xen_shutdown_status(SHUTDOWN_reboot), XEN_EXIT_REBOOT);
+	cr_assert_eq(xen_shutdown_status(SHUTDOWN_crash), XEN_EXIT_CRASH);
+	cr_assert_eq(xen_shutdown_status(SHUTDOWN_watchdog), XEN_EXIT_WATCHDOG);
+	cr_assert_eq(xen_shutdown_status(99), XEN_EXIT_CRASH);
+	memcpy(at(DATA), &s, sizeof(s));
+	cr_assert_eq(hypercall(__HYPERVISOR_sched_op, SCHEDOP_shutdown, DATA), 0,
+		     "poweroff: the run ends with 0");
+	cr_assert(fk.vm.stop);
+	cr_assert_eq(fk.vm.exit_status, 0);
+}
+
+Test(xenpers, forced_emulation_cpuid_shows_xens_leaves)
+{
+	memcpy(at(CODE), "\x0f\x0bxen\x0f\xa2", 7);
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rax = XEN_CPUID_FIRST_LEAF;
+	fk.t.vector = VEC_UD;
+	fk.t.has_error = false;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 7);
+	cr_assert_eq(fk.t.regs.rbx, XEN_CPUID_SIGNATURE_EBX);
+	cr_assert_eq(fk.t.regs.rcx, XEN_CPUID_SIGNATURE_ECX);
+	cr_assert_eq(fk.t.regs.rdx, XEN_CPUID_SIGNATURE_EDX);
+	cr_assert_geq(fk.t.regs.rax, XEN_CPUID_LEAF(2));
+}
+
+Test(xenpers, forced_emulation_prefix_before_anything_else_stays_ud)
+{
+	p->v.traps[VEC_UD] = (struct trap_info){.vector = VEC_UD, .address = HANDLER};
+	memcpy(at(CODE), "\x0f\x0bxen\x90", 6);
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	fk.t.vector = VEC_UD;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	cr_assert_eq(q(fk.t.regs.rsp + 16), CODE, "#UD at the prefix");
+}
+
+Test(xenpers, int_n_follows_the_trap_tables_dpl)
+{
+	p->v.traps[0x80] = (struct trap_info){.vector = 0x80, .flags = 3, .address = HANDLER};
+	p->v.traps[0x81] = (struct trap_info){.vector = 0x81, .flags = 0, .address = HANDLER + 16};
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER + 32};
+	to_user();
+	memcpy(at(CODE), "\xcd\x80", 2);
+	fk.t.vector = VEC_UD; /* kvm_pvm: int $n at CPL3 is #UD */
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	cr_assert_eq(q(fk.t.regs.rsp + 16), CODE + 2, "returns past the int");
+
+	to_user();
+	memcpy(at(CODE), "\xcd\x81", 2);
+	fk.t.vector = VEC_UD;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER + 32, "DPL 0 from user mode: #GP");
+	cr_assert_eq(q(fk.t.regs.rsp + 16), 0x81 << 3 | 2, "Xen's error code");
+	cr_assert_eq(q(fk.t.regs.rsp + 24), CODE, "at the instruction");
+}
+
+Test(xenpers, m2p_reads_are_identity_and_writes_fault)
+{
+	struct event e = {.vector = VEC_PF, .kind = EV_EXCEPTION, .has_error = true, .error = 0};
+
+	memcpy(at(CODE), "\x48\x8b\x03", 3); /* mov (%rbx), %rax */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	fk.t.regs.rbx = XEN_M2P_DEFAULT + 5 * 8;
+	e.cr2 = fk.t.regs.rbx;
+	cr_assert_eq(xen_pers_deliver(&fk.t, &e), 0);
+	cr_assert_eq(fk.t.regs.rax, 5, "m2p[5] = 5");
+	cr_assert_eq(fk.t.regs.rip, CODE + 3);
+
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rbx = XEN_M2P_REPORTED + (guest.d.nr_pages + XEN_RESERVED_PAGES) * 8;
+	e.cr2 = fk.t.regs.rbx;
+	if ((e.cr2 & 0xfff) != 0) { /* still on the last page of entries: INVALID */
+		cr_assert_eq(xen_pers_deliver(&fk.t, &e), 0);
+		cr_assert_eq(fk.t.regs.rax, ~0ULL);
+	}
+
+	p->v.traps[VEC_PF] = (struct trap_info){.vector = VEC_PF, .address = HANDLER};
+	memcpy(at(CODE), "\x48\x89\x03", 3); /* mov %rax, (%rbx) */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rbx = XEN_M2P_DEFAULT;
+	e.cr2 = XEN_M2P_DEFAULT;
+	e.error = PFEC_W;
+	cr_assert_eq(xen_pers_deliver(&fk.t, &e), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER, "a write is the guest's #PF");
+	cr_assert_eq(q(fk.t.regs.rsp + 16), PFEC_W | PFEC_P, "read-only and present");
+}
+
+Test(xenpers, hooks_reach_the_shadow_core)
+{
+	struct mmuext_op op = {.cmd = MMUEXT_NEW_USER_BASEPTR, .arg1.mfn = guest.l.cr3 >> 12};
+	bool found = false;
+
+	memcpy(at(DATA), &op, sizeof(op));
+	fk.t.regs.r10 = 0;
+	fk.t.regs.rdx = 0;
+	fk.t.regs.rax = __HYPERVISOR_mmuext_op;
+	fk.t.regs.rdi = DATA;
+	fk.t.regs.rsi = 1;
+	fk.t.regs.rcx = CODE;
+	fk.t.regs.r11 = RFLAGS_FIXED;
+	fk.t.regs.r10 = DOMID_SELF;
+	cr_assert_eq(xen_pers_syscall(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rax, 0);
+	cr_assert_eq(p->v.user_cr3, guest.l.cr3);
+	for (unsigned i = 0; i < SHADOW_MAX_ROOTS; i++)
+		found |= fk.g->shadow.roots[i].in_use && fk.g->shadow.roots[i].user &&
+			 fk.g->shadow.roots[i].guest_cr3 == guest.l.cr3;
+	cr_assert(found, "the user base pointer has its (flushed) shadow root");
+}
+
+Test(xenpers, loads_of_xens_flat_selectors_complete)
+{
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	memcpy(at(CODE), "\x8e\xe0", 2); /* mov %eax, %fs */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	fk.t.regs.rax = FLAT_RING3_SS64; /* XTF's __USER_DS */
+	fk.t.sregs.fs.base = 0x1234;
+	fk.t.vector = VEC_GP;
+	fk.t.has_error = true;
+	fk.t.error = FLAT_RING3_SS64 & ~3;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 2, "completed");
+	cr_assert_eq(fk.t.sregs.fs.base, 0, "a flat descriptor's base");
+
+	fk.t.regs.rax = 0x1238; /* a selector Xen does not provide: the guest's #GP */
+	fk.t.regs.rip = CODE;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+}
