@@ -76,6 +76,7 @@ struct xen_domain {
 	unsigned shutdown_reason; /* SHUTDOWN_* */
 
 	uint64_t hypercalls[64]; /* counts by number (-stats) */
+	uint64_t ptwr_emulated;	 /* page-table stores emulated (xen/ptwr.h, -stats) */
 };
 
 /* The registers a hypercall or a bounce reads and writes. */
