@@ -6,9 +6,12 @@
  * stdio and a terminal on stdin, the console (front/console.c) reads the keys: plain, or
  * muxed with the Ctrl-A commands for mon:stdio.
  */
+#include "dev/serial.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libfdt.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -33,9 +36,27 @@ static void serial_set_irq(void *ctx, bool level)
 	vm_set_irq_line(ctx, LODGER_UART_IRQ, level);
 }
 
+/* serial_route_input's consumer, read on the console's thread */
+static pthread_mutex_t route_lock = PTHREAD_MUTEX_INITIALIZER;
+static serial_receive_fn *route_fn;
+static void *route_ctx;
+
+void serial_route_input(serial_receive_fn *receive, void *ctx)
+{
+	pthread_mutex_lock(&route_lock);
+	route_fn = receive;
+	route_ctx = ctx;
+	pthread_mutex_unlock(&route_lock);
+}
+
 static void console_receive(void *ctx, const uint8_t *bytes, unsigned n)
 {
-	uart_receive(ctx, bytes, n);
+	pthread_mutex_lock(&route_lock);
+	if (route_fn)
+		route_fn(route_ctx, bytes, n);
+	else
+		uart_receive(ctx, bytes, n);
+	pthread_mutex_unlock(&route_lock);
 }
 
 static void console_quit_vm(void *ctx)

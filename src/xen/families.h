@@ -39,6 +39,9 @@ void xen_evtchn_init(struct xen_domain *d);
 /* console.c: drains the console ring's out[] to the console hook. */
 void xen_console_drain(struct xen_vcpu *v);
 
+/* mm.c: mmu_update's checks on a new L1 entry (ptwr.c applies them too); 0 or -errno. */
+long xen_l1e_check(const struct xen_domain *d, uint64_t val);
+
 /* Guest frames: [0, nr_pages). */
 static inline bool xen_frame_ok(const struct xen_domain *d, uint64_t mfn)
 {

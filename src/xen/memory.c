@@ -45,7 +45,7 @@ long xen_memory_op(struct xen_vcpu *v, const uint64_t a[6])
 			return -XEN_EFAULT;
 		if (m.nr_entries < 1)
 			return -XEN_EINVAL;
-		if (xen_copy_to_guest(v, (uint64_t)(uintptr_t)m.buffer, &e, sizeof(e)))
+		if (xen_copy_to_guest(v, (uint64_t)(uintptr_t)m.buffer.p, &e, sizeof(e)))
 			return -XEN_EFAULT;
 		m.nr_entries = 1;
 		return xen_copy_to_guest(v, arg, &m, sizeof(m));

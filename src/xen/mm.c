@@ -255,3 +255,8 @@ long xen_mmuext_op(struct xen_vcpu *v, const uint64_t a[6])
 		return -XEN_EFAULT;
 	return r;
 }
+
+long xen_l1e_check(const struct xen_domain *d, uint64_t val)
+{
+	return check_entry(d, 1, 0, val);
+}

@@ -4,6 +4,7 @@
 
 #include "xen/families.h"
 #include "xen/hypercall.h"
+#include "xen/time.h"
 
 long xen_sched_op(struct xen_vcpu *v, const uint64_t a[6])
 {
@@ -41,7 +42,7 @@ long xen_sched_op(struct xen_vcpu *v, const uint64_t a[6])
 			evtchn_port_t port;
 
 			if (xen_copy_from_guest(v, &port,
-						(uint64_t)(uintptr_t)p.ports + i * sizeof(port),
+						(uint64_t)(uintptr_t)p.ports.p + i * sizeof(port),
 						sizeof(port)))
 				return -XEN_EFAULT;
 			if (port >= XEN_NR_PORTS)
@@ -56,6 +57,6 @@ long xen_sched_op(struct xen_vcpu *v, const uint64_t a[6])
 
 long xen_set_timer_op(struct xen_vcpu *v, const uint64_t a[6])
 {
-	v->timer_deadline_ns = a[0]; /* 0 cancels */
+	xen_timer_set(v, a[0], v->hooks && v->hooks->now_ns ? v->hooks->now_ns(v->opaque) : 0);
 	return 0;
 }

@@ -57,7 +57,11 @@ struct xen_hooks {
 	void (*console_write)(void *opaque, const char *buf, unsigned len);
 	/* Monotonic time in ns (Xen's system time); NULL reads 0. */
 	uint64_t (*now_ns)(void *opaque);
+	/* The guest's TSC now, as its rdtsc reads it (xen/time.h); NULL reads 0. */
+	uint64_t (*guest_tsc)(void *opaque);
 };
+
+struct xen_clock; /* xen/time.h */
 
 struct xen_domain {
 	struct guest_mem *mem;
@@ -83,6 +87,8 @@ struct xen_domain {
 	uint64_t events[XEN_NR_PORTS];
 	/* the console ring has carried output: console_io's goes to -d xen from then on */
 	bool ring_used;
+	struct xen_clock *clock; /* xen/time.h; NULL: no time published */
+	uint64_t ptwr_emulated;	 /* page-table stores emulated (xen/ptwr.h, -stats) */
 };
 
 /* Where lodger's M2P is (read-only, identity: m2p[mfn] = mfn). XENMEM_machphys_mapping
@@ -113,7 +119,8 @@ struct xen_vcpu {
 	uint64_t runstate_va;	    /* VCPUOP_register_runstate_memory_area, 0: none */
 	uint64_t timer_deadline_ns; /* set_timer_op / singleshot, 0: none */
 	uint64_t periodic_ns;	    /* VCPUOP_set_periodic_timer, 0: stopped */
-	uint64_t periodic_next_ns;  /* the periodic timer's next expiry, 0: not yet armed */
+	uint64_t periodic_next_ns;  /* the periodic timer's next event (xen/time.h) */
+	uint64_t time_area_va;	    /* VCPUOP_register_vcpu_time_memory_area, 0: none */
 	uint64_t fs_base, gs_base_kernel, gs_base_user;
 	uint16_t gs_sel_user;
 	uint64_t dr[8];

@@ -6,6 +6,7 @@
 
 #include "xen/families.h"
 #include "xen/hypercall.h"
+#include "xen/time.h"
 
 struct vcpu_info *xen_vcpu_info(struct xen_vcpu *v)
 {
@@ -81,6 +82,8 @@ long xen_vcpu_op(struct xen_vcpu *v, const uint64_t a[6])
 		v->periodic_ns = 0;
 		v->periodic_next_ns = 0;
 		return 0;
+	case VCPUOP_register_vcpu_time_memory_area:
+		return xen_time_register_area(v, arg);
 	default:
 		return -XEN_ENOSYS;
 	}

@@ -526,7 +526,7 @@ Test(hc, sched_op)
 	*p = (struct sched_poll){.nr_ports = 129};
 	cr_expect_eq(call(__HYPERVISOR_sched_op, SCHEDOP_poll, SCRATCH, 0, 0), -XEN_EINVAL);
 	p->nr_ports = 2;
-	p->ports = (evtchn_port_t *)UNMAPPED;
+	p->ports.p = (evtchn_port_t *)UNMAPPED;
 	cr_expect_eq(call(__HYPERVISOR_sched_op, SCHEDOP_poll, SCRATCH, 0, 0), -XEN_EFAULT);
 	cr_expect_eq(call(__HYPERVISOR_sched_op, SCHEDOP_shutdown, UNMAPPED, 0, 0), -XEN_EFAULT);
 	cr_expect_not(d.shut_down);
@@ -589,10 +589,10 @@ Test(hc, memory_op)
 	cr_expect_eq(call(__HYPERVISOR_memory_op, XENMEM_memory_map, SCRATCH + 0x100, 0, 0),
 		     -XEN_EINVAL);
 	map->nr_entries = 4;
-	map->buffer = (void *)UNMAPPED;
+	map->buffer.p = (void *)UNMAPPED;
 	cr_expect_eq(call(__HYPERVISOR_memory_op, XENMEM_memory_map, SCRATCH + 0x100, 0, 0),
 		     -XEN_EFAULT);
-	map->buffer = (void *)(SCRATCH + 0x400);
+	map->buffer.p = (void *)(SCRATCH + 0x400);
 	cr_expect_eq(call(__HYPERVISOR_memory_op, XENMEM_memory_map, SCRATCH + 0x100, 0, 0), 0);
 	cr_expect_eq(map->nr_entries, 1);
 	cr_expect_eq(*(uint64_t *)at(SCRATCH + 0x408), d.nr_pages * 4096);
