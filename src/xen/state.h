@@ -59,6 +59,9 @@ struct xen_hooks {
 	uint64_t (*now_ns)(void *opaque);
 };
 
+struct xen_gnttab;
+struct xen_backends;
+
 struct xen_domain {
 	struct guest_mem *mem;
 	uint64_t nr_pages;	  /* the guest's frames: [0, nr_pages) */
@@ -76,6 +79,11 @@ struct xen_domain {
 	unsigned shutdown_reason; /* SHUTDOWN_* */
 
 	uint64_t hypercalls[64]; /* counts by number (-stats) */
+
+	/* lodger as domain 0 (xen/backend.h), NULL when absent: grant_table_op is -ENOSYS
+	 * and EVTCHNOP_send reaches no backend. */
+	struct xen_gnttab *gnttab;
+	struct xen_backends *backends;
 };
 
 /* The registers a hypercall or a bounce reads and writes. */
