@@ -27,6 +27,8 @@
 
 struct disk {
 	struct vm *vm;
+	bool xen;      /* if=xen: served by the Xen backends (xen/backend.h), not here */
+	unsigned slot; /* virtio-mmio slot */
 	unsigned irq;
 	struct blk_engine *engine;
 	struct virtio_blk *blk;
@@ -34,7 +36,7 @@ struct disk {
 
 static struct {
 	struct disk d[DRIVE_MAX];
-	unsigned n;
+	unsigned n, nvirtio;
 	struct iothread *io;
 } disks;
 
@@ -63,10 +65,16 @@ int disks_open(struct vm *vm)
 			return EXIT_BAD_IMAGE;
 		}
 		d->vm = vm;
-		d->irq = LODGER_VIRTIO_MMIO_IRQ_BASE + i;
+		d->xen = dc->iface == DRIVE_IF_XEN;
 		disks.n++;
+		if (d->xen) {
+			pr_debug(LOG_BOOT, "drive %s: a Xen blkif device (if=xen)", dc->file);
+			continue;
+		}
+		d->slot = disks.nvirtio++;
+		d->irq = LODGER_VIRTIO_MMIO_IRQ_BASE + d->slot;
 		pr_debug(LOG_BOOT, "drive %s: virtio-blk at %#llx, IRQ %u, %llu sectors, %s%s, %s",
-			 dc->file, (unsigned long long)slot_base(i), d->irq,
+			 dc->file, (unsigned long long)slot_base(d->slot), d->irq,
 			 (unsigned long long)(blk_size(d->engine) / BLK_SECTOR_SIZE),
 			 dc->readonly ? "read-only, " : "", blk_cache_name(dc->cache),
 			 blk_uses_io_uring(d->engine) ? "io_uring" : "synchronous");
@@ -80,7 +88,21 @@ void disks_close(void)
 		blk_close(disks.d[i].engine);
 		disks.d[i].engine = NULL;
 	}
-	disks.n = 0;
+	disks.n = disks.nvirtio = 0;
+}
+
+unsigned disks_xen(struct xen_backend_disk *out, unsigned max)
+{
+	const struct drive_list *l;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < disks.n && n < max; i++) {
+		if (!disks.d[i].xen)
+			continue;
+		l = &disks.d[i].vm->cfg->drives;
+		out[n++] = (struct xen_backend_disk){disks.d[i].engine, l->d[i].file};
+	}
+	return n;
 }
 
 static void disk_set_irq(void *ctx, bool level)
@@ -103,20 +125,22 @@ static int disk_init(struct vm *vm)
 {
 	int r = 0;
 
-	if (!disks.n)
+	if (!disks.nvirtio)
 		return 0;
 	for (unsigned i = 0; i < disks.n; i++) {
 		struct disk *d = &disks.d[i];
 		char serial[24]; /* "lodger-diskN", cut to virtio's 20 bytes */
 
+		if (d->xen)
+			continue;
 		d->blk = malloc(sizeof(*d->blk));
 		if (!d->blk) {
 			r = -ENOMEM;
 			break;
 		}
-		snprintf(serial, sizeof(serial), "lodger-disk%u", i);
+		snprintf(serial, sizeof(serial), "lodger-disk%u", d->slot);
 		virtio_blk_init(d->blk, d->engine, &vm->mem, disk_set_irq, d, serial);
-		r = io_register(&vm->mmio, slot_base(i), VIRTIO_MMIO_SIZE, virtio_mmio_access,
+		r = io_register(&vm->mmio, slot_base(d->slot), VIRTIO_MMIO_SIZE, virtio_mmio_access,
 				&d->blk->transport, "virtio-blk");
 		if (r)
 			break;
@@ -124,8 +148,9 @@ static int disk_init(struct vm *vm)
 	if (!r)
 		r = iothread_start(&disks.io);
 	for (unsigned i = 0; !r && i < disks.n; i++)
-		r = iothread_watch(disks.io, blk_event_fd(disks.d[i].engine), disk_complete,
-				   &disks.d[i]);
+		if (!disks.d[i].xen)
+			r = iothread_watch(disks.io, blk_event_fd(disks.d[i].engine), disk_complete,
+					   &disks.d[i]);
 	if (r)
 		disk_exit(vm); /* vm.c calls exit only for devices that started */
 	return r;
@@ -155,12 +180,15 @@ static int disk_fdt(struct vm *vm, void *fdt, int isa)
 		char name[32];
 		int node, r;
 
-		snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)slot_base(i));
+		if (disks.d[i].xen)
+			continue;
+		snprintf(name, sizeof(name), "virtio_mmio@%llx",
+			 (unsigned long long)slot_base(disks.d[i].slot));
 		node = fdt_add_subnode(fdt, 0, name);
 		if (node < 0)
 			return node;
 		r = fdt_setprop_string(fdt, node, "compatible", "virtio,mmio") ?:
-		    fdt_setprop_u64(fdt, node, "reg", slot_base(i)) ?:
+		    fdt_setprop_u64(fdt, node, "reg", slot_base(disks.d[i].slot)) ?:
 		    fdt_appendprop_u64(fdt, node, "reg", VIRTIO_MMIO_SIZE) ?:
 		    fdt_setprop_u32(fdt, node, "interrupt-parent", IOAPIC_PHANDLE) ?:
 		    fdt_setprop_u32(fdt, node, "interrupts", disks.d[i].irq) ?:

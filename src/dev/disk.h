@@ -10,10 +10,15 @@
 #ifndef LODGER_DISK_H
 #define LODGER_DISK_H
 
+#include "xen/backend.h"
+
 struct vm;
 
 /* Opens every drive of vm->cfg; 0, or an exit status after one line. */
 int disks_open(struct vm *vm);
+/* The if=xen drives opened, for the Xen PV personality's backends (xen/backend.h);
+ * returns how many (at most max). */
+unsigned disks_xen(struct xen_backend_disk *out, unsigned max);
 /* Closes them (waiting for I/O in flight); safe to call when none are open. */
 void disks_close(void);
 

@@ -82,10 +82,9 @@ int drive_set_key(struct drive_config *d, const char *key, const char *val, char
 		if (!strcmp(val, "virtio"))
 			d->iface = DRIVE_IF_VIRTIO;
 		else if (!strcmp(val, "xen"))
-			return why_fail(why, "if=xen needs the Xen PV personality, which lodger "
-					     "does not have yet");
+			d->iface = DRIVE_IF_XEN;
 		else
-			return why_fail(why, "if=%s: unsupported interface (virtio)", val);
+			return why_fail(why, "if=%s: unsupported interface (virtio or xen)", val);
 		return 0;
 	}
 	if (!strcmp(key, "readonly")) {
@@ -158,6 +157,8 @@ void drive_print(const struct drive_list *l, FILE *out)
 		if (d->file)
 			config_print_str(out, "file", d->file);
 		fputs("  format = \"raw\"\n  if = \"virtio\"\n", out);
+		if (d->iface == DRIVE_IF_XEN)
+			fprintf(out, "  if = \"xen\"\n");
 		fprintf(out, "  readonly = \"%s\"\n", d->readonly ? "on" : "off");
 		fprintf(out, "  cache = \"%s\"\n", blk_cache_name(d->cache));
 		fprintf(out, "  aio = \"%s\"\n", blk_aio_name(d->aio));

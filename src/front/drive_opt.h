@@ -36,8 +36,8 @@ void drive_list_free(struct drive_list *l);
 void drive_list_move(struct drive_list *dst, struct drive_list *src);
 
 /*
- * One key of a drive: file, format (raw), if (virtio; xen is refused for now), readonly
- * (on/off), cache (writeback, none, writethrough, directsync, unsafe), aio (io_uring,
+ * One key of a drive: file, format (raw), if (virtio, or xen: a blkif device for a Xen PV guest),
+ * readonly (on/off), cache (writeback, none, writethrough, directsync, unsafe), aio (io_uring,
  * threads); id and media=disk are accepted. Returns 0, or -1 with `why`
  * (CONFIG_WHY_MAX bytes).
  */

@@ -15,11 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "xen/grant.h"
 #include "xen/notes.h"
 #include "xen/state.h"
 
-/* Frames at the top of guest RAM that lodger keeps (shared_info), outside nr_pages. */
-#define XEN_RESERVED_PAGES 1
+/* Frames at the top of guest RAM that lodger keeps, outside nr_pages: shared_info, then
+ * the grant table's frames (xen/grant.h). */
+#define XEN_RESERVED_PAGES (1 + XEN_GNTTAB_MAX_FRAMES)
 
 struct xen_build_params {
 	const char *cmdline;   /* start_info.cmd_line; truncated to MAX_GUEST_CMDLINE - 1 */

@@ -122,6 +122,8 @@ long xen_event_channel_op(struct xen_vcpu *v, const uint64_t a[6])
 		if (u.send.port == d->console_port) {
 			d->ring_used = true;
 			xen_console_drain(v);
+		} else {
+			xen_backends_send(v, u.send.port);
 		}
 		return 0;
 	case EVTCHNOP_unmask: {

@@ -32,6 +32,9 @@ xen_handler xen_set_trap_table, xen_set_gdt, xen_stack_switch, xen_fpu_taskswitc
 	xen_get_debugreg, xen_update_descriptor, xen_xen_version, xen_vm_assist,
 	xen_set_segment_base, xen_callback_op, xen_physdev_op;
 
+/* grant.c */
+xen_handler xen_grant_table_op;
+
 /* evtchn.c: marks `port` pending as Xen's evtchn_2l_set_pending does. */
 void xen_evtchn_set_pending(struct xen_vcpu *v, evtchn_port_t port);
 /* evtchn.c: the console and xenstore ports bound at build time. */
@@ -41,6 +44,8 @@ void xen_console_drain(struct xen_vcpu *v);
 
 /* mm.c: mmu_update's checks on a new L1 entry (ptwr.c applies them too); 0 or -errno. */
 long xen_l1e_check(const struct xen_domain *d, uint64_t val);
+/* backend.c: the guest sent an event on `port` (EVTCHNOP_send): lodger's backends. */
+void xen_backends_send(struct xen_vcpu *v, evtchn_port_t port);
 
 /* Guest frames: [0, nr_pages). */
 static inline bool xen_frame_ok(const struct xen_domain *d, uint64_t mfn)

@@ -38,7 +38,7 @@ static const struct {
 	[__HYPERVISOR_set_timer_op] = {"set_timer_op", xen_set_timer_op},
 	[__HYPERVISOR_xen_version] = {"xen_version", xen_xen_version},
 	[__HYPERVISOR_console_io] = {"console_io", xen_console_io},
-	[__HYPERVISOR_grant_table_op] = {"grant_table_op", NULL},
+	[__HYPERVISOR_grant_table_op] = {"grant_table_op", xen_grant_table_op},
 	[__HYPERVISOR_vm_assist] = {"vm_assist", xen_vm_assist},
 	[__HYPERVISOR_iret] = {"iret", NULL}, /* xen/bounce.h: it replaces the registers */
 	[__HYPERVISOR_vcpu_op] = {"vcpu_op", xen_vcpu_op},

@@ -12,6 +12,7 @@
 
 #include "shadow/pagewalk.h"
 #include "xen/families.h"
+#include "xen/grant.h"
 #include "xen/hypercall.h"
 
 #define L4_HOLE_FIRST 256 /* slots of [HYPERVISOR_VIRT_START, HYPERVISOR_VIRT_END) */
@@ -32,7 +33,8 @@ static long check_entry(const struct xen_domain *d, unsigned level, unsigned slo
 	if (!(val & PTE_P))
 		return 0;
 	if (level == 1) {
-		if (!xen_frame_ok(d, mfn) && mfn * XEN_PAGE_SIZE != d->shared_info_gpa)
+		if (!xen_frame_ok(d, mfn) && mfn * XEN_PAGE_SIZE != d->shared_info_gpa &&
+		    !xen_gnttab_frame(d->gnttab, mfn))
 			return -XEN_EINVAL;
 		if ((val & PTE_W) && level_of(d, mfn))
 			return -XEN_EINVAL; /* a writable mapping of a page-table frame */

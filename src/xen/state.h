@@ -62,6 +62,8 @@ struct xen_hooks {
 };
 
 struct xen_clock; /* xen/time.h */
+struct xen_gnttab;
+struct xen_backends;
 
 struct xen_domain {
 	struct guest_mem *mem;
@@ -89,6 +91,11 @@ struct xen_domain {
 	bool ring_used;
 	struct xen_clock *clock; /* xen/time.h; NULL: no time published */
 	uint64_t ptwr_emulated;	 /* page-table stores emulated (xen/ptwr.h, -stats) */
+
+	/* lodger as domain 0 (xen/backend.h), NULL when absent: grant_table_op is -ENOSYS
+	 * and EVTCHNOP_send reaches no backend. */
+	struct xen_gnttab *gnttab;
+	struct xen_backends *backends;
 };
 
 /* Where lodger's M2P is (read-only, identity: m2p[mfn] = mfn). XENMEM_machphys_mapping

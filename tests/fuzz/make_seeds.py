@@ -216,3 +216,44 @@ write("pagewalk", "1g-page", pagewalk(0x08, [entry_ram(0, 1, 1, 0x07), entry_lar
 write("pagewalk", "monitor-frame", pagewalk(0x10, tables[:3] + [
     struct.pack("<BHBHB", 3, 4, 2, 0x67, 3)], [addr(0, 0, 0, 4, 0, 8, 0x09)]))
 write("pagewalk", "phys-bits", pagewalk(0x03, tables, [addr(0, 0, 0, 1, 0, 8, 0x2a)]))
+
+
+# ---- xenring: u8 target (0 xenstore, 1 blkif), then fuzz_xenring.c's format ----
+
+def xs_msg(mtype, payload, tx=0, req_id=1):
+    return struct.pack("<IIII", mtype, req_id, tx, len(payload)) + payload
+
+
+def xs_chunk(msg, flags=0):
+    return struct.pack("<BH", flags, len(msg)) + msg
+
+
+XS_READ, XS_WATCH, XS_TXN_START, XS_TXN_END, XS_WRITE, XS_DIRECTORY = 2, 4, 6, 7, 11, 1
+FE = b"device/vbd/51712/"
+write("xenring", "xenstore-blkfront",
+      b"\0" + xs_chunk(xs_msg(XS_DIRECTORY, b"device/vbd\0")) +
+      xs_chunk(xs_msg(XS_WATCH, b"/local/domain/0/backend/vbd/1/51712/state\0be\0")) +
+      xs_chunk(xs_msg(XS_TXN_START, b"\0")) +
+      xs_chunk(xs_msg(XS_WRITE, FE + b"ring-ref\0" + b"1", tx=1)) +
+      xs_chunk(xs_msg(XS_WRITE, FE + b"event-channel\0" + b"5", tx=1)) +
+      xs_chunk(xs_msg(XS_TXN_END, b"T\0", tx=1)) +
+      xs_chunk(xs_msg(XS_WRITE, FE + b"state\0" + b"3")) +
+      xs_chunk(xs_msg(XS_READ, b"/local/domain/0/backend/vbd/1/51712/sectors\0")))
+
+
+def grant(flags, dom, frame):
+    return struct.pack("<HHI", flags, dom, frame)
+
+
+def blk_req(op, nseg, rid, sector, segs):
+    r = struct.pack("<BBHIQQ", op, nseg, 0, 0, rid, sector)
+    for gref, first, last in segs:
+        r += struct.pack("<IBBH", gref, first, last, 0)
+    return r.ljust(112, b"\0")
+
+
+gt = grant(0, 0, 0) + grant(1, 0, 2) + b"".join(grant(1, 0, 10 + i) for i in range(8))
+gt = gt.ljust(512, b"\0")
+reqs = blk_req(1, 2, 1, 0, [(2, 0, 7), (3, 0, 7)]) + blk_req(0, 1, 2, 8, [(4, 1, 3)]) + \
+    blk_req(3, 0, 3, 0, []) + blk_req(5, 0, 4, 0, [])
+write("xenring", "blkif-rw-flush", b"\1" + gt + reqs.ljust(32 * 112, b"\0") + struct.pack("<I", 4))

@@ -51,12 +51,23 @@ Test(drive_opt, every_key)
 	drive_list_free(&l);
 }
 
+Test(drive_opt, if_xen)
+{
+	struct drive_list l = {0};
+	char why[CONFIG_WHY_MAX];
+
+	cr_assert_eq(drive_parse(&l, "file=a,if=xen", why), 0, "%s", why);
+	cr_expect_eq(l.d[0].iface, DRIVE_IF_XEN);
+	cr_assert_eq(drive_parse(&l, "file=b", why), 0, "%s", why);
+	cr_expect_eq(l.d[1].iface, DRIVE_IF_VIRTIO);
+	drive_list_free(&l);
+}
+
 Test(drive_opt, refusals_name_the_problem)
 {
 	static const struct {
 		const char *arg, *words;
 	} cases[] = {
-		{"file=a,if=xen", "Xen PV personality"},
 		{"file=a,if=ide", "if=ide"},
 		{"file=a,format=qcow2", "only raw"},
 		{"file=a,cache=fast", "cache=fast"},
