@@ -25,6 +25,7 @@
 #include "kvm/vm.h"
 #include "lodger/stub_abi.h"
 #include "shadow/conflict.h"
+#include "shadow/debug.h"
 #include "shadow/dispatch.h"
 #include "shadow/guestcpu.h"
 #include "shadow/park.h"
@@ -91,6 +92,7 @@ static int vector_exit(struct trap *t, int vector)
 	t->regs.rip = frame[0];
 	t->regs.rflags = frame[2];
 	t->regs.rsp = frame[3];
+	shadow_debug_entry(t); /* the debugger's TF never reaches the guest's frames */
 	/* In kernel mode the real IF is the guest's: the stub's fast paths may have moved it. */
 	if (!g->user && g->pers->kernel_if_is_real)
 		g->vif = frame[2] & RFLAGS_IF;
@@ -107,6 +109,9 @@ static int vector_exit(struct trap *t, int vector)
 		if (r || done)
 			return r;
 	}
+	r = shadow_debug_trap(t, &done);
+	if (r || done)
+		return r;
 	return dispatch_trap(t);
 }
 
@@ -145,6 +150,7 @@ int stubexit_handle(struct vcpu *vcpu)
 {
 	struct guestcpu *g = vcpu->guest;
 	struct trap t = {.vcpu = vcpu, .g = g};
+	uint64_t fills = g->stats.by_kind[TK_SHADOW_FILL];
 	enum entry entry;
 	int vector, status;
 
@@ -164,6 +170,9 @@ int stubexit_handle(struct vcpu *vcpu)
 		status = vector_exit(&t, vector);
 		break;
 	case ENTRY_SYSCALL:
+		/* syscall saved the debugger's TF in R11 (FMASK cleared the real one) */
+		if (g->dbg.armed && !g->dbg.guest_tf)
+			t.regs.r11 &= ~RFLAGS_TF;
 		status = syscall_from_stub(&t);
 		break;
 	default:
@@ -172,6 +181,9 @@ int stubexit_handle(struct vcpu *vcpu)
 	}
 	if (!status && !t.parked && g->pers->pending)
 		status = g->pers->pending(&t);
+	/* A hidden shadow fill ran no guest instruction: a debugger's step goes on. */
+	if (!status && !t.parked)
+		status = shadow_debug_resume(&t, g->stats.by_kind[TK_SHADOW_FILL] == fills);
 	if (!status && !t.parked)
 		status = transport_resume(&t);
 	if (status == EXIT_TRIPLE_FAULT)
