@@ -1147,14 +1147,14 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "  debug-exit-iosize = \"%u\"\n", cfg->debug_exit_size);
 	if (cfg->stats_file)
 		config_print_str(out, "stats", cfg->stats_file);
+	if (cfg->gdb)
+		config_print_str(out, "gdb", cfg->gdb);
+	fprintf(out, "  gdb-wait = \"%s\"\n", cfg->gdb_wait ? "on" : "off");
 	drive_print(&cfg->drives, out);
 	if (cfg->name)
 		config_print_str(out, "name", cfg->name);
 	if (cfg->pidfile)
 		config_print_str(out, "pidfile", cfg->pidfile);
-	if (cfg->gdb)
-		config_print_str(out, "gdb", cfg->gdb);
-	fprintf(out, "  gdb-wait = \"%s\"\n", cfg->gdb_wait ? "on" : "off");
 }
 
 int config_validate(const struct config *cfg, FILE *err)
