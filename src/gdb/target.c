@@ -25,27 +25,51 @@ const char gdb_target_xml[] =
 		"rcx", "int64") R64("rdx", "int64") R64("rsi", "int64") R64("rdi", "int64")
 		R64("rbp", "data_ptr") R64("rsp", "data_ptr") R64("r8", "int64") R64(
 			"r9", "int64") R64("r10", "int64") R64("r11", "int64") R64("r12", "int64")
-			R64("r13", "int64") R64("r14", "int64") R64("r15", "int64") R64("rip",
-											"code_ptr")
-				R32("eflags") R32("cs") R32("ss") R32("ds") R32("es") R32("fs") R32(
-					"gs") ST("0") ST("1") ST("2") ST("3") ST("4") ST("5")
-					ST("6") ST("7") F32("fctrl") F32("fstat") F32("ftag") F32(
-						"fiseg") F32("fioff") F32("foseg") F32("fooff")
-						F32("fop") "</feature><feature "
-							   "name=\"org.gnu.gdb.i386."
-							   "segments\">" R64("fs_base", "int") R64(
-								   "gs_base",
-								   "int") "</feature><feature "
-									  "name=\"org.lodger.x86-"
-									  "64.sys\">" R64("cr0",
-											  "int") R64("cr2", "int")
-										  R64("cr3", "int") R64(
-											  "cr4",
-											  "int") R64("cr8",
-												     "int")
-											  R64("efe"
-											      "r",
-											      "int") "</feature></target>";
+			R64("r13", "int64") R64("r14", "int64") R64("r15", "int64") R64(
+				"rip",
+				"code_ptr") R32("eflags") R32("cs") R32("ss") R32("ds") R32("es")
+				R32("fs") R32("gs") ST("0") ST("1") ST("2") ST("3") ST("4") ST(
+					"5") ST("6") ST("7") F32("fctrl") F32("fstat") F32("ftag")
+					F32("fiseg") F32("fioff") F32("foseg") F32("fooff") F32(
+						"fop") "</feature><feature "
+						       "name=\"org.gnu.gdb.i386."
+						       "segments\">" R64("fs_base", "int") R64(
+							       "gs_base",
+							       "int") "</feature><feature "
+								      "name=\"org.lodger.x86-"
+								      "64.sys\">" R64(
+									      "cr0",
+									      "int") R64("cr2",
+											 "int")
+									      R64("cr3", "int") R64(
+										      "cr4",
+										      "int") R64("c"
+												 "r"
+												 "8",
+												 "i"
+												 "n"
+												 "t")
+										      R64("efe"
+											  "r",
+											  "int") "<"
+												 "/"
+												 "f"
+												 "e"
+												 "a"
+												 "t"
+												 "u"
+												 "r"
+												 "e"
+												 ">"
+												 "<"
+												 "/"
+												 "t"
+												 "a"
+												 "r"
+												 "g"
+												 "e"
+												 "t"
+												 ">";
 
 enum {
 	REG_GPR0 = 0,
