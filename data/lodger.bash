@@ -9,6 +9,10 @@ _lodger()
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
+	-gdb)
+		COMPREPLY=($(compgen -W 'tcp::1234 none' -- "$cur"))
+		return
+		;;
 	-serial)
 		COMPREPLY=($(compgen -W 'stdio mon:stdio file: null none' -- "$cur"))
 		[[ ${COMPREPLY[0]} == file: ]] && compopt -o nospace
@@ -45,6 +49,7 @@ _lodger()
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W '-kernel -append -initrd -m -smp -serial -nographic
 			-nodefaults -display -device -cpu -name -pidfile -daemonize -no-reboot
+			-gdb -s -S
 			-no-shutdown -machine -M -accel -enable-kvm -d -D -stats -readconfig
 			--print-config -help -version' -- "$cur"))
 	else

@@ -7,6 +7,8 @@
 #include "dev/devices.h"
 #include "lodger/boot.h"
 
+#define STDOUT_PATH "/isa/serial@i3f8"
+
 /* libfdt calls return 0 or a negative FDT_ERR_*; chain them and keep the first error. */
 #define TRY(expr)                                                                                  \
 	do {                                                                                       \
@@ -45,7 +47,6 @@ static int add_chosen(void *fdt, const struct fdt_params *p, char *err, size_t e
 	if (node < 0)
 		return -1;
 	TRY(fdt_setprop_string(fdt, node, "bootargs", p->bootargs ? p->bootargs : ""));
-	TRY(fdt_setprop_string(fdt, node, "stdout-path", "/isa/serial@i3f8"));
 	if (p->initrd_size) {
 		TRY(fdt_setprop_u64(fdt, node, "linux,initrd-start", p->initrd_start));
 		TRY(fdt_setprop_u64(fdt, node, "linux,initrd-end",
@@ -138,6 +139,10 @@ int fdt_build(void *buf, size_t size, const struct fdt_params *p, struct vm *vm,
 			return -1;
 		}
 	}
+	/* stdout-path only names a UART that is there: -serial none has none. */
+	if (fdt_path_offset(buf, STDOUT_PATH) >= 0)
+		TRY(fdt_setprop_string(buf, fdt_path_offset(buf, "/chosen"), "stdout-path",
+				       STDOUT_PATH));
 	TRY(fdt_pack(buf));
 	return 0;
 }

@@ -2,9 +2,9 @@
  * devtree.h - the flattened device tree lodger hands the guest (docs/guest-contract.md).
  *
  * Root with #address-cells = #size-cells = 2; /memory@0; /chosen with bootargs (always
- * present) and stdout-path; /cpus; each device's node (devices.h); /lodger with the mode
- * and the segment selectors the guest must use. Reserved RAM is listed in the memory
- * reservation block.
+ * present) and stdout-path (only when there is a UART: not with -serial none); /cpus;
+ * each device's node (devices.h); /lodger with the mode and the segment selectors the
+ * guest must use. Reserved RAM is listed in the memory reservation block.
  */
 #ifndef LODGER_DEVTREE_H
 #define LODGER_DEVTREE_H

@@ -62,6 +62,11 @@ static const char usage[] =
 	"                      power-off)\n"
 	"  -no-shutdown        accepted (with no monitor to resume from, a power-off still\n"
 	"                      ends lodger)\n"
+	"  -gdb tcp:[HOST]:PORT  a GDB stub on that TCP port (no HOST: every address);\n"
+	"                      -gdb none: no stub\n"
+	"  -s                  -gdb tcp::1234\n"
+	"  -S                  the guest waits for the debugger before its first\n"
+	"                      instruction (needs -gdb or -s)\n"
 	"  -machine [type=]lodger[,mode=direct|shadow][,accel=kvm]   (also -M)\n"
 	"                      shadow mode (ignored in direct): [,stub-base=ADDR]\n"
 	"                      [,traps=auto|vmm][,relocate=on|off][,seed=N]\n"
@@ -388,6 +393,33 @@ static int opt_pidfile(struct cli *cli, const char *arg)
 	return set_path(cli, "-pidfile", &cli->layer.cfg.pidfile, arg, CONFIG_SET_PIDFILE);
 }
 
+static int opt_gdb(struct cli *cli, const char *arg)
+{
+	char why[CONFIG_WHY_MAX];
+
+	/* QEMU's -gdb none turns the stub off again */
+	if (strcmp(arg, "none") == 0) {
+		free(cli->layer.cfg.gdb);
+		cli->layer.cfg.gdb = NULL;
+		cli->layer.set |= CONFIG_SET_GDB;
+		return OPT_OK;
+	}
+	return set_result(cli, "-gdb", arg, config_set_gdb(&cli->layer.cfg.gdb, arg, why), why,
+			  CONFIG_SET_GDB);
+}
+
+static int opt_gdb_default(struct cli *cli, const char *arg)
+{
+	(void)arg;
+	return opt_gdb(cli, "tcp::1234");
+}
+
+static int opt_gdb_wait(struct cli *cli, const char *arg)
+{
+	(void)arg;
+	return set_flag(cli, &cli->layer.cfg.gdb_wait, CONFIG_SET_GDB_WAIT);
+}
+
 static int prop_debug_exit(struct cli *cli, const char *opt, const char *arg, const char *key,
 			   const char *val)
 {
@@ -496,6 +528,9 @@ static const struct option {
 	{"cpu", true, opt_cpu},
 	{"name", true, opt_name},
 	{"pidfile", true, opt_pidfile},
+	{"gdb", true, opt_gdb},
+	{"s", false, opt_gdb_default},
+	{"S", false, opt_gdb_wait},
 	{"machine", true, opt_machine},
 	{"M", true, opt_machine},
 	{"accel", true, opt_accel},
@@ -560,9 +595,6 @@ static const struct unsupported {
 	{"chroot", true, "lodger does not change root"},
 	{"sandbox", true, "lodger has no seccomp sandbox"},
 	{"trace", true, "lodger's tracing is -d"},
-	{"s", false, "lodger has no GDB stub yet"},
-	{"S", false, "lodger has no GDB stub yet, so nothing to wait for"},
-	{"gdb", true, "lodger has no GDB stub yet"},
 	{"dtb", true, "lodger builds the device tree itself (docs/guest-contract.md)"},
 	{"k", true, "lodger has no keyboard"},
 	{"semihosting", false, "lodger has no semihosting"},
@@ -738,6 +770,11 @@ static enum config_action build(struct cli *cli, struct config *cfg)
 	if (cfg->daemonize && (cfg->serial == SERIAL_STDIO || cfg->serial == SERIAL_MON_STDIO)) {
 		config_error(cli->err, "-daemonize needs a console other than the terminal "
 				       "(-serial file:PATH, null or none)");
+		failed = true;
+	}
+	if (cfg->gdb_wait && !cfg->gdb) {
+		config_error(cli->err, "-S needs a debugger to wait for: add -s or -gdb tcp::PORT "
+				       "(lodger has no monitor to start the guest)");
 		failed = true;
 	}
 	if (failed)

@@ -9,6 +9,7 @@
 #include "front/config.h"
 #include "arch/x86.h"
 #include "front/log.h"
+#include "gdb/server.h"
 #include "lodger/boot.h"
 
 #include <ctype.h>
@@ -67,6 +68,7 @@ void config_free(struct config *cfg)
 	free_str(cfg->serial_path);
 	free_str(cfg->debug_file);
 	free_str(cfg->stats_file);
+	free_str(cfg->gdb);
 	drive_list_free(&cfg->drives);
 	free_str(cfg->name);
 	free_str(cfg->pidfile);
@@ -319,6 +321,16 @@ int config_set_string(char **field, const char *s, char *why)
 	return 0;
 }
 
+int config_set_gdb(char **field, const char *s, char *why)
+{
+	char host[256];
+	unsigned port;
+
+	if (gdb_parse_spec(s, host, sizeof(host), &port, why, CONFIG_WHY_MAX))
+		return -1;
+	return config_set_string(field, s, why);
+}
+
 int config_set_path(char **field, const char *s, char *why)
 {
 	if (!*s)
@@ -501,6 +513,10 @@ void config_merge(struct config *dst, struct config_layer *layer)
 		move_str(&dst->debug_file, &src->debug_file);
 	if (set & CONFIG_SET_STATS_FILE)
 		move_str(&dst->stats_file, &src->stats_file);
+	if (set & CONFIG_SET_GDB)
+		move_str(&dst->gdb, &src->gdb);
+	if (set & CONFIG_SET_GDB_WAIT)
+		dst->gdb_wait = src->gdb_wait;
 	if (set & CONFIG_SET_STUB_BASE) {
 		dst->stub_base = src->stub_base;
 		dst->stub_base_set = src->stub_base_set;
@@ -855,6 +871,16 @@ static int key_stats(struct config *cfg, const char *s, char *why)
 	return config_set_path(&cfg->stats_file, s, why);
 }
 
+static int key_gdb(struct config *cfg, const char *s, char *why)
+{
+	return config_set_gdb(&cfg->gdb, s, why);
+}
+
+static int key_gdb_wait(struct config *cfg, const char *s, char *why)
+{
+	return parse_bool(s, &cfg->gdb_wait, why);
+}
+
 static int key_no_reboot(struct config *cfg, const char *s, char *why)
 {
 	return parse_bool(s, &cfg->no_reboot, why);
@@ -898,6 +924,8 @@ static const struct key {
 	{GROUP_LODGER, "daemonize", key_daemonize},
 	{GROUP_LODGER, "name", key_name},
 	{GROUP_LODGER, "pidfile", key_pidfile},
+	{GROUP_LODGER, "gdb", key_gdb},
+	{GROUP_LODGER, "gdb-wait", key_gdb_wait},
 	{GROUP_LODGER, "debug-exit-iobase", config_set_debug_exit_port},
 	{GROUP_LODGER, "debug-exit-iosize", config_set_debug_exit_size},
 };
@@ -1119,6 +1147,9 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "  debug-exit-iosize = \"%u\"\n", cfg->debug_exit_size);
 	if (cfg->stats_file)
 		config_print_str(out, "stats", cfg->stats_file);
+	if (cfg->gdb)
+		config_print_str(out, "gdb", cfg->gdb);
+	fprintf(out, "  gdb-wait = \"%s\"\n", cfg->gdb_wait ? "on" : "off");
 	drive_print(&cfg->drives, out);
 	if (cfg->name)
 		config_print_str(out, "name", cfg->name);

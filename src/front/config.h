@@ -60,6 +60,8 @@ struct config {
 	unsigned debug_mask;	  /* -d categories (log.h) */
 	char *debug_file;	  /* -D */
 	char *stats_file; /* -stats: statistics as JSON at exit; "-" is stderr; NULL: none */
+	char *gdb;	  /* -gdb tcp:[HOST]:PORT (-s: tcp::1234): the GDB stub; NULL: none */
+	bool gdb_wait;	  /* -S: the guest waits for the debugger before its first instruction */
 
 	/* Shadow mode only; accepted, and ignored, in direct mode. */
 	uint64_t stub_base;	  /* the stub's initial linear base, when stub_base_set */
@@ -158,6 +160,8 @@ enum config_set {
 	CONFIG_SET_NAME = 1u << 23,
 	CONFIG_SET_PIDFILE = 1u << 24,
 	CONFIG_SET_DEBUG_EXIT = 1u << 25, /* debug_exit_port and debug_exit_size together */
+	CONFIG_SET_GDB = 1u << 26,
+	CONFIG_SET_GDB_WAIT = 1u << 27,
 };
 
 struct config_layer {
@@ -181,6 +185,7 @@ int config_set_mode(struct config *cfg, const char *s, char *why);	   /* direct 
 int config_set_debug(struct config *cfg, const char *s, char *why);	   /* -d list */
 int config_set_path(char **field, const char *s, char *why);		   /* non-empty copy */
 int config_set_string(char **field, const char *s, char *why);		   /* copy, may be "" */
+int config_set_gdb(char **field, const char *s, char *why);		   /* tcp:[HOST]:PORT */
 int config_set_stub_base(struct config *cfg, const char *s, char *why);	   /* 2 MiB, canonical */
 int config_set_traps(struct config *cfg, const char *s, char *why);	   /* auto | vmm */
 int config_set_personality(struct config *cfg, const char *s, char *why);  /* auto|native|xen */

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "front/exitcode.h"
 #include "front/log.h"
 
 int (*kvm_ioctl_hook)(int fd, unsigned long req, void *arg);
@@ -47,7 +48,7 @@ int kvm_open(const char *path)
 				     : "");
 		return -e;
 	}
-	version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	version = kvm_raw_ioctl(fd, KVM_GET_API_VERSION, NULL);
 	if (version < 0) {
 		pr_err("%s: not a KVM device (KVM_GET_API_VERSION: %s)", path, strerror(errno));
 		close(fd);
@@ -85,6 +86,12 @@ const char *kvm_exit_name(unsigned reason)
 	if (reason < sizeof(names) / sizeof(names[0]) && names[reason])
 		return names[reason];
 	return "unknown exit";
+}
+
+int kvm_failure_status(int err)
+{
+	/* Out of descriptors or memory is this host's state, not a missing KVM. */
+	return err == EMFILE || err == ENFILE || err == ENOMEM ? EXIT_HOST_ERROR : EXIT_NO_KVM;
 }
 
 bool kvm_backend_is_pvm(void)

@@ -24,6 +24,11 @@ extern int (*kvm_ioctl_hook)(int fd, unsigned long req, void *arg);
 /* Opens /dev/kvm and checks the API version; -errno with a message printed on failure. */
 int kvm_open(const char *path);
 
+/* The exit status for a failure to open /dev/kvm or create a VM with errno `err`:
+ * EXIT_HOST_ERROR when the host ran out of descriptors or memory (EMFILE, ENFILE, ENOMEM),
+ * else EXIT_NO_KVM. */
+int kvm_failure_status(int err);
+
 /* Name of a KVM_EXIT_* reason, for messages and statistics. */
 const char *kvm_exit_name(unsigned reason);
 

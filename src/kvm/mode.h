@@ -32,6 +32,11 @@ struct mode {
 	void (*write_stats)(struct json *j, const struct vcpu *vcpu);
 	/* Brings counters kept elsewhere (in the VM) into the vCPU's statistics. */
 	void (*sync_stats)(struct vcpu *vcpu);
+	/* The GDB stub (src/gdb/server.h) asked for a stop: stops the guest where the run loop
+	 * stands, in the guest's view, serves the debugger, and arms what it asked for (a
+	 * step, breakpoints). Returns 0 to go on (also when the guest cannot stop here: the
+	 * request stays pending) or an exit status. NULL: the mode has no GDB stub. */
+	int (*debug_stop)(struct vcpu *vcpu);
 	/* Undoes start (before the vCPU is destroyed). */
 	void (*stop)(struct vm *vm);
 };

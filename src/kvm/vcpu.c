@@ -18,6 +18,7 @@
 #include "kvm/kvm.h"
 #include "kvm/mode.h"
 #include "front/log.h"
+#include "gdb/server.h"
 #include "kvm/vm.h"
 
 #define KICK_SIGNAL SIGUSR1
@@ -186,9 +187,17 @@ int vcpu_loop(struct vcpu *vcpu)
 
 	vcpu->thread = pthread_self();
 	while (!vm->stop) {
-		uint64_t entered = phase_now(), exited;
+		uint64_t entered, exited;
 		int status;
 
+		if (vm->gdb && gdb_stop_requested(vm->gdb) && vm->mode->debug_stop) {
+			status = vm->mode->debug_stop(vcpu);
+			if (status)
+				return status;
+			if (vm->stop)
+				break;
+		}
+		entered = phase_now();
 		if (kvm_raw_ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;

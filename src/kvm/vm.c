@@ -20,6 +20,7 @@
 #include "dev/disk.h"
 #include "front/exitcode.h"
 #include "front/phase.h"
+#include "gdb/server.h"
 #include "boot/devtree.h"
 #include "kvm/kvm.h"
 #include "kvm/mode.h"
@@ -229,28 +230,39 @@ int vm_prepare(struct vm *vm, const struct config *cfg)
 	return load_boot_image(vm);
 }
 
+/* The GDB stub's watcher thread asks the vCPU thread to stop for the debugger. */
+static void kick_vcpu(void *vcpu)
+{
+	vcpu_kick(vcpu);
+}
+
 int vm_start(struct vm *vm)
 {
 	const char *device = getenv("LODGER_KVM_DEVICE");
 
 	vm->kvm_fd = kvm_open(device ? device : "/dev/kvm");
 	if (vm->kvm_fd < 0)
-		return EXIT_NO_KVM;
+		return kvm_failure_status(-vm->kvm_fd);
 	/* Where kvm_pvm departs from hardware KVM, lodger adapts (docs/platform.md). */
 	pr_debug(LOG_BOOT, "KVM backend: %s",
 		 kvm_backend_is_pvm() ? "kvm_pvm (software, shadow paging in the host)"
 				      : "hardware KVM");
-	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0) {
+	if (kvm_raw_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, (void *)(uintptr_t)KVM_CAP_IRQCHIP) <=
+	    0) {
 		pr_err("KVM lacks an in-kernel irqchip (KVM_CAP_IRQCHIP)");
 		return EXIT_NO_KVM;
 	}
 	vm->vm_fd = kvm_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
-		return EXIT_NO_KVM;
+		return kvm_failure_status(errno);
 	if (add_slot(vm, 0, LODGER_RAM_BASE, vm->mem.ram_size, vm->mem.ram) || init_devices(vm) ||
 	    vcpu_create(vm, 0, &vm->vcpu))
 		return EXIT_HOST_ERROR;
-	return vm->mode->start(vm);
+	int r = vm->mode->start(vm);
+
+	if (r || !vm->cfg->gdb)
+		return r;
+	return gdb_open(vm->cfg->gdb, vm->cfg->gdb_wait, kick_vcpu, vm->vcpu, &vm->gdb);
 }
 
 int vm_run(struct vm *vm)
@@ -266,6 +278,8 @@ void vm_sync_stats(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	gdb_close(vm->gdb); /* its thread kicks the vCPU: it goes first */
+	vm->gdb = NULL;
 	if (vm->mode && vm->mode->stop)
 		vm->mode->stop(vm);
 	vcpu_destroy(vm->vcpu);

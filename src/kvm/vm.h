@@ -20,6 +20,7 @@
 struct vcpu;
 struct mode;
 struct xen_guest;
+struct gdb;
 
 struct vm {
 	const struct config *cfg;
@@ -37,6 +38,7 @@ struct vm {
 	unsigned devices_up;   /* how many entries of devices[] are initialised */
 	volatile bool stop;    /* a device asked lodger to exit */
 	int exit_status;       /* ... with this status */
+	struct gdb *gdb;       /* the GDB stub (-gdb, -s), or NULL */
 };
 
 /* Each returns 0, or the lodger exit status (exitcode.h) after printing one line. */

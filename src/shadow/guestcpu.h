@@ -68,6 +68,11 @@ struct guestcpu {
 		uint64_t start_ns;
 	} step;
 
+	struct {
+		bool armed;    /* the debugger's step: real TF set on resume (shadow/debug.c) */
+		bool guest_tf; /* the guest's own TF under it */
+	} dbg;
+
 	/* The core's view of the guest. */
 	bool user;   /* the guest is in user mode (virtual CPL3) */
 	bool vif;    /* the guest's RFLAGS.IF */

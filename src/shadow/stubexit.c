@@ -15,6 +15,7 @@
 #include "shadow/stubexit.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "arch/x86.h"
@@ -26,6 +27,7 @@
 #include "kvm/vm.h"
 #include "lodger/stub_abi.h"
 #include "shadow/conflict.h"
+#include "shadow/debug.h"
 #include "shadow/dispatch.h"
 #include "shadow/guestcpu.h"
 #include "shadow/held.h"
@@ -94,6 +96,7 @@ static int vector_exit(struct trap *t, int vector)
 	t->regs.rip = frame[0];
 	t->regs.rflags = frame[2];
 	t->regs.rsp = frame[3];
+	shadow_debug_entry(t); /* the debugger's TF never reaches the guest's frames */
 	/* In kernel mode the real IF is the guest's: the stub's fast paths may have moved it. */
 	if (!g->user && g->pers->kernel_if_is_real)
 		g->vif = frame[2] & RFLAGS_IF;
@@ -114,6 +117,9 @@ static int vector_exit(struct trap *t, int vector)
 		if (r || done)
 			return r;
 	}
+	r = shadow_debug_trap(t, &done);
+	if (r || done)
+		return r;
 	return dispatch_trap(t);
 }
 
@@ -151,10 +157,37 @@ static enum entry which_entry(const struct guestcpu *g, uint64_t rip, int *vecto
 	return ENTRY_NONE;
 }
 
+/* The register dump the guest contract promises, in the guest's view: its CR3, the
+ * selectors of its mode and its virtual IF, never the stub's. */
+static void dump_guest(const struct trap *t)
+{
+	const struct kvm_regs *r = &t->regs;
+	const struct guestcpu *g = t->g;
+	uint64_t rflags = g->user ? r->rflags : (r->rflags & ~RFLAGS_IF) | (g->vif ? RFLAGS_IF : 0);
+
+	fprintf(stderr,
+		"RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n"
+		"RSI=%016llx RDI=%016llx RBP=%016llx RSP=%016llx\n"
+		"R8 =%016llx R9 =%016llx R10=%016llx R11=%016llx\n"
+		"R12=%016llx R13=%016llx R14=%016llx R15=%016llx\n"
+		"RIP=%016llx RFL=%08llx CS=%04x SS=%04x (%s mode)\n"
+		"CR0=%016llx CR2=%016llx CR3=%016llx CR4=%016llx EFER=%016llx\n",
+		(unsigned long long)r->rax, (unsigned long long)r->rbx, (unsigned long long)r->rcx,
+		(unsigned long long)r->rdx, (unsigned long long)r->rsi, (unsigned long long)r->rdi,
+		(unsigned long long)r->rbp, (unsigned long long)r->rsp, (unsigned long long)r->r8,
+		(unsigned long long)r->r9, (unsigned long long)r->r10, (unsigned long long)r->r11,
+		(unsigned long long)r->r12, (unsigned long long)r->r13, (unsigned long long)r->r14,
+		(unsigned long long)r->r15, (unsigned long long)r->rip, (unsigned long long)rflags,
+		t->sregs.cs.selector, t->sregs.ss.selector, g->user ? "user" : "kernel",
+		(unsigned long long)g->cr0, (unsigned long long)g->cr2, (unsigned long long)g->cr3,
+		(unsigned long long)g->cr4, (unsigned long long)g->efer);
+}
+
 int stubexit_handle(struct vcpu *vcpu)
 {
 	struct guestcpu *g = vcpu->guest;
 	struct trap t = {.vcpu = vcpu, .g = g};
+	uint64_t fills = g->stats.by_kind[TK_SHADOW_FILL];
 	enum entry entry;
 	int vector, status;
 
@@ -185,6 +218,9 @@ int stubexit_handle(struct vcpu *vcpu)
 		status = vector_exit(&t, vector);
 		break;
 	case ENTRY_SYSCALL:
+		/* syscall saved the debugger's TF in R11 (FMASK cleared the real one) */
+		if (g->dbg.armed && !g->dbg.guest_tf)
+			t.regs.r11 &= ~RFLAGS_TF;
 		status = syscall_from_stub(&t);
 		break;
 	case ENTRY_APIC_DONE:
@@ -198,11 +234,16 @@ int stubexit_handle(struct vcpu *vcpu)
 		status = held_deliver(&t);
 	if (!status && !t.parked && g->pers->pending)
 		status = g->pers->pending(&t);
+	/* A hidden shadow fill ran no guest instruction: a debugger's step goes on. */
+	if (!status && !t.parked)
+		status = shadow_debug_resume(&t, g->stats.by_kind[TK_SHADOW_FILL] == fills);
 	if (!status && !t.parked)
 		status = transport_resume(&t);
-	if (status == EXIT_TRIPLE_FAULT)
+	if (status == EXIT_TRIPLE_FAULT) {
 		pr_err("vcpu%u: guest triple fault (delivering an exception failed twice), guest "
 		       "RIP %#llx",
 		       vcpu->id, (unsigned long long)t.regs.rip);
+		dump_guest(&t);
+	}
 	return status;
 }

@@ -207,6 +207,16 @@ Test(fdt_build, stdout_path_names_the_ns16550a_uart)
 	cr_assert_str_eq(compat, "ns16550a", "expected \"ns16550a\", got \"%s\"", compat);
 }
 
+Test(fdt_build, serial_none_has_no_uart_and_no_stdout_path)
+{
+	cfg.serial = SERIAL_NONE;
+	build();
+	cr_assert_lt(fdt_path_offset(fdt, "/isa/serial@i3f8"), 0,
+		     "expected no UART node with -serial none");
+	cr_assert_not(has_prop("/chosen", "stdout-path"),
+		      "expected no stdout-path with -serial none (it would name a missing node)");
+}
+
 Test(fdt_build, the_uart_node_has_its_port_range_and_irq)
 {
 	uint32_t irq;
