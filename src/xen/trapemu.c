@@ -160,6 +160,38 @@ static bool flat_segment(struct trap *t, const ZydisDecodedInstruction *in,
 	return true;
 }
 
+/*
+ * mov from a control register, in guest kernel mode: Xen's read_cr (pv/emul-priv-op.c)
+ * gives CR0 and CR4 as the guest sees them, CR2 the last fault address, CR3 the current
+ * base pointer (kernel or user). Writes and user mode: #GP stands.
+ */
+static bool read_cr(struct xen_pstate *p, struct trap *t, const ZydisDecodedOperand *ops)
+{
+	uint64_t value;
+
+	if (!p->v.kernel_mode || ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    ops[1].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    ZydisRegisterGetClass(ops[1].reg.value) != ZYDIS_REGCLASS_CONTROL)
+		return false;
+	switch (ops[1].reg.value) {
+	case ZYDIS_REGISTER_CR0:
+		value = t->g->cr0;
+		break;
+	case ZYDIS_REGISTER_CR2:
+		value = t->g->cr2;
+		break;
+	case ZYDIS_REGISTER_CR3:
+		value = p->v.kernel_cr3;
+		break;
+	case ZYDIS_REGISTER_CR4:
+		value = t->g->cr4;
+		break;
+	default:
+		return false;
+	}
+	return x86_reg_set(&t->regs, ops[0].reg.value, value);
+}
+
 bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 {
 	ZydisDecodedInstruction in;
@@ -192,7 +224,7 @@ bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 		return true;
 	case ZYDIS_MNEMONIC_MOV:
 	case ZYDIS_MNEMONIC_POP:
-		if (t->vector != VEC_GP || !flat_segment(t, &in, ops))
+		if (t->vector != VEC_GP || (!read_cr(p, t, ops) && !flat_segment(t, &in, ops)))
 			return false;
 		*status = finish(p, t, in.length);
 		return true;
