@@ -17,6 +17,7 @@
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 #include "shadow/guestcpu.h"
+#include "xen/backend.h"
 #include "xen/bounce.h"
 #include "xen/families.h"
 #include "xen/hypercall.h"
@@ -202,6 +203,11 @@ int xen_pers_boot(struct trap *t, const struct personality_boot *b)
 	p->cpuid = read_cpuid(t->vcpu);
 	xen_vcpu_init(&p->v, &p->guest->d, &p->guest->l);
 	xen_evtchn_init(&p->guest->d);
+	/* lodger as domain 0: the grant table and xenstore (disks: docs/block.md) */
+	int err = xen_backends_start(
+		&(struct xen_backends_params){.d = &p->guest->d, .v = &p->v, .name = "lodger"});
+	if (err)
+		pr_warn("Xen PV guest: no grant table or xenstore (%s)", strerror(-err));
 	p->v.hooks = &hooks;
 	p->v.opaque = p;
 	g->pstate = p;
@@ -454,6 +460,7 @@ void xen_pers_destroy(struct guestcpu *g)
 
 	if (!p)
 		return;
+	xen_backends_stop(&p->guest->d);
 	free(p->cpuid); /* the guest (domain, layout) is vm.c's */
 	free(p);
 	g->pstate = NULL;
