@@ -24,6 +24,7 @@
 #include "xen/domain.h"
 #include "xen/families.h"
 #include "xen/hypercall.h"
+#include "xen_fixture.h"
 #include "xen_image.h"
 
 #define RAM	 (32ULL << 20)
@@ -74,19 +75,7 @@ static const struct xen_hooks hooks = {
 
 static void setup(void)
 {
-	struct xi x;
-	struct xen_notes n;
-	struct xen_build_params p = {.console_port = 2, .store_port = 1};
-	char err[256];
-
-	cr_assert_eq(mem_alloc_ram(&mem, RAM), 0);
-	memset(&d, 0, sizeof(d));
-	d.mem = &mem;
-	xi_init(&x, 0x100000, 0, 0x100010);
-	xi_xtf_notes(&x, 0x101000);
-	cr_assert_eq(xen_notes_parse(x.buf, x.len, &n, err, sizeof(err)), 1, "%s", err);
-	cr_assert_eq(xen_domain_build(&d, x.buf, x.len, &n, &p, &l, err, sizeof(err)), 0, "%s",
-		     err);
+	xen_fixture_build(&mem, RAM, &d, &l);
 	cr_assert_gt(l.v_end, SCRATCH + 0x10000);
 	xen_evtchn_init(&d);
 	xen_vcpu_init(&v, &d, &l);
