@@ -445,3 +445,28 @@ Test(xenpers, loads_of_xens_flat_selectors_complete)
 	cr_assert_eq(xen_pers_exception(&fk.t), 0);
 	cr_assert_eq(fk.t.regs.rip, HANDLER);
 }
+
+Test(xenpers, mov_from_cr3_is_the_base_pointer_in_kernel_mode_and_gp_in_user_mode)
+{
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	memcpy(at(CODE), "\x0f\x20\xd8", 3); /* mov %cr3, %rax */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	fk.t.regs.rax = 0;
+	fk.t.vector = VEC_GP;
+	fk.t.has_error = true;
+	fk.t.error = 0;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 3, "completed");
+	cr_assert_eq(fk.t.regs.rax, p->v.kernel_cr3);
+
+	/* Guest user code reading CR3: Xen's #GP, bounced to the kernel's handler. */
+	to_user();
+	fk.t.regs.rax = 0;
+	fk.t.vector = VEC_GP;
+	fk.t.has_error = true;
+	fk.t.error = 0;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	cr_assert_eq(fk.t.regs.rax, 0, "nothing read for user mode");
+}
