@@ -279,10 +279,11 @@ int kernel_load(const uint8_t *buf, size_t len, struct guest_mem *mem,
 		     form, *release ? " " : "", release);
 		break;
 	case IMAGE_XEN_PV:
-		/* Where the Xen PV personality takes the ELF (buf, elf_len) over. */
+		/* Reached only with personality=native: auto and xen take the Xen PV path
+		 * (xen/prepare.c) before this loader runs. */
 		fail(err, errlen,
-		     "%s kernel (%s%s%s) with Xen PV support: lodger's Xen PV personality is not "
-		     "yet wired in; it boots its own 64-bit ELF kernels for now (docs/linux.md)",
+		     "%s kernel (%s%s%s) with Xen PV support: it boots with personality=auto or "
+		     "xen, not native (docs/linux.md)",
 		     elf || elf_has_linux_note(buf, elf_len) ? "Linux" : "Xen PV", form,
 		     *release ? " " : "", release);
 		break;
