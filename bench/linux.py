@@ -105,10 +105,10 @@ def command(args, config, cmdline):
                 "-cpu", "max" if config == "qemu-tcg" else "host", "-m", str(args.memory),
                 "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
                 "-kernel", args.vmlinux, "-initrd", args.initramfs,
-                "-append", "console=ttyS0 " + cmdline]
+                "-append", "console=ttyS0 " + cmdline] + getattr(args, "extra", [])
     return [args.lodger, "-m", f"{args.memory}M", "-serial", "stdio", "-display", "none",
             "-kernel", args.vmlinuz, "-initrd", args.initramfs,
-            "-append", "console=hvc0 " + cmdline]
+            "-append", "console=hvc0 " + cmdline] + getattr(args, "extra", [])
 
 
 def run_once(args, config, cmdline, timeout):
@@ -116,7 +116,7 @@ def run_once(args, config, cmdline, timeout):
     start = time.monotonic()
     p = subprocess.Popen(command(args, config, cmdline), stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    seen, inside, buf, tail = {}, {}, b"", []
+    seen, inside, buf, tail, lines_all = {}, {}, b"", [], []
     sel = selectors.DefaultSelector()
     sel.register(p.stdout, selectors.EVENT_READ)
     timed_out = False
@@ -136,6 +136,8 @@ def run_once(args, config, cmdline, timeout):
         for raw in lines:
             line = raw.decode(errors="replace").rstrip("\r")
             tail = (tail + [line])[-5:]
+            if line.startswith(("bench: ", "disk-io: ")):
+                lines_all.append(line)
             for key, text, _ in MILESTONES:
                 if key not in seen and text in line:
                     seen[key] = now
@@ -153,7 +155,8 @@ def run_once(args, config, cmdline, timeout):
     rc = p.wait()
     if not timed_out:
         seen["end"] = time.monotonic() - start
-    return {"seen": seen, "inside": inside, "rc": rc, "timed_out": timed_out, "tail": tail}
+    return {"seen": seen, "inside": inside, "rc": rc, "timed_out": timed_out, "tail": tail,
+            "lines": lines_all}
 
 
 def med(values):
