@@ -83,6 +83,13 @@ static void write_shadow(struct json *j, const struct shadow_stats *st)
 	json_u64(j, "evictions", st->evictions);
 	json_u64(j, "invlpgs", st->invlpgs);
 	json_u64(j, "kvm_flushes", st->kvm_flushes);
+	json_u64(j, "root_hits", st->root_hits);
+	json_u64(j, "protects", st->protects);
+	json_u64(j, "unprotects", st->unprotects);
+	json_u64(j, "resyncs", st->resyncs);
+	json_u64(j, "pte_zaps", st->pte_zaps);
+	json_u64(j, "prefetched", st->prefetched);
+	json_u64(j, "prefilled", st->prefilled);
 	json_close(j);
 }
 

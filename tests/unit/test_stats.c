@@ -399,7 +399,14 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 				    .root_flushes = 2,
 				    .evictions = 1,
 				    .invlpgs = 9,
-				    .kvm_flushes = 3};
+				    .kvm_flushes = 3,
+				    .root_hits = 5,
+				    .protects = 7,
+				    .unprotects = 8,
+				    .resyncs = 10,
+				    .pte_zaps = 11,
+				    .prefetched = 12,
+				    .prefilled = 13};
 	text = stats_text(&f.vm, 0);
 	assert_stats_text(text, "{\n"
 				"  \"lodger\": \"V\",\n"
@@ -445,7 +452,14 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 				"    \"root_flushes\": 2,\n"
 				"    \"evictions\": 1,\n"
 				"    \"invlpgs\": 9,\n"
-				"    \"kvm_flushes\": 3\n"
+				"    \"kvm_flushes\": 3,\n"
+				"    \"root_hits\": 5,\n"
+				"    \"protects\": 7,\n"
+				"    \"unprotects\": 8,\n"
+				"    \"resyncs\": 10,\n"
+				"    \"pte_zaps\": 11,\n"
+				"    \"prefetched\": 12,\n"
+				"    \"prefilled\": 13\n"
 				"  },\n"
 				"  \"relocation\": {\n"
 				"    \"enabled\": true,\n"
