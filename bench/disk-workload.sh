@@ -1,10 +1,7 @@
 #!/bin/sh
-# The workload bench/disk.py runs inside a Linux guest (at /disk.sh in its initramfs):
-# loads the block driver's modules, waits for the disk, runs each disk-io pattern on it.
+# The workload bench/disk.py runs inside a Linux guest (at /disk.sh in its initramfs, whose
+# /init loaded the block driver's modules): waits for the disk, runs each disk-io pattern.
 # Arguments: the patterns, each "MODE:BLOCK_BYTES:QUEUE_DEPTH:TOTAL_MIB".
-for m in /lib/modules/bench/*.ko; do
-	[ -e "$m" ] && insmod "$m"
-done
 dev=
 for _ in $(seq 100); do
 	for d in /dev/xvda /dev/vda; do
