@@ -10,6 +10,7 @@
 #include "front/log.h"
 #include "shadow/guestcpu.h"
 #include "shadow/pagewalk.h"
+#include "xen/families.h"
 
 #define FEP_LEN 5 /* ud2a; .ascii "xen" */
 
@@ -143,6 +144,17 @@ static bool flat_segment(struct trap *t, const ZydisDecodedInstruction *in,
 	} else if (ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER) {
 		if (!x86_reg_get(&t->regs, ops[1].reg.value, &sel))
 			return false;
+	} else if (ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+		/* mov m16, %sreg (XTF: `mov user_ss, %ss`); a fault reading it stays #GP
+		 * here, as the selector it would have loaded is unknown */
+		struct gview v = trap_view(t, t->g->user);
+		struct gfault f;
+		uint64_t la;
+
+		sel = 0;
+		if (!x86_operand_address(&t->regs, &t->sregs, in, &ops[1], &la) ||
+		    !gmem_read(&v, la, &sel, 2, false, &f))
+			return false;
 	} else {
 		return false;
 	}
@@ -192,6 +204,120 @@ static bool read_cr(struct xen_pstate *p, struct trap *t, const ZydisDecodedOper
 	return x86_reg_set(&t->regs, ops[0].reg.value, value);
 }
 
+/* A fault lodger met while completing an instruction for the guest: the guest's own. */
+static int mem_fault(struct xen_pstate *p, struct trap *t, const struct gfault *f)
+{
+	return xen_bounce(p, t, f->vector, true, f->error, f->vector == VEC_PF ? f->cr2 : 0);
+}
+
+/*
+ * mov to or from %drN in guest kernel mode: Xen's emulator (pv/emul-priv-op.c) with its
+ * set_debugreg and x86emul_read_dr rules (xen_dr_write/xen_dr_read): a refused write is
+ * #GP(0), a register that does not exist #UD. false: not such a mov, or user mode (#GP
+ * stands, as on Xen).
+ */
+static bool mov_dr(struct xen_pstate *p, struct trap *t, const ZydisDecodedOperand *ops,
+		   unsigned len, int *status)
+{
+	bool to_dr;
+	unsigned dr;
+	uint64_t value;
+
+	if (!p->v.kernel_mode || ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    ops[1].type != ZYDIS_OPERAND_TYPE_REGISTER)
+		return false;
+	to_dr = ZydisRegisterGetClass(ops[0].reg.value) == ZYDIS_REGCLASS_DEBUG;
+	if (!to_dr && ZydisRegisterGetClass(ops[1].reg.value) != ZYDIS_REGCLASS_DEBUG)
+		return false;
+	dr = (unsigned)((to_dr ? ops[0].reg.value : ops[1].reg.value) - ZYDIS_REGISTER_DR0);
+	if (to_dr) {
+		long r;
+
+		if (!x86_reg_get(&t->regs, ops[1].reg.value, &value))
+			return false;
+		r = xen_dr_write(&p->v, dr, value);
+		if (r == -XEN_ENODEV)
+			*status = xen_bounce(p, t, VEC_UD, false, 0, 0);
+		else if (r)
+			*status = xen_bounce(p, t, VEC_GP, true, 0, 0);
+		else
+			*status = finish(p, t, len);
+		return true;
+	}
+	if (!xen_dr_read(&p->v, dr, &value)) {
+		*status = xen_bounce(p, t, VEC_UD, false, 0, 0);
+		return true;
+	}
+	if (!x86_reg_set(&t->regs, ops[0].reg.value, value))
+		return false;
+	*status = finish(p, t, len);
+	return true;
+}
+
+/*
+ * sidt, sgdt, sldt, str, smsw, from either mode: Xen does not set CR4.UMIP for PV guests,
+ * so they read Xen's own tables there; lodger's real CR4 has UMIP, so they trap here and
+ * get what Xen's would give: the IDT in Xen's image, the per-vCPU GDT in the per-domain
+ * area (its limit the end of Xen's reserved entries), Xen's TSS and LDT selectors, and
+ * the guest's CR0. All of them are in the hypervisor hole, of no use to the guest.
+ */
+#define XEN_IDT_BASE	 0xffff82d080000000ULL /* XEN_VIRT_START */
+#define XEN_IDT_LIMIT	 0xfff
+#define XEN_GDT_BASE	 0xffff820000000000ULL /* GDT_LDT_VIRT_START, vCPU 0 */
+#define XEN_GDT_LIMIT	 0xefff		       /* LAST_RESERVED_GDT_BYTE */
+#define XEN_TSS_SELECTOR 0xe040
+#define XEN_LDT_SELECTOR 0xe050
+
+static int store_system(struct xen_pstate *p, struct trap *t, const ZydisDecodedInstruction *in,
+			const ZydisDecodedOperand *ops)
+{
+	struct gview v = trap_view(t, t->g->user);
+	struct gfault f;
+	uint64_t la, value;
+	uint8_t raw[10];
+	unsigned size;
+
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_SIDT:
+	case ZYDIS_MNEMONIC_SGDT: {
+		bool idt = in->mnemonic == ZYDIS_MNEMONIC_SIDT;
+		uint16_t limit = idt ? XEN_IDT_LIMIT : XEN_GDT_LIMIT;
+		uint64_t base = idt ? XEN_IDT_BASE : XEN_GDT_BASE;
+
+		if (!x86_operand_address(&t->regs, &t->sregs, in, &ops[0], &la))
+			return xen_bounce(p, t, VEC_UD, false, 0, 0);
+		memcpy(raw, &limit, 2);
+		memcpy(raw + 2, &base, 8);
+		if (!gmem_write(&v, la, raw, 10, &f))
+			return mem_fault(p, t, &f);
+		return finish(p, t, in->length);
+	}
+	case ZYDIS_MNEMONIC_SLDT:
+		value = p->v.ldt_ents ? XEN_LDT_SELECTOR : 0;
+		break;
+	case ZYDIS_MNEMONIC_STR:
+		value = XEN_TSS_SELECTOR;
+		break;
+	default: /* SMSW: CR0 as the guest sees it, TS its fpu_taskswitch */
+		value = (t->g->cr0 & ~CR0_TS) | (p->v.fpu_ts ? CR0_TS : 0);
+		break;
+	}
+	if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+		/* a register gets the whole value, zero-extended to its width */
+		size = ops[0].size / 8;
+		if (size < 8)
+			value &= (1ULL << (size * 8)) - 1;
+		if (!x86_reg_set(&t->regs, ops[0].reg.value, value))
+			return xen_bounce(p, t, VEC_UD, false, 0, 0);
+		return finish(p, t, in->length);
+	}
+	if (!x86_operand_address(&t->regs, &t->sregs, in, &ops[0], &la))
+		return xen_bounce(p, t, VEC_UD, false, 0, 0);
+	if (!gmem_write(&v, la, &value, 2, &f)) /* a memory operand is always a word */
+		return mem_fault(p, t, &f);
+	return finish(p, t, in->length);
+}
+
 bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 {
 	ZydisDecodedInstruction in;
@@ -223,10 +349,22 @@ bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 		*status = xen_bounce(p, t, VEC_DB, false, 0, 0);
 		return true;
 	case ZYDIS_MNEMONIC_MOV:
+		if (t->vector == VEC_GP && mov_dr(p, t, ops, in.length, status))
+			return true;
+		/* fall through */
 	case ZYDIS_MNEMONIC_POP:
 		if (t->vector != VEC_GP || (!read_cr(p, t, ops) && !flat_segment(t, &in, ops)))
 			return false;
 		*status = finish(p, t, in.length);
+		return true;
+	case ZYDIS_MNEMONIC_SIDT:
+	case ZYDIS_MNEMONIC_SGDT:
+	case ZYDIS_MNEMONIC_SLDT:
+	case ZYDIS_MNEMONIC_STR:
+	case ZYDIS_MNEMONIC_SMSW:
+		if (t->vector != VEC_GP)
+			return false;
+		*status = store_system(p, t, &in, ops);
 		return true;
 	case ZYDIS_MNEMONIC_RDMSR:
 	case ZYDIS_MNEMONIC_WRMSR:
