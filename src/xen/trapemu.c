@@ -6,6 +6,7 @@
 #include <xen/xen.h>
 
 #include "arch/x86.h"
+#include "lodger/stub_abi.h"
 #include "arch/x86dec.h"
 #include "front/log.h"
 #include "shadow/guestcpu.h"
@@ -159,8 +160,12 @@ static bool flat_segment(struct trap *t, const ZydisDecodedInstruction *in,
 		return false;
 	}
 	index = (uint16_t)sel >> 3;
+	/* Xen's flat selectors, or the ones the guest reads back from %ss and %cs here
+	 * (lodger's own, stub_abi.h), which stand for the same flat segments */
 	if (index != FLAT_RING3_CS32 >> 3 && index != FLAT_RING3_CS64 >> 3 &&
-	    index != FLAT_RING3_SS64 >> 3)
+	    index != FLAT_RING3_SS64 >> 3 && index != STUB_GUEST_KERNEL_DS >> 3 &&
+	    index != STUB_GUEST_USER_DS >> 3 && index != STUB_GUEST_KERNEL_CS >> 3 &&
+	    index != STUB_GUEST_USER_CS >> 3)
 		return false;
 	if (ops[0].reg.value == ZYDIS_REGISTER_SS && (sel & 3) != 3)
 		return false; /* SS: RPL must be the CPL, which is 3 */
@@ -318,6 +323,40 @@ static int store_system(struct xen_pstate *p, struct trap *t, const ZydisDecoded
 	return finish(p, t, in->length);
 }
 
+/*
+ * Xen's virtual IOPL (pv/emul-priv-op.c, iopl_ok): the guest kernel counts as CPL 1, or
+ * 0 with VMASST_TYPE_architectural_iopl; user mode as 3. The real IOPL stays 0.
+ */
+static bool iopl_ok(const struct xen_pstate *p)
+{
+	unsigned cpl = !p->v.kernel_mode					   ? 3
+		       : p->v.d->vm_assist & 1UL << VMASST_TYPE_architectural_iopl ? 0
+										   : 1;
+
+	return p->v.iopl >= cpl;
+}
+
+/*
+ * in/out (not the string forms) that the virtual IOPL allows: a PV domain here owns no
+ * I/O port (no PHYSDEVOP_set_iobitmap, no ioports_access_permitted), so, as on Xen for
+ * such a port, a read gives all ones and a write is dropped. false: #GP stands.
+ */
+static bool port_io(struct xen_pstate *p, struct trap *t, const ZydisDecodedInstruction *in,
+		    const ZydisDecodedOperand *ops)
+{
+	unsigned size;
+
+	if (!iopl_ok(p))
+		return false;
+	if (in->mnemonic == ZYDIS_MNEMONIC_OUT)
+		return true;
+	if (ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER)
+		return false;
+	size = ops[0].size / 8;
+	return x86_reg_set(&t->regs, ops[0].reg.value,
+			   size >= 4 ? 0xffffffffULL : (1ULL << (size * 8)) - 1);
+}
+
 bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 {
 	ZydisDecodedInstruction in;
@@ -336,6 +375,14 @@ bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 	}
 	if (!n || !x86_decode(b, n, false, &in, ops))
 		return false;
+	/* #NP and #SS: a load of one of lodger's guest selectors, kept not present */
+	if (t->vector == VEC_NP || t->vector == VEC_SS) {
+		if ((in.mnemonic != ZYDIS_MNEMONIC_MOV && in.mnemonic != ZYDIS_MNEMONIC_POP) ||
+		    !flat_segment(t, &in, ops))
+			return false;
+		*status = finish(p, t, in.length);
+		return true;
+	}
 	switch (in.mnemonic) {
 	case ZYDIS_MNEMONIC_INT:
 		*status = soft_int(p, t, ops[0].imm.value.u & 0xff, in.length);
@@ -354,6 +401,20 @@ bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 		/* fall through */
 	case ZYDIS_MNEMONIC_POP:
 		if (t->vector != VEC_GP || (!read_cr(p, t, ops) && !flat_segment(t, &in, ops)))
+			return false;
+		*status = finish(p, t, in.length);
+		return true;
+	case ZYDIS_MNEMONIC_CLI:
+	case ZYDIS_MNEMONIC_STI:
+		/* Xen completes them when the virtual IOPL allows, as no-ops: the virtual IF
+		 * is evtchn_upcall_mask, which only the guest's own stores change */
+		if (t->vector != VEC_GP || !iopl_ok(p))
+			return false;
+		*status = finish(p, t, in.length);
+		return true;
+	case ZYDIS_MNEMONIC_IN:
+	case ZYDIS_MNEMONIC_OUT:
+		if (t->vector != VEC_GP || !port_io(p, t, &in, ops))
 			return false;
 		*status = finish(p, t, in.length);
 		return true;
