@@ -350,6 +350,35 @@ Test(hc, mmu_update)
 		     -XEN_EFAULT, "runs off the mapping");
 }
 
+/* XSA-182: an entry naming a table of its own level is a linear page table, which Xen
+ * allows read-only only; one naming a table of any other level than the one below is
+ * refused (get_page_from_lNe's type check). */
+Test(hc, linear_page_tables)
+{
+	uint64_t l4 = l.cr3;
+	uint64_t l3 = *(uint64_t *)at(l4) & 0x000ffffffffff000ULL; /* the builder's L3 */
+	uint64_t slot = l4 + 300 * 8;				   /* a free slot above the hole */
+
+	*upd(0) = (struct mmu_update){.ptr = slot, .val = l4 | 0x25}; /* P U A, read-only */
+	cr_expect_eq(call(__HYPERVISOR_mmu_update, SCRATCH, 1, 0, DOMID_SELF), 0,
+		     "a read-only linear L4 mapping is allowed");
+	cr_expect_eq(*(uint64_t *)at(slot), l4 | 0x25);
+	upd(0)->val = l4 | 0x27;
+	cr_expect_eq(call(__HYPERVISOR_mmu_update, SCRATCH, 1, 0, DOMID_SELF), -XEN_EINVAL,
+		     "a writable one is not");
+	cr_expect_eq(*(uint64_t *)at(slot), l4 | 0x25, "and nothing was written");
+	upd(0)->val = l3 | 0x27;
+	cr_expect_eq(call(__HYPERVISOR_mmu_update, SCRATCH, 1, 0, DOMID_SELF), 0,
+		     "an L3 under an L4, writable, is ordinary");
+	/* an L1 typed by pinning, under an L4 */
+	*(struct mmuext_op *)at(SCRATCH + 0x800) =
+		(struct mmuext_op){.cmd = MMUEXT_PIN_L1_TABLE, .arg1.mfn = 0x310};
+	cr_expect_eq(call(__HYPERVISOR_mmuext_op, SCRATCH + 0x800, 1, 0, DOMID_SELF), 0);
+	upd(0)->val = 0x310000 | 0x25;
+	cr_expect_eq(call(__HYPERVISOR_mmu_update, SCRATCH, 1, 0, DOMID_SELF), -XEN_EINVAL,
+		     "an L1 is no L3");
+}
+
 Test(hc, no_writable_mapping_of_a_page_table)
 {
 	uint64_t l1e;
