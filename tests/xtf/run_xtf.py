@@ -88,7 +88,9 @@ def run(args):
         print(m.group(0) + (f" (stub relocated: {moved.group(0)})" if moved else ""))
         return 0
     if m and m.group(1) == "SKIP" and p.returncode == 0:
-        skip(m.group(0))
+        # the test's own reason is the console line before the result
+        before = out[:m.start()].strip().splitlines()
+        skip(m.group(0) + (f" ({before[-1].strip()})" if before else ""))
     print(f"{' '.join(cmd)}: exit status {p.returncode}\n--- console ---\n{out}"
           f"--- lodger ---\n{err}")
     return 1
