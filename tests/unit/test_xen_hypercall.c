@@ -758,7 +758,9 @@ Test(hc, every_pointer_argument_refuses_bad_pointers)
 		{__HYPERVISOR_event_channel_op, EVTCHNOP_close, 1, 0, 0, 0},
 		{__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, 1, 0, 0, 0},
 		{__HYPERVISOR_event_channel_op, EVTCHNOP_status, 1, 0, 0, 0},
+		{__HYPERVISOR_event_channel_op, EVTCHNOP_init_control, 1, 0, 0, 0},
 		{__HYPERVISOR_physdev_op, PHYSDEVOP_set_iopl, 1, 0, 0, 0},
+		{__HYPERVISOR_xen_version, XENVER_guest_handle, 1, 0, 0, 0},
 	};
 	const uint64_t outside = SCRATCH + 0x5000; /* its PTE will name a frame past RAM */
 	const uint64_t bad[] = {UNMAPPED, NONCANON, __HYPERVISOR_VIRT_START, l.v_end - 1, outside};
