@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "shadow/pagewalk.h"
+#include "xen/families.h"
 
 /* Xen's dom0_build.c protections: everything user-accessible (the guest kernel is CPL3). */
 #define BASE_PROT (PTE_P | PTE_W | PTE_A | PTE_U)
@@ -286,6 +287,8 @@ void xen_vcpu_init(struct xen_vcpu *v, struct xen_domain *d, const struct xen_la
 	v->kernel_cr3 = l->cr3;
 	v->vcpu_info_gpa = d->shared_info_gpa; /* vcpu_info[0] is at offset 0 */
 	v->nxe = true;
+	v->dr[6] = XEN_DR6_DEFAULT;
+	v->dr[7] = XEN_DR7_DEFAULT;
 }
 
 void xen_domain_free(struct xen_domain *d)

@@ -73,6 +73,7 @@ long xen_event_channel_op(struct xen_vcpu *v, const uint64_t a[6])
 		struct evtchn_close close;
 		struct evtchn_alloc_unbound alloc;
 		struct evtchn_status status;
+		struct evtchn_init_control init;
 	} u;
 	size_t size;
 	long p;
@@ -96,8 +97,11 @@ long xen_event_channel_op(struct xen_vcpu *v, const uint64_t a[6])
 	case EVTCHNOP_status:
 		size = sizeof(u.status);
 		break;
+	case EVTCHNOP_init_control:
+		size = sizeof(u.init);
+		break;
 	default:
-		return -XEN_ENOSYS; /* FIFO (init_control) included: the guest falls back */
+		return -XEN_ENOSYS; /* FIFO's expand_array, set_priority... included */
 	}
 	if (xen_copy_from_guest(v, &u, arg, size))
 		return -XEN_EFAULT;
@@ -171,6 +175,17 @@ long xen_event_channel_op(struct xen_vcpu *v, const uint64_t a[6])
 		else if (u.status.status == EVTCHNSTAT_unbound)
 			u.status.u.unbound.dom = d->ports[u.status.port].remote_dom;
 		return xen_copy_to_guest(v, arg, &u, size);
+	case EVTCHNOP_init_control:
+		/* Xen's evtchn_fifo_init_control checks its arguments (the vCPU, the control
+		 * block inside one page, 8-aligned, in a frame of the guest: XSA-188 gives it a
+		 * bad one) before it maps anything; lodger then declines the FIFO ABI itself,
+		 * and the guest stays on the 2-level one. */
+		if (u.init.vcpu != 0)
+			return -XEN_ENOENT;
+		if (u.init.offset > XEN_PAGE_SIZE - sizeof(struct evtchn_fifo_control_block) ||
+		    (u.init.offset & 7) || !xen_frame_ok(d, u.init.control_gfn))
+			return -XEN_EINVAL;
+		return -XEN_ENOSYS;
 	}
 	return -XEN_ENOSYS;
 }

@@ -42,6 +42,17 @@ void xen_evtchn_init(struct xen_domain *d);
 /* console.c: drains the console ring's out[] to the console hook. */
 void xen_console_drain(struct xen_vcpu *v);
 
+/* misc.c: Xen's debug-register rules (set_debugreg, x86emul_read_dr), for the hypercalls
+ * and for mov to/from %drN; the register values as Xen resets them. */
+#define XEN_DR6_DEFAULT 0xffff0ff0ULL
+#define XEN_DR6_ZEROS	0x00001000ULL
+#define XEN_DR7_DEFAULT 0x00000400ULL
+#define XEN_DR7_ZEROS	0x0000d000ULL
+#define XEN_DR7_RTM	0x00000800ULL /* forced to 0: lodger offers no RTM */
+#define XEN_DR7_GD	0x00002000ULL
+long xen_dr_write(struct xen_vcpu *v, unsigned reg, uint64_t value);
+bool xen_dr_read(const struct xen_vcpu *v, unsigned reg, uint64_t *value);
+
 /* mm.c: mmu_update's checks on a new L1 entry (ptwr.c applies them too); 0 or -errno. */
 long xen_l1e_check(const struct xen_domain *d, uint64_t val);
 /* backend.c: the guest sent an event on `port` (EVTCHNOP_send): lodger's backends. */

@@ -6,6 +6,7 @@
 
 #include "front/log.h"
 #include "shadow/gmem.h"
+#include "xen/bounce.h"
 #include "xen/families.h"
 
 /* The hypercalls whose first argument is a sub-op (counted by it in -stats); mmuext_op
@@ -112,8 +113,10 @@ int xen_copy_to_guest(struct xen_vcpu *v, uint64_t va, const void *src, uint64_t
 /*
  * Xen's do_multicall: each entry runs and its result is stored in the entry; a fault on
  * the list ends the call with -EFAULT. A multicall inside a multicall is refused with
- * -EINVAL ("Multicall reentry is disallowed"). Xen performs an iret entry and ends the
- * batch there; lodger refuses it with -EINVAL until iret can run from here (xen/bounce.h).
+ * -EINVAL ("Multicall reentry is disallowed"). An iret entry is performed and ends the
+ * batch (Xen's mc_exit, the fix of XSA-213): the entries after it never run in the
+ * context it returned to, and the multicall returns what the iret did (the RAX it
+ * restored).
  */
 static long multicall(struct xen_vcpu *v, const uint64_t a[6])
 {
@@ -127,7 +130,21 @@ static long multicall(struct xen_vcpu *v, const uint64_t a[6])
 		if (xen_copy_from_guest(v, &e, list + i * sizeof(e), sizeof(e)))
 			return -XEN_EFAULT;
 		memcpy(args, e.args, sizeof(args));
-		if (e.op == __HYPERVISOR_multicall || e.op == __HYPERVISOR_iret)
+		if (e.op == __HYPERVISOR_iret) {
+			v->d->hypercalls[__HYPERVISOR_iret]++;
+			if (xen_iret(v))
+				return 0; /* the domain crashed (bounce.c): nothing returns */
+			e.result = v->regs.rax;
+			/* best effort, as Xen: the iret has happened either way */
+			(void)xen_copy_to_guest(
+				v, list + i * sizeof(e) + offsetof(struct multicall_entry, result),
+				&e.result, sizeof(e.result));
+			pr_debug(LOG_XEN, "multicall: iret to %#llx (%s mode) ends the batch",
+				 (unsigned long long)v->regs.rip,
+				 v->kernel_mode ? "kernel" : "user");
+			return (long)e.result;
+		}
+		if (e.op == __HYPERVISOR_multicall)
 			r = -XEN_EINVAL;
 		else
 			r = xen_hypercall(v, e.op, args);

@@ -74,28 +74,72 @@ long xen_fpu_taskswitch(struct xen_vcpu *v, const uint64_t a[6])
 	return 0;
 }
 
+/*
+ * Xen's set_debugreg (pv/misc-hypercalls.c), for the hypercall and for `mov %reg, %drN`:
+ * -ENODEV (#UD), -EINVAL (#GP: a reserved bit), -EPERM (#GP: not permitted). The guest's
+ * CR4.DE is always clear here, so DR4/DR5 alias DR6/DR7 and I/O breakpoints are refused.
+ * The values are kept, not armed (docs/xen-pv.md).
+ */
+long xen_dr_write(struct xen_vcpu *v, unsigned reg, uint64_t value)
+{
+	switch (reg) {
+	case 0:
+	case 1:
+	case 2:
+	case 3:
+		/* breakpoint_addr_ok: the lower canonical half, or above Xen's range */
+		if (!(value < (1ULL << 47) || value >= __HYPERVISOR_VIRT_END))
+			return -XEN_EPERM;
+		v->dr[reg] = value;
+		return 0;
+	case 4:
+	case 6:
+		if (value >> 32)
+			return -XEN_EINVAL; /* the upper half is strictly reserved */
+		v->dr[6] = (value | XEN_DR6_DEFAULT) & ~XEN_DR6_ZEROS;
+		return 0;
+	case 5:
+	case 7:
+		if (value >> 32)
+			return -XEN_EINVAL;
+		value = (value & ~(XEN_DR7_ZEROS | XEN_DR7_RTM)) | XEN_DR7_DEFAULT;
+		if (value & XEN_DR7_GD)
+			return -XEN_EPERM; /* general detect is Xen's */
+		if (value & 0xff)	   /* any breakpoint enabled: I/O ones need CR4.DE */
+			for (unsigned i = 16; i < 32; i += 4)
+				if (((value >> i) & 3) == 2)
+					return -XEN_EPERM;
+		v->dr[7] = value;
+		return 0;
+	default:
+		return -XEN_ENODEV;
+	}
+}
+
+/* Xen's x86emul_read_dr: false for a register that does not exist (#UD, -ENODEV). */
+bool xen_dr_read(const struct xen_vcpu *v, unsigned reg, uint64_t *value)
+{
+	if (reg > 7 || reg == 4 || reg == 5) {
+		if (reg > 7)
+			return false;
+		reg += 2; /* aliases of DR6/DR7 while CR4.DE is clear */
+	}
+	*value = v->dr[reg];
+	return true;
+}
+
 long xen_set_debugreg(struct xen_vcpu *v, const uint64_t a[6])
 {
-	uint64_t reg = a[0], value = a[1];
-
-	if (reg > 7)
-		return -XEN_EINVAL;
-	if (reg < 4 && (!canonical(value) ||
-			(value >= __HYPERVISOR_VIRT_START && value < __HYPERVISOR_VIRT_END)))
-		return -XEN_EPERM; /* Xen: a breakpoint on its own addresses */
-	if (reg >= 6 && (value >> 32))
-		return -XEN_EINVAL; /* reserved upper bits of DR6/DR7 */
-	v->dr[reg == 4 ? 6 : reg == 5 ? 7 : reg] = value;
-	return 0;
+	return a[0] > 7 ? -XEN_ENODEV : xen_dr_write(v, (unsigned)a[0], a[1]);
 }
 
 long xen_get_debugreg(struct xen_vcpu *v, const uint64_t a[6])
 {
-	uint64_t reg = a[0];
+	uint64_t value;
 
-	if (reg > 7)
-		return -XEN_EINVAL;
-	return (long)v->dr[reg == 4 ? 6 : reg == 5 ? 7 : reg];
+	if (a[0] > 7 || !xen_dr_read(v, (unsigned)a[0], &value))
+		return -XEN_ENODEV;
+	return (long)value;
 }
 
 long xen_update_descriptor(struct xen_vcpu *v, const uint64_t a[6])

@@ -41,7 +41,17 @@ static long check_entry(const struct xen_domain *d, unsigned level, unsigned slo
 		return 0;
 	}
 	if (level >= 2) {
+		unsigned target;
+
 		if ((val & PTE_PS) || !xen_frame_ok(d, mfn))
+			return -XEN_EINVAL;
+		/* Xen's get_page_from_lNe: the frame must be a table of the level below; one
+		 * of the same level is a linear page table, allowed read-only only (XSA-182:
+		 * a writable one would let the guest write its tables unchecked) */
+		target = level_of(d, mfn);
+		if (target == level && (val & PTE_W))
+			return -XEN_EINVAL;
+		if (target && target != level && target != level - 1)
 			return -XEN_EINVAL;
 	}
 	return 0;

@@ -286,7 +286,9 @@ int xen_pers_exception(struct trap *t)
 	struct xen_pstate *p = pstate(t);
 	int r;
 
-	if ((t->vector == VEC_UD || t->vector == VEC_GP) && xen_trapemu(p, t, &r))
+	if ((t->vector == VEC_UD || t->vector == VEC_GP || t->vector == VEC_NP ||
+	     t->vector == VEC_SS) &&
+	    xen_trapemu(p, t, &r))
 		return r ? r : check_shutdown(p, t);
 	return xen_bounce(p, t, t->vector, t->has_error, t->error, 0);
 }

@@ -6,10 +6,12 @@
 #include <xen/xen.h>
 
 #include "arch/x86.h"
+#include "lodger/stub_abi.h"
 #include "arch/x86dec.h"
 #include "front/log.h"
 #include "shadow/guestcpu.h"
 #include "shadow/pagewalk.h"
+#include "xen/families.h"
 
 #define FEP_LEN 5 /* ud2a; .ascii "xen" */
 
@@ -143,12 +145,27 @@ static bool flat_segment(struct trap *t, const ZydisDecodedInstruction *in,
 	} else if (ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER) {
 		if (!x86_reg_get(&t->regs, ops[1].reg.value, &sel))
 			return false;
+	} else if (ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+		/* mov m16, %sreg (XTF: `mov user_ss, %ss`); a fault reading it stays #GP
+		 * here, as the selector it would have loaded is unknown */
+		struct gview v = trap_view(t, t->g->user);
+		struct gfault f;
+		uint64_t la;
+
+		sel = 0;
+		if (!x86_operand_address(&t->regs, &t->sregs, in, &ops[1], &la) ||
+		    !gmem_read(&v, la, &sel, 2, false, &f))
+			return false;
 	} else {
 		return false;
 	}
 	index = (uint16_t)sel >> 3;
+	/* Xen's flat selectors, or the ones the guest reads back from %ss and %cs here
+	 * (lodger's own, stub_abi.h), which stand for the same flat segments */
 	if (index != FLAT_RING3_CS32 >> 3 && index != FLAT_RING3_CS64 >> 3 &&
-	    index != FLAT_RING3_SS64 >> 3)
+	    index != FLAT_RING3_SS64 >> 3 && index != STUB_GUEST_KERNEL_DS >> 3 &&
+	    index != STUB_GUEST_USER_DS >> 3 && index != STUB_GUEST_KERNEL_CS >> 3 &&
+	    index != STUB_GUEST_USER_CS >> 3)
 		return false;
 	if (ops[0].reg.value == ZYDIS_REGISTER_SS && (sel & 3) != 3)
 		return false; /* SS: RPL must be the CPL, which is 3 */
@@ -192,6 +209,154 @@ static bool read_cr(struct xen_pstate *p, struct trap *t, const ZydisDecodedOper
 	return x86_reg_set(&t->regs, ops[0].reg.value, value);
 }
 
+/* A fault lodger met while completing an instruction for the guest: the guest's own. */
+static int mem_fault(struct xen_pstate *p, struct trap *t, const struct gfault *f)
+{
+	return xen_bounce(p, t, f->vector, true, f->error, f->vector == VEC_PF ? f->cr2 : 0);
+}
+
+/*
+ * mov to or from %drN in guest kernel mode: Xen's emulator (pv/emul-priv-op.c) with its
+ * set_debugreg and x86emul_read_dr rules (xen_dr_write/xen_dr_read): a refused write is
+ * #GP(0), a register that does not exist #UD. false: not such a mov, or user mode (#GP
+ * stands, as on Xen).
+ */
+static bool mov_dr(struct xen_pstate *p, struct trap *t, const ZydisDecodedOperand *ops,
+		   unsigned len, int *status)
+{
+	bool to_dr;
+	unsigned dr;
+	uint64_t value;
+
+	if (!p->v.kernel_mode || ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+	    ops[1].type != ZYDIS_OPERAND_TYPE_REGISTER)
+		return false;
+	to_dr = ZydisRegisterGetClass(ops[0].reg.value) == ZYDIS_REGCLASS_DEBUG;
+	if (!to_dr && ZydisRegisterGetClass(ops[1].reg.value) != ZYDIS_REGCLASS_DEBUG)
+		return false;
+	dr = (unsigned)((to_dr ? ops[0].reg.value : ops[1].reg.value) - ZYDIS_REGISTER_DR0);
+	if (to_dr) {
+		long r;
+
+		if (!x86_reg_get(&t->regs, ops[1].reg.value, &value))
+			return false;
+		r = xen_dr_write(&p->v, dr, value);
+		if (r == -XEN_ENODEV)
+			*status = xen_bounce(p, t, VEC_UD, false, 0, 0);
+		else if (r)
+			*status = xen_bounce(p, t, VEC_GP, true, 0, 0);
+		else
+			*status = finish(p, t, len);
+		return true;
+	}
+	if (!xen_dr_read(&p->v, dr, &value)) {
+		*status = xen_bounce(p, t, VEC_UD, false, 0, 0);
+		return true;
+	}
+	if (!x86_reg_set(&t->regs, ops[0].reg.value, value))
+		return false;
+	*status = finish(p, t, len);
+	return true;
+}
+
+/*
+ * sidt, sgdt, sldt, str, smsw, from either mode: Xen does not set CR4.UMIP for PV guests,
+ * so they read Xen's own tables there; lodger's real CR4 has UMIP, so they trap here and
+ * get what Xen's would give: the IDT in Xen's image, the per-vCPU GDT in the per-domain
+ * area (its limit the end of Xen's reserved entries), Xen's TSS and LDT selectors, and
+ * the guest's CR0. All of them are in the hypervisor hole, of no use to the guest.
+ */
+#define XEN_IDT_BASE	 0xffff82d080000000ULL /* XEN_VIRT_START */
+#define XEN_IDT_LIMIT	 0xfff
+#define XEN_GDT_BASE	 0xffff820000000000ULL /* GDT_LDT_VIRT_START, vCPU 0 */
+#define XEN_GDT_LIMIT	 0xefff		       /* LAST_RESERVED_GDT_BYTE */
+#define XEN_TSS_SELECTOR 0xe040
+#define XEN_LDT_SELECTOR 0xe050
+
+static int store_system(struct xen_pstate *p, struct trap *t, const ZydisDecodedInstruction *in,
+			const ZydisDecodedOperand *ops)
+{
+	struct gview v = trap_view(t, t->g->user);
+	struct gfault f;
+	uint64_t la, value;
+	uint8_t raw[10];
+	unsigned size;
+
+	switch (in->mnemonic) {
+	case ZYDIS_MNEMONIC_SIDT:
+	case ZYDIS_MNEMONIC_SGDT: {
+		bool idt = in->mnemonic == ZYDIS_MNEMONIC_SIDT;
+		uint16_t limit = idt ? XEN_IDT_LIMIT : XEN_GDT_LIMIT;
+		uint64_t base = idt ? XEN_IDT_BASE : XEN_GDT_BASE;
+
+		if (!x86_operand_address(&t->regs, &t->sregs, in, &ops[0], &la))
+			return xen_bounce(p, t, VEC_UD, false, 0, 0);
+		memcpy(raw, &limit, 2);
+		memcpy(raw + 2, &base, 8);
+		if (!gmem_write(&v, la, raw, 10, &f))
+			return mem_fault(p, t, &f);
+		return finish(p, t, in->length);
+	}
+	case ZYDIS_MNEMONIC_SLDT:
+		value = p->v.ldt_ents ? XEN_LDT_SELECTOR : 0;
+		break;
+	case ZYDIS_MNEMONIC_STR:
+		value = XEN_TSS_SELECTOR;
+		break;
+	default: /* SMSW: CR0 as the guest sees it, TS its fpu_taskswitch */
+		value = (t->g->cr0 & ~CR0_TS) | (p->v.fpu_ts ? CR0_TS : 0);
+		break;
+	}
+	if (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+		/* a register gets the whole value, zero-extended to its width */
+		size = ops[0].size / 8;
+		if (size < 8)
+			value &= (1ULL << (size * 8)) - 1;
+		if (!x86_reg_set(&t->regs, ops[0].reg.value, value))
+			return xen_bounce(p, t, VEC_UD, false, 0, 0);
+		return finish(p, t, in->length);
+	}
+	if (!x86_operand_address(&t->regs, &t->sregs, in, &ops[0], &la))
+		return xen_bounce(p, t, VEC_UD, false, 0, 0);
+	if (!gmem_write(&v, la, &value, 2, &f)) /* a memory operand is always a word */
+		return mem_fault(p, t, &f);
+	return finish(p, t, in->length);
+}
+
+/*
+ * Xen's virtual IOPL (pv/emul-priv-op.c, iopl_ok): the guest kernel counts as CPL 1, or
+ * 0 with VMASST_TYPE_architectural_iopl; user mode as 3. The real IOPL stays 0.
+ */
+static bool iopl_ok(const struct xen_pstate *p)
+{
+	unsigned cpl = !p->v.kernel_mode					   ? 3
+		       : p->v.d->vm_assist & 1UL << VMASST_TYPE_architectural_iopl ? 0
+										   : 1;
+
+	return p->v.iopl >= cpl;
+}
+
+/*
+ * in/out (not the string forms) that the virtual IOPL allows: a PV domain here owns no
+ * I/O port (no PHYSDEVOP_set_iobitmap, no ioports_access_permitted), so, as on Xen for
+ * such a port, a read gives all ones and a write is dropped. false: #GP stands.
+ */
+static bool port_io(struct xen_pstate *p, struct trap *t, const ZydisDecodedInstruction *in,
+		    const ZydisDecodedOperand *ops)
+{
+	unsigned size;
+
+	if (!iopl_ok(p))
+		return false;
+	if (in->mnemonic == ZYDIS_MNEMONIC_OUT)
+		return true;
+	if (ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER)
+		return false;
+	size = ops[0].size / 8;
+	return x86_reg_set(&t->regs, ops[0].reg.value,
+			   size >= 4 ? 0xffffffffULL : (1ULL << (size * 8)) - 1);
+}
+
 bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 {
 	ZydisDecodedInstruction in;
@@ -210,6 +375,14 @@ bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 	}
 	if (!n || !x86_decode(b, n, false, &in, ops))
 		return false;
+	/* #NP and #SS: a load of one of lodger's guest selectors, kept not present */
+	if (t->vector == VEC_NP || t->vector == VEC_SS) {
+		if ((in.mnemonic != ZYDIS_MNEMONIC_MOV && in.mnemonic != ZYDIS_MNEMONIC_POP) ||
+		    !flat_segment(t, &in, ops))
+			return false;
+		*status = finish(p, t, in.length);
+		return true;
+	}
 	switch (in.mnemonic) {
 	case ZYDIS_MNEMONIC_INT:
 		*status = soft_int(p, t, ops[0].imm.value.u & 0xff, in.length);
@@ -223,10 +396,36 @@ bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 		*status = xen_bounce(p, t, VEC_DB, false, 0, 0);
 		return true;
 	case ZYDIS_MNEMONIC_MOV:
+		if (t->vector == VEC_GP && mov_dr(p, t, ops, in.length, status))
+			return true;
+		/* fall through */
 	case ZYDIS_MNEMONIC_POP:
 		if (t->vector != VEC_GP || (!read_cr(p, t, ops) && !flat_segment(t, &in, ops)))
 			return false;
 		*status = finish(p, t, in.length);
+		return true;
+	case ZYDIS_MNEMONIC_CLI:
+	case ZYDIS_MNEMONIC_STI:
+		/* Xen completes them when the virtual IOPL allows, as no-ops: the virtual IF
+		 * is evtchn_upcall_mask, which only the guest's own stores change */
+		if (t->vector != VEC_GP || !iopl_ok(p))
+			return false;
+		*status = finish(p, t, in.length);
+		return true;
+	case ZYDIS_MNEMONIC_IN:
+	case ZYDIS_MNEMONIC_OUT:
+		if (t->vector != VEC_GP || !port_io(p, t, &in, ops))
+			return false;
+		*status = finish(p, t, in.length);
+		return true;
+	case ZYDIS_MNEMONIC_SIDT:
+	case ZYDIS_MNEMONIC_SGDT:
+	case ZYDIS_MNEMONIC_SLDT:
+	case ZYDIS_MNEMONIC_STR:
+	case ZYDIS_MNEMONIC_SMSW:
+		if (t->vector != VEC_GP)
+			return false;
+		*status = store_system(p, t, &in, ops);
 		return true;
 	case ZYDIS_MNEMONIC_RDMSR:
 	case ZYDIS_MNEMONIC_WRMSR:

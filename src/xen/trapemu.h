@@ -7,8 +7,12 @@
  *   - `int $n` (a #UD at CPL3 on kvm_pvm, a #GP on hardware): delivered through the trap
  *     table when its DPL allows it from the guest's mode (Xen's permit_softint), else
  *     #GP((n << 3) | 2); icebp as #DB; int3 as #BP;
- *   - mov/pop of Xen's flat selectors (FLAT_RING3_*, e.g. XTF's __USER_DS 0xe02b) into a
- *     data segment register: Xen's reserved GDT entries lie beyond the real GDT;
+ *   - mov/pop of Xen's flat selectors (FLAT_RING3_*, e.g. XTF's __USER_DS 0xe02b), or of
+ *     the ones the guest reads back from %cs/%ss here, into a data segment register or SS
+ *     (a #GP, #NP or #SS on the real GDT);
+ *   - mov from CR0/CR2/CR3/CR4 and mov to/from %drN in kernel mode (set_debugreg's rules);
+ *   - sidt/sgdt/sldt/str/smsw (Xen leaves CR4.UMIP clear for PV guests): Xen's values;
+ *   - cli/sti and in/out under the virtual IOPL (iopl_ok): no-ops, all-ones reads;
  *   - wrmsr/rdmsr of FS_BASE, GS_BASE, SHADOW_GS_BASE from guest kernel mode (Linux's
  *     startup_xen writes GS_BASE before it has hypercalls);
  *   - reads of lodger's M2P (read-only, identity): Xen maps it for its guests; here it
@@ -24,7 +28,8 @@
 
 #include "xen/personality.h"
 
-/* A #UD or #GP (t->vector): true when handled, with *status the trap path's result. */
+/* A #UD, #GP, #NP or #SS (t->vector): true when handled, with *status the trap path's
+ * result. */
 bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status);
 
 /* A #PF at cr2 with error code `error`: true when it was an M2P access (handled). */

@@ -228,12 +228,35 @@ Test(hc, small_ones)
 	cr_expect_eq(v.kernel_sp, 0x1234);
 	cr_expect_eq(call(__HYPERVISOR_fpu_taskswitch, 1, 0, 0, 0), 0);
 	cr_expect(v.fpu_ts);
-	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 8, 0, 0, 0), -XEN_EINVAL);
+	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 8, 0, 0, 0), -XEN_ENODEV);
 	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 0, __HYPERVISOR_VIRT_START, 0, 0), -XEN_EPERM);
 	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 1, NONCANON, 0, 0), -XEN_EPERM);
+	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 3, __HYPERVISOR_VIRT_END, 0, 0), 0,
+		     "above Xen's range is the guest's");
 	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 2, 0x5000, 0, 0), 0);
 	cr_expect_eq(call(__HYPERVISOR_get_debugreg, 2, 0, 0, 0), 0x5000);
-	cr_expect_eq(call(__HYPERVISOR_get_debugreg, 9, 0, 0, 0), -XEN_EINVAL);
+	cr_expect_eq(call(__HYPERVISOR_get_debugreg, 9, 0, 0, 0), -XEN_ENODEV);
+}
+
+/* Xen's set_debugreg and x86emul_read_dr rules for DR6/DR7 (pv/misc-hypercalls.c). */
+Test(hc, debug_registers)
+{
+	cr_expect_eq(call(__HYPERVISOR_get_debugreg, 6, 0, 0, 0), 0xffff0ff0, "DR6 at reset");
+	cr_expect_eq(call(__HYPERVISOR_get_debugreg, 7, 0, 0, 0), 0x400, "DR7 at reset");
+	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 6, 1ULL << 32, 0, 0), -XEN_EINVAL);
+	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 7, 1ULL << 40, 0, 0), -XEN_EINVAL);
+	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 7, 0x2000, 0, 0), -XEN_EPERM,
+		     "general detect is Xen's");
+	/* an I/O breakpoint (R/W0 = 10b) needs CR4.DE, which a PV guest here never has */
+	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 7, 0x20002, 0, 0), -XEN_EPERM);
+	cr_expect_eq(call(__HYPERVISOR_get_debugreg, 7, 0, 0, 0), 0x400, "unchanged");
+	/* reserved bits are forced: DR6 bit 12 to 0, the rest of 0xffff0ff0 to 1 */
+	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 6, 0x1001, 0, 0), 0);
+	cr_expect_eq(call(__HYPERVISOR_get_debugreg, 6, 0, 0, 0), 0xffff0ff1);
+	/* DR7: bits 11-12 and 14-15 to 0, bit 10 to 1; DR5 is DR7 while CR4.DE is clear */
+	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 5, 0xd803, 0, 0), 0);
+	cr_expect_eq(call(__HYPERVISOR_get_debugreg, 7, 0, 0, 0), 0x403);
+	cr_expect_eq(call(__HYPERVISOR_get_debugreg, 4, 0, 0, 0), 0xffff0ff1, "DR4 is DR6");
 	cr_expect_eq(call(__HYPERVISOR_set_segment_base, SEGBASE_FS, NONCANON, 0, 0), -XEN_EINVAL);
 	cr_expect_eq(call(__HYPERVISOR_set_segment_base, 9, 0, 0, 0), -XEN_EINVAL);
 	cr_expect_eq(call(__HYPERVISOR_set_segment_base, SEGBASE_GS_KERNEL, 0x7000, 0, 0), 0);
@@ -327,6 +350,35 @@ Test(hc, mmu_update)
 		     -XEN_EFAULT, "runs off the mapping");
 }
 
+/* XSA-182: an entry naming a table of its own level is a linear page table, which Xen
+ * allows read-only only; one naming a table of any other level than the one below is
+ * refused (get_page_from_lNe's type check). */
+Test(hc, linear_page_tables)
+{
+	uint64_t l4 = l.cr3;
+	uint64_t l3 = *(uint64_t *)at(l4) & 0x000ffffffffff000ULL; /* the builder's L3 */
+	uint64_t slot = l4 + 300 * 8;				   /* a free slot above the hole */
+
+	*upd(0) = (struct mmu_update){.ptr = slot, .val = l4 | 0x25}; /* P U A, read-only */
+	cr_expect_eq(call(__HYPERVISOR_mmu_update, SCRATCH, 1, 0, DOMID_SELF), 0,
+		     "a read-only linear L4 mapping is allowed");
+	cr_expect_eq(*(uint64_t *)at(slot), l4 | 0x25);
+	upd(0)->val = l4 | 0x27;
+	cr_expect_eq(call(__HYPERVISOR_mmu_update, SCRATCH, 1, 0, DOMID_SELF), -XEN_EINVAL,
+		     "a writable one is not");
+	cr_expect_eq(*(uint64_t *)at(slot), l4 | 0x25, "and nothing was written");
+	upd(0)->val = l3 | 0x27;
+	cr_expect_eq(call(__HYPERVISOR_mmu_update, SCRATCH, 1, 0, DOMID_SELF), 0,
+		     "an L3 under an L4, writable, is ordinary");
+	/* an L1 typed by pinning, under an L4 */
+	*(struct mmuext_op *)at(SCRATCH + 0x800) =
+		(struct mmuext_op){.cmd = MMUEXT_PIN_L1_TABLE, .arg1.mfn = 0x310};
+	cr_expect_eq(call(__HYPERVISOR_mmuext_op, SCRATCH + 0x800, 1, 0, DOMID_SELF), 0);
+	upd(0)->val = 0x310000 | 0x25;
+	cr_expect_eq(call(__HYPERVISOR_mmu_update, SCRATCH, 1, 0, DOMID_SELF), -XEN_EINVAL,
+		     "an L1 is no L3");
+}
+
 Test(hc, no_writable_mapping_of_a_page_table)
 {
 	uint64_t l1e;
@@ -417,13 +469,11 @@ Test(hc, multicall_hostile_lists)
 	*mc(1) = (struct multicall_entry){.op = __HYPERVISOR_multicall,
 					  .args = {SCRATCH + 0x2000, 2}};
 	*mc(2) = (struct multicall_entry){.op = 1000};
-	*mc(3) = (struct multicall_entry){.op = __HYPERVISOR_iret};
-	cr_expect_eq(call(__HYPERVISOR_multicall, SCRATCH + 0x2000, 4, 0, 0), 0);
+	cr_expect_eq(call(__HYPERVISOR_multicall, SCRATCH + 0x2000, 3, 0, 0), 0);
 	cr_expect_eq(mc(0)->result, 0);
 	cr_expect_eq(v.kernel_sp, 0x99);
 	cr_expect_eq((long)mc(1)->result, -XEN_EINVAL, "a multicall inside a multicall");
 	cr_expect_eq((long)mc(2)->result, -XEN_ENOSYS);
-	cr_expect_eq((long)mc(3)->result, -XEN_EINVAL);
 	cr_expect_eq(call(__HYPERVISOR_multicall, UNMAPPED, 1, 0, 0), -XEN_EFAULT);
 	cr_expect_eq(call(__HYPERVISOR_multicall, NONCANON, 1, 0, 0), -XEN_EFAULT);
 	/* a huge count runs off the mapping: -EFAULT, after the entries that exist */
@@ -440,6 +490,37 @@ Test(hc, multicall_hostile_lists)
 	cr_expect_eq(call(__HYPERVISOR_multicall, SCRATCH + 0x2000, 2, 0, 0), 0);
 	cr_expect(d.shut_down);
 	cr_expect_eq(v.kernel_sp, 0x99);
+}
+
+/* XSA-213: an iret in a multicall is performed and ends the batch; nothing after it runs
+ * in the context it returned to, and the multicall returns the RAX the iret restored. */
+/* (RPL 0 in the frame: back to the guest kernel) */
+Test(hc, multicall_iret_ends_the_batch)
+{
+	struct iret_context *c = at(SCRATCH + 0x3000);
+
+	*c = (struct iret_context){.rax = 0xdead,
+				   .rip = 0x1234,
+				   .cs = FLAT_KERNEL_CS & ~3,
+				   .rflags = 0x202,
+				   .rsp = SCRATCH + 0x3800,
+				   .ss = FLAT_KERNEL_SS};
+	v.regs.rsp = SCRATCH + 0x3000;
+	*mc(0) = (struct multicall_entry){.op = __HYPERVISOR_iret};
+	*mc(1) = (struct multicall_entry){.op = __HYPERVISOR_stack_switch, .args = {0x2b, 0x77}};
+	cr_expect_eq(call(__HYPERVISOR_multicall, SCRATCH + 0x2000, 2, 0, 0), 0xdead);
+	cr_expect_eq(mc(0)->result, 0xdead);
+	cr_expect_eq(mc(1)->result, 0, "the entry after the iret did not run");
+	cr_expect_neq(v.kernel_sp, 0x77);
+	cr_expect_eq(v.regs.rip, 0x1234);
+	cr_expect_eq(v.regs.rsp, SCRATCH + 0x3800);
+	cr_expect_not(d.shut_down);
+	/* a frame the guest cannot read crashes the domain, as Xen's iret does */
+	v.regs.rsp = UNMAPPED;
+	cr_expect_eq(call(__HYPERVISOR_multicall, SCRATCH + 0x2000, 2, 0, 0), 0);
+	cr_expect(d.shut_down);
+	cr_expect_eq(d.shutdown_reason, SHUTDOWN_crash);
+	cr_expect_neq(v.kernel_sp, 0x77);
 }
 
 Test(hc, event_channels)
@@ -503,8 +584,38 @@ Test(hc, event_channels)
 		     -XEN_EINVAL, "closed twice");
 	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_virq, UNMAPPED, 0, 0),
 		     -XEN_EFAULT);
-	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_init_control, SCRATCH, 0, 0),
-		     -XEN_ENOSYS, "FIFO: the guest falls back to 2-level");
+	/* FIFO: hostile arguments get Xen's answers (XSA-188), good ones -ENOSYS, and the
+	 * guest falls back to 2-level */
+	struct evtchn_init_control *ic = at(SCRATCH + 0x400);
+
+	*ic = (struct evtchn_init_control){.control_gfn = SCRATCH >> 12};
+	cr_expect_eq(
+		call(__HYPERVISOR_event_channel_op, EVTCHNOP_init_control, SCRATCH + 0x400, 0, 0),
+		-XEN_ENOSYS);
+	ic->control_gfn = (uint64_t)-2;
+	cr_expect_eq(
+		call(__HYPERVISOR_event_channel_op, EVTCHNOP_init_control, SCRATCH + 0x400, 0, 0),
+		-XEN_EINVAL, "a frame that is not the guest's");
+	ic->control_gfn = d.shared_info_gpa >> 12;
+	cr_expect_eq(
+		call(__HYPERVISOR_event_channel_op, EVTCHNOP_init_control, SCRATCH + 0x400, 0, 0),
+		-XEN_EINVAL, "lodger's own frame");
+	*ic = (struct evtchn_init_control){.control_gfn = SCRATCH >> 12, .offset = 4092};
+	cr_expect_eq(
+		call(__HYPERVISOR_event_channel_op, EVTCHNOP_init_control, SCRATCH + 0x400, 0, 0),
+		-XEN_EINVAL, "crossing the page");
+	ic->offset = 12;
+	cr_expect_eq(
+		call(__HYPERVISOR_event_channel_op, EVTCHNOP_init_control, SCRATCH + 0x400, 0, 0),
+		-XEN_EINVAL, "misaligned");
+	*ic = (struct evtchn_init_control){.control_gfn = SCRATCH >> 12, .vcpu = 1};
+	cr_expect_eq(
+		call(__HYPERVISOR_event_channel_op, EVTCHNOP_init_control, SCRATCH + 0x400, 0, 0),
+		-XEN_ENOENT);
+	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_init_control, UNMAPPED, 0, 0),
+		     -XEN_EFAULT);
+	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_expand_array, SCRATCH, 0, 0),
+		     -XEN_ENOSYS);
 }
 
 Test(hc, sched_op)
@@ -647,7 +758,9 @@ Test(hc, every_pointer_argument_refuses_bad_pointers)
 		{__HYPERVISOR_event_channel_op, EVTCHNOP_close, 1, 0, 0, 0},
 		{__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, 1, 0, 0, 0},
 		{__HYPERVISOR_event_channel_op, EVTCHNOP_status, 1, 0, 0, 0},
+		{__HYPERVISOR_event_channel_op, EVTCHNOP_init_control, 1, 0, 0, 0},
 		{__HYPERVISOR_physdev_op, PHYSDEVOP_set_iopl, 1, 0, 0, 0},
+		{__HYPERVISOR_xen_version, XENVER_guest_handle, 1, 0, 0, 0},
 	};
 	const uint64_t outside = SCRATCH + 0x5000; /* its PTE will name a frame past RAM */
 	const uint64_t bad[] = {UNMAPPED, NONCANON, __HYPERVISOR_VIRT_START, l.v_end - 1, outside};
@@ -698,5 +811,5 @@ Test(hc, out_of_range_counts)
 		     -XEN_EFAULT, "a count past the mapping");
 	cr_expect_eq(call(__HYPERVISOR_vcpu_op, VCPUOP_is_up, 1, 0, 0), -XEN_ENOENT,
 		     "a vCPU that does not exist");
-	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 8, 0, 0, 0), -XEN_EINVAL);
+	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 8, 0, 0, 0), -XEN_ENODEV);
 }

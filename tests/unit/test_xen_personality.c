@@ -23,6 +23,7 @@
 
 #include "arch/x86.h"
 #include "fake_vcpu.h"
+#include "lodger/stub_abi.h"
 #include "front/exitcode.h"
 #include "shadow/pagewalk.h"
 #include "xen/cpuid.h"
@@ -469,4 +470,102 @@ Test(xenpers, mov_from_cr3_is_the_base_pointer_in_kernel_mode_and_gp_in_user_mod
 	cr_assert_eq(xen_pers_exception(&fk.t), 0);
 	cr_assert_eq(fk.t.regs.rip, HANDLER);
 	cr_assert_eq(fk.t.regs.rax, 0, "nothing read for user mode");
+}
+
+/* A #GP (or vector) at CODE holding `bytes`, from the mode the guest is in. */
+static int trap_at(unsigned vector, const char *bytes, unsigned len)
+{
+	memcpy(at(CODE), bytes, len);
+	fk.t.regs.rip = CODE;
+	if (!fk.g->user)
+		fk.t.regs.rsp = KSTACK;
+	fk.t.vector = vector;
+	fk.t.has_error = vector == VEC_GP || vector == VEC_SS || vector == VEC_NP;
+	fk.t.error = 0;
+	return xen_pers_exception(&fk.t);
+}
+
+Test(xenpers, mov_to_and_from_debug_registers_follow_xens_rules)
+{
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	p->v.traps[VEC_UD] = (struct trap_info){.vector = VEC_UD, .address = HANDLER + 16};
+	fk.t.regs.rax = 0x5000;
+	cr_assert_eq(trap_at(VEC_GP, "\x0f\x23\xc0", 3), 0); /* mov %rax, %dr0 */
+	cr_assert_eq(fk.t.regs.rip, CODE + 3);
+	cr_assert_eq(p->v.dr[0], 0x5000);
+	cr_assert_eq(trap_at(VEC_GP, "\x0f\x21\xf9", 3), 0); /* mov %dr7, %rcx */
+	cr_assert_eq(fk.t.regs.rcx, 0x400, "DR7 as Xen resets it");
+	/* a breakpoint on Xen's range: #GP(0), and nothing stored */
+	fk.t.regs.rax = __HYPERVISOR_VIRT_START;
+	cr_assert_eq(trap_at(VEC_GP, "\x0f\x23\xc8", 3), 0); /* mov %rax, %dr1 */
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	cr_assert_eq(p->v.dr[1], 0);
+	/* general detect is Xen's */
+	fk.t.regs.rax = 0x2000;
+	cr_assert_eq(trap_at(VEC_GP, "\x0f\x23\xf8", 3), 0); /* mov %rax, %dr7 */
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	cr_assert_eq(p->v.dr[7], 0x400);
+	/* from user mode: the #GP stands */
+	to_user();
+	fk.t.regs.rax = 0x6000;
+	cr_assert_eq(trap_at(VEC_GP, "\x0f\x23\xc0", 3), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	cr_assert_eq(p->v.dr[0], 0x5000);
+}
+
+Test(xenpers, sidt_and_sgdt_give_xens_tables)
+{
+	to_user(); /* Xen does not set UMIP: user mode reads them too */
+	fk.t.regs.rbx = DATA;
+	cr_assert_eq(trap_at(VEC_GP, "\x0f\x01\x0b", 3), 0); /* sidt (%rbx) */
+	cr_assert_eq(fk.t.regs.rip, CODE + 3);
+	cr_assert_eq(*(uint16_t *)at(DATA), 0xfff);
+	cr_assert_eq(q(DATA + 2), 0xffff82d080000000ULL);
+	cr_assert_eq(trap_at(VEC_GP, "\x0f\x01\x03", 3), 0); /* sgdt (%rbx) */
+	cr_assert_eq(*(uint16_t *)at(DATA), 0xefff);
+	cr_assert_eq(q(DATA + 2), 0xffff820000000000ULL);
+	cr_assert_eq(trap_at(VEC_GP, "\x0f\x00\xc8", 3), 0); /* str %eax */
+	cr_assert_eq(fk.t.regs.rax, 0xe040);
+	/* an operand the guest cannot write: its own #PF */
+	p->v.traps[VEC_PF] = (struct trap_info){.vector = VEC_PF, .address = HANDLER};
+	fk.t.regs.rbx = 0x7fff00000000ULL;
+	cr_assert_eq(trap_at(VEC_GP, "\x0f\x01\x0b", 3), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	cr_assert_eq(vinfo()->arch.cr2, 0x7fff00000000ULL);
+}
+
+Test(xenpers, cli_and_port_io_follow_the_virtual_iopl)
+{
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	/* vIOPL 0: the kernel (CPL 1) faults */
+	cr_assert_eq(trap_at(VEC_GP, "\xfa", 1), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	/* vIOPL 1: the kernel's cli is a no-op, its `in` reads all ones */
+	p->v.iopl = 1;
+	vinfo()->evtchn_upcall_mask = 0;
+	cr_assert_eq(trap_at(VEC_GP, "\xfa", 1), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 1);
+	cr_assert_eq(vinfo()->evtchn_upcall_mask, 0, "the virtual IF is the guest's own");
+	fk.t.regs.rax = 0x1234;
+	cr_assert_eq(trap_at(VEC_GP, "\xe4\x80", 2), 0); /* in $0x80, %al */
+	cr_assert_eq(fk.t.regs.rip, CODE + 2);
+	cr_assert_eq(fk.t.regs.rax, 0x12ff);
+	/* ... but user mode (CPL 3) still faults */
+	to_user();
+	cr_assert_eq(trap_at(VEC_GP, "\xe6\x80", 2), 0); /* out %al, $0x80 */
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+}
+
+Test(xenpers, mov_ss_of_the_selector_the_guest_read_back)
+{
+	/* XTF: read_ss() then `mov mem, %ss`; the guest reads lodger's kernel selector */
+	*(uint16_t *)at(DATA) = STUB_GUEST_KERNEL_DS;
+	fk.t.regs.rbx = DATA;
+	cr_assert_eq(trap_at(VEC_SS, "\x8e\x13", 2), 0); /* mov (%rbx), %ss */
+	cr_assert_eq(fk.t.regs.rip, CODE + 2, "completed");
+	/* any other selector: the guest's own fault */
+	p->v.traps[VEC_SS] = (struct trap_info){.vector = VEC_SS, .address = HANDLER};
+	*(uint16_t *)at(DATA) = 0x1233;
+	cr_assert_eq(trap_at(VEC_SS, "\x8e\x13", 2), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
 }

@@ -50,14 +50,25 @@ def build(shared, out):
             sys.exit(1)
 
 
+def variant_args(shared, name):
+    """NAME~VARIANT: the cmdline of XTF's tests/NAME/VARIANT.cfg.in, as -append."""
+    if "~" not in name:
+        return []
+    base, variant = name.split("~", 1)
+    cfg = os.path.join(shared, "third-party", "xtf", "tests", base, f"{variant}.cfg.in")
+    m = re.search(r'^cmdline\s*=\s*"([^"]*)"', open(cfg).read(), re.M)
+    return ["-append", m.group(1)] if m else []
+
+
 def run(args):
-    kernel = os.path.join(args.out, "pv64", f"test-pv64-{args.name}")
+    kernel = os.path.join(args.out, "pv64", f"test-pv64-{args.name.split('~')[0]}")
     if not os.path.isfile(kernel):
         build(args.shared, args.out)
     if not os.path.isfile(kernel):
         print(f"{kernel}: not built")
         return 1
-    cmd = [args.lodger, "-m", "128", "-nographic"] + args.lodger_arg + [kernel]
+    cmd = ([args.lodger, "-m", "128", "-nographic"] + args.lodger_arg +
+           variant_args(args.shared, args.name) + [kernel])
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
     try:
@@ -77,7 +88,9 @@ def run(args):
         print(m.group(0) + (f" (stub relocated: {moved.group(0)})" if moved else ""))
         return 0
     if m and m.group(1) == "SKIP" and p.returncode == 0:
-        skip(m.group(0))
+        # the test's own reason is the console line before the result
+        before = out[:m.start()].strip().splitlines()
+        skip(m.group(0) + (f" ({before[-1].strip()})" if before else ""))
     print(f"{' '.join(cmd)}: exit status {p.returncode}\n--- console ---\n{out}"
           f"--- lodger ---\n{err}")
     return 1
