@@ -175,6 +175,8 @@ for name in ["iretq", "int80", "in-dx", "mov-ds", "ljmp-mem", "sidt", "hlt"]:
 write("emulator", "user32-iretq", emulator(INSNS["iretq"], flags=0x42))
 write("emulator", "wrmsr-lstar", emulator(INSNS["wrmsr"], regs=dict(rcx=0xc0000082, rax=0x5400)))
 write("emulator", "wrmsr-apic", emulator(INSNS["wrmsr"], regs=dict(rcx=0x1b)))
+write("emulator", "wrmsr-sysenter-cs", emulator(INSNS["wrmsr"], regs=dict(rcx=0x174, rax=0x8)))
+write("emulator", "rdmsr-sysenter-eip", emulator(INSNS["rdmsr"], regs=dict(rcx=0x176)))
 write("emulator", "ud-vector", emulator(bytes.fromhex("0f0b"), vector=6))
 write("emulator", "direct-cmpxchg16b",
       emulator(bytes.fromhex("480fc708"), flags=0x01, regs=dict(rax=OPERAND)))
