@@ -1150,11 +1150,12 @@ void config_print(const struct config *cfg, FILE *out)
 	if (cfg->gdb)
 		config_print_str(out, "gdb", cfg->gdb);
 	fprintf(out, "  gdb-wait = \"%s\"\n", cfg->gdb_wait ? "on" : "off");
-	drive_print(&cfg->drives, out);
 	if (cfg->name)
 		config_print_str(out, "name", cfg->name);
 	if (cfg->pidfile)
 		config_print_str(out, "pidfile", cfg->pidfile);
+	/* Last: a [drive] group runs to the next group, so any key after it is the drive's. */
+	drive_print(&cfg->drives, out);
 }
 
 int config_validate(const struct config *cfg, FILE *err)

@@ -22,6 +22,9 @@
  *    lodger parked it there for a hlt or a port access);
  *  - the guest's mode and its selectors agree, and user mode becomes kernel mode only by
  *    an event delivered through the guest's IDT;
+ *  - shadow mode: no MSR outside privop_msr_route's KVM set reaches KVM_GET/SET_MSRS, and
+ *    never the guest's SYSENTER_CS/ESP/EIP (on VMX a CPL3 sysenter would load them and run
+ *    the guest at real CPL0);
  *  - direct mode: a completed instruction either moved RIP past itself or raised an
  *    exception.
  */
@@ -29,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86.h"
 #include "front/exitcode.h"
 #include "fuzz_common.h"
 #include "kvm/vcpu.h"
@@ -159,6 +163,16 @@ static void run_shadow(struct trap *t)
 
 	FUZZ_CHECK(status == 0 || status == EXIT_TRIPLE_FAULT, "the guest ended lodger with %d",
 		   status);
+	for (unsigned i = 0; i < fuzz_kvm.nmsrs; i++) {
+		uint32_t index = fuzz_kvm.msr_index[i];
+
+		FUZZ_CHECK(index < MSR_SYSENTER_CS || index > MSR_SYSENTER_EIP,
+			   "the guest's SYSENTER MSR %#x reached KVM (%s)", index,
+			   fuzz_kvm.msr_write[i] ? "written" : "read");
+		FUZZ_CHECK(privop_msr_route(index) == MSR_ROUTE_KVM,
+			   "MSR %#x outside the KVM set reached KVM (%s)", index,
+			   fuzz_kvm.msr_write[i] ? "written" : "read");
+	}
 	if (status)
 		return;
 	if (t->parked) {

@@ -6,8 +6,13 @@
  * areas lie, the rest is descriptors, rings and buffers as a hostile guest would leave
  * them. Both the bare parser (vq_pop/vq_push until empty or broken) and the whole device
  * (through its MMIO registers, on a small in-memory image with synchronous I/O) run on
- * it. A crash, a sanitizer report or a hang is a finding; wrong answers are the unit
+ * it. Guest RAM lies between unmapped guard regions, so a host access outside it is a
+ * SIGSEGV. A crash, a sanitizer report or a hang is a finding; wrong answers are the unit
  * tests' business (tests/unit/test_virtio_blk.c).
+ *
+ * Input: u8 log2 of the parser's queue size, u8 the length it pushes back, u8 the size the
+ * driver writes to QueueNum, u8 unused, then u32 descriptor, available and used area
+ * addresses (taken modulo the RAM size), then guest RAM from address 0.
  */
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
@@ -20,10 +25,11 @@
 
 #include "dev/virtio_blk.h"
 #include "dev/virtqueue.h"
+#include "fuzz_common.h"
 
 #define RAM_SIZE 0x10000
 
-static uint8_t ram[RAM_SIZE];
+static uint8_t *ram;
 static struct blk_engine *engine;
 
 static void no_irq(void *ctx, bool level)
@@ -62,16 +68,19 @@ static void mmio_write(struct virtio_blk *b, uint64_t off, uint32_t v)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct guest_mem mem = {.ram = ram, .ram_size = RAM_SIZE};
+	struct guest_mem mem = {.ram_size = RAM_SIZE};
 	static struct vq_chain chain;
 	static struct virtio_blk blk;
 	struct virtq q = {0};
 
 	if (size < 16)
 		return 0;
-	if (!engine)
+	if (!engine) {
 		engine = open_engine();
-	memset(ram, 0, sizeof(ram));
+		ram = fuzz_map_guarded(RAM_SIZE);
+	}
+	mem.ram = ram;
+	memset(ram, 0, RAM_SIZE);
 	memcpy(ram, data + 16, size - 16 < RAM_SIZE ? size - 16 : RAM_SIZE);
 
 	/* The bare parser. */

@@ -175,6 +175,8 @@ for name in ["iretq", "int80", "in-dx", "mov-ds", "ljmp-mem", "sidt", "hlt"]:
 write("emulator", "user32-iretq", emulator(INSNS["iretq"], flags=0x42))
 write("emulator", "wrmsr-lstar", emulator(INSNS["wrmsr"], regs=dict(rcx=0xc0000082, rax=0x5400)))
 write("emulator", "wrmsr-apic", emulator(INSNS["wrmsr"], regs=dict(rcx=0x1b)))
+write("emulator", "wrmsr-sysenter-cs", emulator(INSNS["wrmsr"], regs=dict(rcx=0x174, rax=0x8)))
+write("emulator", "rdmsr-sysenter-eip", emulator(INSNS["rdmsr"], regs=dict(rcx=0x176)))
 write("emulator", "ud-vector", emulator(bytes.fromhex("0f0b"), vector=6))
 write("emulator", "direct-cmpxchg16b",
       emulator(bytes.fromhex("480fc708"), flags=0x01, regs=dict(rax=OPERAND)))
@@ -257,3 +259,38 @@ gt = gt.ljust(512, b"\0")
 reqs = blk_req(1, 2, 1, 0, [(2, 0, 7), (3, 0, 7)]) + blk_req(0, 1, 2, 8, [(4, 1, 3)]) + \
     blk_req(3, 0, 3, 0, []) + blk_req(5, 0, 4, 0, [])
 write("xenring", "blkif-rw-flush", b"\1" + gt + reqs.ljust(32 * 112, b"\0") + struct.pack("<I", 4))
+
+
+# ---- virtqueue: u8 log2(num), u8 used len, u8 QUEUE_NUM, u8 pad, u32 desc, avail, used
+# (guest-physical, mod 64 KiB), then guest RAM from 0 (fuzz_virtqueue.c) ----
+
+def vq_desc(addr, length, flags=0, nxt=0):
+    return struct.pack("<QIHH", addr, length, flags, nxt)
+
+
+def virtqueue(num, descs, heads, extra, desc=0x1000, avail=0x2000, used=0x3000):
+    vram = bytearray(0x4000)
+    d = b"".join(descs)
+    vram[desc:desc + len(d)] = d
+    a = struct.pack("<HH", 0, len(heads)) + b"".join(struct.pack("<H", h) for h in heads)
+    vram[avail:avail + len(a)] = a
+    for gpa, data in extra:
+        vram[gpa:gpa + len(data)] = data
+    return struct.pack("<BBBBIII", num.bit_length() - 1, 0x10, num, 0, desc, avail, used) + \
+        bytes(vram)
+
+
+NEXT, WRITE, INDIRECT = 1, 2, 4
+# virtio-blk: a read, a write and a flush, each header / data / status as three descriptors
+blk_hdr = [struct.pack("<IIQ", t, 0, s) for t, s in ((0, 0), (1, 8), (4, 0))]
+write("virtqueue", "blk-read-write-flush", virtqueue(8, [
+    vq_desc(0x100, 16, NEXT, 1), vq_desc(0x400, 512, NEXT | WRITE, 2), vq_desc(0x180, 1, WRITE),
+    vq_desc(0x110, 16, NEXT, 4), vq_desc(0x600, 512, NEXT, 5), vq_desc(0x181, 1, WRITE),
+    vq_desc(0x120, 16, NEXT, 7), vq_desc(0x182, 1, WRITE)], [0, 3, 6],
+    [(0x100, blk_hdr[0]), (0x110, blk_hdr[1]), (0x120, blk_hdr[2])]))
+# an indirect table, and a chain that loops back on itself (the parser must break it)
+write("virtqueue", "indirect-and-loop", virtqueue(4, [
+    vq_desc(0x800, 48, INDIRECT), vq_desc(0x100, 16, NEXT, 2), vq_desc(0x180, 1, WRITE | NEXT, 1)],
+    [0, 1], [(0x100, blk_hdr[0]),
+             (0x800, vq_desc(0x100, 16, NEXT, 1) + vq_desc(0x400, 512, NEXT | WRITE, 2) +
+              vq_desc(0x180, 1, WRITE))]))

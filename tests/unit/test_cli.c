@@ -853,6 +853,36 @@ Test(print_config, output_read_back_gives_the_same_config)
 	remove_temp(file);
 }
 
+/* A [drive] group runs to the next group: settings of [lodger] printed after one would
+ * be read back as the drive's. */
+Test(print_config, name_and_pidfile_with_drives_read_back)
+{
+	struct run first, second;
+	char *file;
+
+	RUN(&first, "--print-config", "-drive", "file=d.img,cache=none", "-name", "vm \"one\"",
+	    "-pidfile", "vm.pid", "-drive", "file=e.img,readonly=on", "k.elf");
+	cr_assert(first.action == CONFIG_EXIT_OK, "expected CONFIG_EXIT_OK, seen %d ('%s')",
+		  first.action, first.err);
+	file = temp_file(first.out);
+	RUN(&second, "--print-config", "-readconfig", file);
+	cr_assert(second.action == CONFIG_EXIT_OK, "expected the printout to read back, err '%s'",
+		  second.err);
+	cr_assert_str_eq(first.out, second.out, "expected the same printout:\n%s\n---\n%s",
+			 first.out, second.out);
+	cr_assert(second.cfg.name && strcmp(second.cfg.name, "vm \"one\"") == 0 &&
+			  second.cfg.pidfile && strcmp(second.cfg.pidfile, "vm.pid") == 0,
+		  "expected name and pidfile read back, seen '%s' and '%s'",
+		  second.cfg.name ? second.cfg.name : "(none)",
+		  second.cfg.pidfile ? second.cfg.pidfile : "(none)");
+	cr_assert(second.cfg.drives.n == 2 && strcmp(second.cfg.drives.d[1].file, "e.img") == 0 &&
+			  second.cfg.drives.d[1].readonly,
+		  "expected both drives read back");
+	run_done(&first);
+	run_done(&second);
+	remove_temp(file);
+}
+
 Test(print_config, works_without_a_kernel)
 {
 	struct run r;
