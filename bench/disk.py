@@ -28,7 +28,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from linux import extract_vmlinux, get_kernel, run_once  # noqa: E402  (bench/linux.py)
-from run import QEMU, ensure_qemu, kvm_usable  # noqa: E402
+from run import ensure_qemu, kvm_usable  # noqa: E402
 
 PATTERNS = [  # (mode, block bytes, queue depth, MiB moved at --scale 1, row title)
     ("seqread", 1 << 20, 1, 256, "sequential read, 1 MiB, QD1 (MB/s)"),

@@ -61,7 +61,10 @@ class Pty:
         while text.encode() not in self.out:
             left = deadline - time.monotonic()
             check(left > 0, f"timed out waiting for {text!r}; output so far {self.out!r}")
-            r, _, _ = select.select([self.master], [], [], left)
+            r, _, _ = select.select([self.master], [], [], min(left, 0.5))
+            # the parent holds the slave open, so a child that exited gives no EOF
+            check(r or self.p.poll() is None,
+                  f"exited ({self.p.returncode}) before {text!r}; output {self.out!r}")
             if r:
                 try:
                     chunk = os.read(self.master, 4096)

@@ -13,12 +13,14 @@ import os
 import random
 import re
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+
+from linux_guest import (E2FS_ENV, debugfs, ext4_image, initramfs, kernel, lodger_cmd,
+                         require_e2fsprogs, require_kvm)
 
 GUEST_SCRIPT = r"""
 for i in $(seq 100); do [ -b /dev/xvda ] && break; sleep 0.1; done
@@ -37,11 +39,6 @@ while true; do
 done
 """
 DURABLE = re.compile(r"ext4-kill: durable (\d+)")
-
-
-def skip(why):
-    print(f"SKIP: {why}")
-    sys.exit(77)
 
 
 def run_and_kill(cmd, rng, timeout):
@@ -88,39 +85,19 @@ def main():
     lodger, get_kernel, make_initramfs, cache = sys.argv[1:5]
     kills = int(sys.argv[5]) if len(sys.argv) > 5 else 50
     seed = int(sys.argv[6]) if len(sys.argv) > 6 else int(time.time())
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-    except OSError as e:
-        skip(f"/dev/kvm is not usable ({e.strerror})")
-    env = dict(os.environ, PATH=os.environ.get("PATH", "") + ":/sbin:/usr/sbin")
-    for tool in ("mkfs.ext4", "e2fsck", "debugfs"):
-        if not shutil.which(tool, path=env["PATH"]):
-            skip(f"{tool} (e2fsprogs) is missing")
-    k = subprocess.run([get_kernel, cache], capture_output=True, text=True)
-    if k.returncode == 3:
-        skip("Debian's kernel package cannot be fetched")
-    if k.returncode:
-        sys.exit(f"get-debian-kernel failed: {k.stderr.strip()}")
-    info = dict(line.split("=", 1) for line in k.stdout.splitlines() if "=" in line)
-    vmlinuz, release = info["vmlinuz"], info["release"]
-    moddir = os.path.join(os.path.dirname(os.path.dirname(vmlinuz)), "lib", "modules", release)
+    require_kvm()
+    require_e2fsprogs()
+    vmlinuz, moddir = kernel(get_kernel, cache)
     rng = random.Random(seed)
     print(f"ext4-kill: {kills} kills, seed {seed}")
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
         script = os.path.join(tmp, "t.sh")
         with open(script, "w") as f:
             f.write(GUEST_SCRIPT)
-        initramfs = os.path.join(tmp, "initramfs.cpio")
-        subprocess.run([make_initramfs, "-o", initramfs, "--modules", moddir, "--module", "ext4",
-                        "--module", "xen-blkfront", "--add", script + ":/t.sh"], check=True,
-                       capture_output=True)
-        image = os.path.join(tmp, "disk.img")
-        with open(image, "wb") as f:
-            f.truncate(64 << 20)
-        subprocess.run(["mkfs.ext4", "-q", "-F", image], check=True, env=env)
-        cmd = [lodger, "-m", "512M", "-serial", "stdio", "-display", "none", "-kernel", vmlinuz,
-               "-initrd", initramfs, "-append", "console=hvc0 -- sh /t.sh",
-               "-drive", f"file={image},format=raw,if=xen"]
+        rd = initramfs(make_initramfs, os.path.join(tmp, "initramfs.cpio"), moddir,
+                       ["ext4", "xen-blkfront"], [script + ":/t.sh"])
+        image = ext4_image(os.path.join(tmp, "disk.img"))
+        cmd = lodger_cmd(lodger, vmlinuz, rd, "console=hvc0 -- sh /t.sh", image)
         acked = set()
         for i in range(kills):
             got = run_and_kill(cmd, rng, 900)
@@ -128,21 +105,19 @@ def main():
             print(f"ext4-kill: run {i + 1}: records {got[0]}..{got[-1]} durable", flush=True)
         # The journal first (what the next mount would do), then a read-only check.
         subprocess.run(["e2fsck", "-E", "journal_only", "-y", image], capture_output=True,
-                       env=env)
+                       env=E2FS_ENV)
         fsck = subprocess.run(["e2fsck", "-n", "-f", image], capture_output=True, text=True,
-                              env=env)
+                              env=E2FS_ENV)
         if fsck.returncode != 0:
             sys.exit(f"FAIL: e2fsck -n -f after the journal: status {fsck.returncode}\n"
                      f"{fsck.stdout}{fsck.stderr}")
-        listing = subprocess.run(["debugfs", "-R", "ls -p /r", image], capture_output=True,
-                                 text=True, env=env).stdout
-        names = set(int(m.group(1)) for m in re.finditer(r"/\d+/\d+/\d+/\d+/(\d+)/", listing))
+        names = set(int(m.group(1)) for m in
+                    re.finditer(r"/\d+/\d+/\d+/\d+/(\d+)/", debugfs(image, "ls -p /r")))
         lost = sorted(acked - names)
         if lost:
             sys.exit(f"FAIL: {len(lost)} record(s) acknowledged durable are missing: {lost[:10]}")
         for n in rng.sample(sorted(acked), min(20, len(acked))):
-            got = subprocess.run(["debugfs", "-R", f"cat /r/{n}", image], capture_output=True,
-                                 text=True, env=env).stdout.strip()
+            got = debugfs(image, f"cat /r/{n}").strip()
             if got != f"record {n}":
                 sys.exit(f"FAIL: /r/{n} reads {got!r}")
     print(f"PASS: {kills} kills, {len(acked)} durable records all on the image, e2fsck clean")

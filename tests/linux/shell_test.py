@@ -11,8 +11,9 @@ Usage: shell_test.py LODGER GET_DEBIAN_KERNEL MAKE_INITRAMFS CACHE_DIR CASE
 Skips (77) with one line when /dev/kvm is unusable or the kernel package cannot be fetched.
 """
 import os
-import subprocess
 import sys
+
+from linux_guest import initramfs, kernel, require_kvm
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "console"))
 from pty_console import EXIT_USER_QUIT, Fail, Pty, check  # noqa: E402
@@ -21,27 +22,14 @@ BOOT_TIMEOUT = 600  # seconds: a boot on a TCG-speed nested KVM takes minutes
 SHELL_BANNER = "lodger-initramfs: no command on the kernel command line: a shell"
 
 
-def skip(why):
-    print(f"SKIP: {why}")
-    sys.exit(77)
-
-
 def main():
     lodger, get_kernel, make_initramfs, cache, case = sys.argv[1:6]
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-    except OSError as e:
-        skip(f"/dev/kvm is not usable ({e.strerror})")
-    k = subprocess.run([get_kernel, cache], capture_output=True, text=True)
-    if k.returncode == 3:
-        skip("Debian's kernel package cannot be fetched")
-    if k.returncode:
-        sys.exit(f"get-debian-kernel failed: {k.stderr.strip()}")
-    vmlinuz = dict(line.split("=", 1) for line in k.stdout.splitlines() if "=" in line)["vmlinuz"]
-    initramfs = os.path.join(cache, "initramfs.cpio")
-    if not os.path.exists(initramfs):
-        subprocess.run([make_initramfs, "-o", initramfs], check=True, capture_output=True)
-    t = Pty([lodger, "-m", "512M", "-nographic", "-kernel", vmlinuz, "-initrd", initramfs,
+    require_kvm()
+    vmlinuz, _ = kernel(get_kernel, cache)
+    rd = os.path.join(cache, "initramfs.cpio")
+    if not os.path.exists(rd):
+        initramfs(make_initramfs, rd)
+    t = Pty([lodger, "-m", "512M", "-nographic", "-kernel", vmlinuz, "-initrd", rd,
              "-append", "console=hvc0 quiet"])
     try:
         t.expect(SHELL_BANNER, BOOT_TIMEOUT)
