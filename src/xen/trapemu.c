@@ -120,6 +120,25 @@ static bool base_msr(struct xen_pstate *p, struct trap *t, bool write)
 	return true;
 }
 
+/* The flat 64-bit code and data segments of the guest's current privilege (every PV
+ * guest mode is ring 3): Xen's selectors, or lodger's that the guest reads back from %cs
+ * and %ss here, which stand for them. */
+static bool flat_cs64(uint64_t sel)
+{
+	sel &= 0xffff;
+	return (sel & 3) == 3 &&
+	       (sel >> 3 == FLAT_RING3_CS64 >> 3 || sel >> 3 == STUB_GUEST_KERNEL_CS >> 3 ||
+		sel >> 3 == STUB_GUEST_USER_CS >> 3);
+}
+
+static bool flat_ss(uint64_t sel)
+{
+	sel &= 0xffff;
+	return (sel & 3) == 3 &&
+	       (sel >> 3 == FLAT_RING3_SS64 >> 3 || sel >> 3 == STUB_GUEST_KERNEL_DS >> 3 ||
+		sel >> 3 == STUB_GUEST_USER_DS >> 3);
+}
+
 /*
  * mov/pop to a data segment register of one of Xen's flat selectors (FLAT_RING3_*: GDT
  * entries Xen reserves, far beyond the real GDT, so the load faults here): the segment
@@ -167,8 +186,8 @@ static bool flat_segment(struct trap *t, const ZydisDecodedInstruction *in,
 	    index != STUB_GUEST_USER_DS >> 3 && index != STUB_GUEST_KERNEL_CS >> 3 &&
 	    index != STUB_GUEST_USER_CS >> 3)
 		return false;
-	if (ops[0].reg.value == ZYDIS_REGISTER_SS && (sel & 3) != 3)
-		return false; /* SS: RPL must be the CPL, which is 3 */
+	if (ops[0].reg.value == ZYDIS_REGISTER_SS && !flat_ss(sel))
+		return false; /* SS: a writable data segment, RPL the CPL (3) */
 	t->regs.rsp = rsp;
 	if (ops[0].reg.value == ZYDIS_REGISTER_FS)
 		t->sregs.fs.base = 0;
@@ -207,25 +226,6 @@ static bool read_cr(struct xen_pstate *p, struct trap *t, const ZydisDecodedOper
 		return false;
 	}
 	return x86_reg_set(&t->regs, ops[0].reg.value, value);
-}
-
-/* The flat 64-bit code and data segments of the guest's current privilege (every PV
- * guest mode is ring 3): Xen's selectors, or lodger's that the guest reads back from %cs
- * and %ss here, which stand for them. */
-static bool flat_cs64(uint64_t sel)
-{
-	sel &= 0xffff;
-	return (sel & 3) == 3 &&
-	       (sel >> 3 == FLAT_RING3_CS64 >> 3 || sel >> 3 == STUB_GUEST_KERNEL_CS >> 3 ||
-		sel >> 3 == STUB_GUEST_USER_CS >> 3);
-}
-
-static bool flat_ss(uint64_t sel)
-{
-	sel &= 0xffff;
-	return (sel & 3) == 3 &&
-	       (sel >> 3 == FLAT_RING3_SS64 >> 3 || sel >> 3 == STUB_GUEST_KERNEL_DS >> 3 ||
-		sel >> 3 == STUB_GUEST_USER_DS >> 3);
 }
 
 /* A fault lodger met while completing an instruction for the guest: the guest's own. */

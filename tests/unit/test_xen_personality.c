@@ -568,6 +568,11 @@ Test(xenpers, mov_ss_of_the_selector_the_guest_read_back)
 	*(uint16_t *)at(DATA) = 0x1233;
 	cr_assert_eq(trap_at(VEC_SS, "\x8e\x13", 2), 0);
 	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	/* a code segment is no stack: #GP, as on Xen */
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER + 16};
+	*(uint16_t *)at(DATA) = FLAT_RING3_CS64;
+	cr_assert_eq(trap_at(VEC_GP, "\x8e\x13", 2), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER + 16);
 }
 
 Test(xenpers, iret_and_lret_to_self_through_the_selectors_read_back)
