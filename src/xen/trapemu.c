@@ -6,9 +6,9 @@
 #include <xen/xen.h>
 
 #include "arch/x86.h"
-#include "lodger/stub_abi.h"
 #include "arch/x86dec.h"
 #include "front/log.h"
+#include "lodger/stub_abi.h"
 #include "shadow/guestcpu.h"
 #include "shadow/pagewalk.h"
 #include "xen/families.h"
@@ -165,8 +165,8 @@ static bool flat_segment(struct trap *t, const ZydisDecodedInstruction *in,
 		if (!x86_reg_get(&t->regs, ops[1].reg.value, &sel))
 			return false;
 	} else if (ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY) {
-		/* mov m16, %sreg (XTF: `mov user_ss, %ss`); a fault reading it stays #GP
-		 * here, as the selector it would have loaded is unknown */
+		/* mov m16, %sreg (XTF: `mov user_ss, %ss`): the CPU read the selector before
+		 * it faulted on the descriptor; should this read fail, that fault stands */
 		struct gview v = trap_view(t, t->g->user);
 		struct gfault f;
 		uint64_t la;
