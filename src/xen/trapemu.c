@@ -6,9 +6,9 @@
 #include <xen/xen.h>
 
 #include "arch/x86.h"
-#include "lodger/stub_abi.h"
 #include "arch/x86dec.h"
 #include "front/log.h"
+#include "lodger/stub_abi.h"
 #include "shadow/guestcpu.h"
 #include "shadow/pagewalk.h"
 #include "xen/families.h"
@@ -120,6 +120,25 @@ static bool base_msr(struct xen_pstate *p, struct trap *t, bool write)
 	return true;
 }
 
+/* The flat 64-bit code and data segments of the guest's current privilege (every PV
+ * guest mode is ring 3): Xen's selectors, or lodger's that the guest reads back from %cs
+ * and %ss here, which stand for them. */
+static bool flat_cs64(uint64_t sel)
+{
+	sel &= 0xffff;
+	return (sel & 3) == 3 &&
+	       (sel >> 3 == FLAT_RING3_CS64 >> 3 || sel >> 3 == STUB_GUEST_KERNEL_CS >> 3 ||
+		sel >> 3 == STUB_GUEST_USER_CS >> 3);
+}
+
+static bool flat_ss(uint64_t sel)
+{
+	sel &= 0xffff;
+	return (sel & 3) == 3 &&
+	       (sel >> 3 == FLAT_RING3_SS64 >> 3 || sel >> 3 == STUB_GUEST_KERNEL_DS >> 3 ||
+		sel >> 3 == STUB_GUEST_USER_DS >> 3);
+}
+
 /*
  * mov/pop to a data segment register of one of Xen's flat selectors (FLAT_RING3_*: GDT
  * entries Xen reserves, far beyond the real GDT, so the load faults here): the segment
@@ -146,8 +165,8 @@ static bool flat_segment(struct trap *t, const ZydisDecodedInstruction *in,
 		if (!x86_reg_get(&t->regs, ops[1].reg.value, &sel))
 			return false;
 	} else if (ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY) {
-		/* mov m16, %sreg (XTF: `mov user_ss, %ss`); a fault reading it stays #GP
-		 * here, as the selector it would have loaded is unknown */
+		/* mov m16, %sreg (XTF: `mov user_ss, %ss`): the CPU read the selector before
+		 * it faulted on the descriptor; should this read fail, that fault stands */
 		struct gview v = trap_view(t, t->g->user);
 		struct gfault f;
 		uint64_t la;
@@ -167,8 +186,8 @@ static bool flat_segment(struct trap *t, const ZydisDecodedInstruction *in,
 	    index != STUB_GUEST_USER_DS >> 3 && index != STUB_GUEST_KERNEL_CS >> 3 &&
 	    index != STUB_GUEST_USER_CS >> 3)
 		return false;
-	if (ops[0].reg.value == ZYDIS_REGISTER_SS && (sel & 3) != 3)
-		return false; /* SS: RPL must be the CPL, which is 3 */
+	if (ops[0].reg.value == ZYDIS_REGISTER_SS && !flat_ss(sel))
+		return false; /* SS: a writable data segment, RPL the CPL (3) */
 	t->regs.rsp = rsp;
 	if (ops[0].reg.value == ZYDIS_REGISTER_FS)
 		t->sregs.fs.base = 0;
@@ -324,6 +343,50 @@ static int store_system(struct xen_pstate *p, struct trap *t, const ZydisDecoded
 }
 
 /*
+ * iretq or lretq back to the same privilege through a flat 64-bit code segment (Linux's
+ * sync_core "iret to self" pushes the %cs and %ss it reads): on Xen the CPU does it
+ * natively, the selectors being in Xen's GDT; here their load faults, and lodger does
+ * what the CPU would at CPL3: RIP and CS, and for iretq RFLAGS, RSP and SS, from the
+ * frame, IF and IOPL unchanged (CPL 3 > IOPL 0), the guest's mode unchanged. Anything
+ * else (another selector, a 32-bit or `lret $n` form) keeps its fault.
+ */
+static bool same_privilege_return(struct xen_pstate *p, struct trap *t,
+				  const ZydisDecodedInstruction *in, const ZydisDecodedOperand *ops,
+				  int *status)
+{
+	struct gview v = trap_view(t, t->g->user);
+	struct gfault f;
+	uint64_t frame[5];
+	bool iret = in->mnemonic == ZYDIS_MNEMONIC_IRETQ;
+	unsigned n = iret ? 5 : 2;
+	/* IF, IOPL at CPL 3; VM, VIF, VIP: unchanged by a 64-bit iretq at CPL 3 */
+	uint64_t keep = RFLAGS_IF | RFLAGS_IOPL | RFLAGS_VM | 3ULL << 19;
+	bool step = t->regs.rflags & RFLAGS_TF;
+
+	if (in->operand_width != 64 || (!iret && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE))
+		return false;
+	if (!gmem_read(&v, t->regs.rsp, frame, n * 8, false, &f)) {
+		*status = mem_fault(p, t, &f);
+		return true;
+	}
+	if (!flat_cs64(frame[1]) || (iret && !flat_ss(frame[4])) || !canonical(frame[0]))
+		return false;
+	t->regs.rip = frame[0];
+	if (iret) {
+		t->regs.rflags = (frame[2] & 0x3f7fd5ULL & ~keep) | /* the defined flags */
+				 (t->regs.rflags & keep) | RFLAGS_FIXED;
+		t->regs.rsp = frame[3];
+	} else {
+		t->regs.rsp += 16;
+	}
+	p->emulated++;
+	t->g->stats.by_kind[TK_EMULATED]++;
+	/* a single step over it ends in #DB after it, as on the CPU */
+	*status = step ? xen_bounce(p, t, VEC_DB, false, 0, 0) : 0;
+	return true;
+}
+
+/*
  * Xen's virtual IOPL (pv/emul-priv-op.c, iopl_ok): the guest kernel counts as CPL 1, or
  * 0 with VMASST_TYPE_architectural_iopl; user mode as 3. The real IOPL stays 0.
  */
@@ -375,6 +438,12 @@ bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 	}
 	if (!n || !x86_decode(b, n, false, &in, ops))
 		return false;
+	/* a far return to one of the flat code segments (#GP beyond the real GDT, #NP for
+	 * lodger's guest selectors, kept not present) */
+	if ((t->vector == VEC_GP || t->vector == VEC_NP || t->vector == VEC_SS) &&
+	    (in.mnemonic == ZYDIS_MNEMONIC_IRETQ ||
+	     (in.mnemonic == ZYDIS_MNEMONIC_RET && in.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR)))
+		return same_privilege_return(p, t, &in, ops, status);
 	/* #NP and #SS: a load of one of lodger's guest selectors, kept not present */
 	if (t->vector == VEC_NP || t->vector == VEC_SS) {
 		if ((in.mnemonic != ZYDIS_MNEMONIC_MOV && in.mnemonic != ZYDIS_MNEMONIC_POP) ||

@@ -9,7 +9,8 @@
  *     #GP((n << 3) | 2); icebp as #DB; int3 as #BP;
  *   - mov/pop of Xen's flat selectors (FLAT_RING3_*, e.g. XTF's __USER_DS 0xe02b), or of
  *     the ones the guest reads back from %cs/%ss here, into a data segment register or SS
- *     (a #GP, #NP or #SS on the real GDT);
+ *     (a #GP, #NP or #SS on the real GDT), and a same-privilege iretq/lretq through
+ *     those flat code selectors (Linux's sync_core);
  *   - mov from CR0/CR2/CR3/CR4 and mov to/from %drN in kernel mode (set_debugreg's rules);
  *   - sidt/sgdt/sldt/str/smsw (Xen leaves CR4.UMIP clear for PV guests): Xen's values;
  *   - cli/sti and in/out under the virtual IOPL (iopl_ok): no-ops, all-ones reads;

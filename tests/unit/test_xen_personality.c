@@ -568,4 +568,38 @@ Test(xenpers, mov_ss_of_the_selector_the_guest_read_back)
 	*(uint16_t *)at(DATA) = 0x1233;
 	cr_assert_eq(trap_at(VEC_SS, "\x8e\x13", 2), 0);
 	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	/* a code segment is no stack: #GP, as on Xen */
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER + 16};
+	*(uint16_t *)at(DATA) = FLAT_RING3_CS64;
+	cr_assert_eq(trap_at(VEC_GP, "\x8e\x13", 2), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER + 16);
+}
+
+Test(xenpers, iret_and_lret_to_self_through_the_selectors_read_back)
+{
+	/* Linux's sync_core: push %ss, %rsp, flags, %cs (as read: lodger's), RIP; iretq */
+	uint64_t frame[5] = {CODE + 0x40, STUB_GUEST_KERNEL_CS,
+			     RFLAGS_FIXED | RFLAGS_DF | RFLAGS_IOPL, KSTACK + 0x100,
+			     STUB_GUEST_KERNEL_DS};
+
+	memcpy(at(KSTACK), frame, sizeof(frame));
+	fk.t.regs.rflags = RFLAGS_FIXED | RFLAGS_IF;
+	cr_assert_eq(trap_at(VEC_NP, "\x48\xcf", 2), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 0x40);
+	cr_assert_eq(fk.t.regs.rsp, KSTACK + 0x100);
+	cr_assert_eq(fk.t.regs.rflags, RFLAGS_FIXED | RFLAGS_DF | RFLAGS_IF,
+		     "DF from the frame; IF and IOPL stay (CPL 3)");
+	cr_assert_not(fk.g->user, "still the guest kernel");
+	/* lretq through Xen's own flat selector */
+	frame[0] = CODE + 0x80, frame[1] = FLAT_KERNEL_CS;
+	memcpy(at(KSTACK), frame, 16);
+	cr_assert_eq(trap_at(VEC_GP, "\x48\xcb", 2), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 0x80);
+	cr_assert_eq(fk.t.regs.rsp, KSTACK + 16);
+	/* any other code selector keeps its fault */
+	p->v.traps[VEC_NP] = (struct trap_info){.vector = VEC_NP, .address = HANDLER};
+	frame[1] = 0x4b; /* a guest GDT selector, as XTF's xsa-296 uses */
+	memcpy(at(KSTACK), frame, 16);
+	cr_assert_eq(trap_at(VEC_NP, "\x48\xcb", 2), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
 }
