@@ -182,6 +182,10 @@ def classify_expected_status(args, run):
     missing = [e for e in args.expect if e not in lines]
     if missing:
         problems.append("the transcript lacks: " + "; ".join(repr(m) for m in missing))
+    logs = args.expect_log + (args.expect_shadow_log if run.mode == "shadow" else [])
+    missing = [e for e in logs if e not in run.err]
+    if missing:
+        problems.append("lodger's stderr lacks: " + "; ".join(repr(m) for m in missing))
     if not lines or not lines[-1].startswith(f"{args.name}: STEP "):
         problems.append("the transcript does not end with the attack's STEP line")
     run.verdict = "fail" if problems else "pass"
@@ -197,6 +201,7 @@ def classify(args, run):
     limitations = [l for l in lines if l.startswith(f"{args.name}: LIMITATION: ")]
     if run.rc == 0:
         missing = [e for e in [pass_line] + args.expect if e not in lines]
+        missing += [f"(stderr) {e}" for e in args.expect_log if e not in run.err]
         if run.mode == "shadow":
             missing += [f"(stderr) {e}" for e in args.expect_shadow_log if e not in run.err]
             for expr in args.shadow_stats:
@@ -251,6 +256,8 @@ def main():
     ap.add_argument("--expect-shadow-log", action="append", default=[],
                     help="text lodger's stderr must contain in shadow mode (repeatable), "
                     "e.g. a -d reloc line showing the stub moved")
+    ap.add_argument("--expect-log", action="append", default=[],
+                    help="text lodger's stderr must contain in every mode (repeatable)")
     ap.add_argument("--expect-status", type=int, metavar="N",
                     help="the run must end with lodger's exit status N right after a STEP "
                     "line, without PASS (a destructive attempt, e.g. 8: triple fault)")
