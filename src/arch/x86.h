@@ -109,6 +109,22 @@ enum x86_vector {
 	VEC_FIRST_EXTERNAL = 32, /* vectors below are reserved for exceptions */
 };
 
+/* The SDM's mnemonic of an exception vector ("#GP"), or NULL for a reserved one or an
+ * interrupt vector. */
+static inline const char *x86_vector_name(unsigned vector)
+{
+	static const char *const names[VEC_FIRST_EXTERNAL] = {
+		[VEC_DE] = "#DE", [VEC_DB] = "#DB", [VEC_NMI] = "NMI", [VEC_BP] = "#BP",
+		[VEC_OF] = "#OF", [VEC_BR] = "#BR", [VEC_UD] = "#UD",  [VEC_NM] = "#NM",
+		[VEC_DF] = "#DF", [VEC_TS] = "#TS", [VEC_NP] = "#NP",  [VEC_SS] = "#SS",
+		[VEC_GP] = "#GP", [VEC_PF] = "#PF", [VEC_MF] = "#MF",  [VEC_AC] = "#AC",
+		[VEC_MC] = "#MC", [VEC_XM] = "#XM", [VEC_VE] = "#VE",  [VEC_CP] = "#CP",
+		[VEC_HV] = "#HV", [VEC_VC] = "#VC", [VEC_SX] = "#SX",
+	};
+
+	return vector < VEC_FIRST_EXTERNAL ? names[vector] : NULL;
+}
+
 /* SDM vol. 3, table 6-4: how a fault while delivering another one combines with it. */
 enum x86_exception_class { X86_BENIGN, X86_CONTRIBUTORY, X86_PAGE_FAULT };
 

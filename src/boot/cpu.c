@@ -166,3 +166,34 @@ void cpu_dump(struct vcpu *vcpu, FILE *f)
 		s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.gdt.base, s.gdt.limit, s.idt.base,
 		s.idt.limit);
 }
+
+void cpu_shutdown_cause(const struct kvm_vcpu_events *ev, const struct kvm_regs *r,
+			const struct kvm_sregs *s, char *buf, size_t size)
+{
+	unsigned v = ev->exception.nr;
+	const char *name = x86_vector_name(v);
+
+	/* pending: set only where userspace enabled KVM_CAP_EXCEPTION_PAYLOAD */
+	if (ev->exception.injected || ev->exception.pending) {
+		if (ev->exception.has_error_code)
+			snprintf(buf, size, "delivering %s (vector %u, error %#x)",
+				 name ? name : "an exception", v, ev->exception.error_code);
+		else
+			snprintf(buf, size, "delivering %s (vector %u)",
+				 name ? name : "an exception", v);
+	} else if (ev->nmi.injected) {
+		snprintf(buf, size, "delivering an NMI");
+	} else if (ev->interrupt.injected) {
+		snprintf(buf, size, "delivering %s%u", ev->interrupt.soft ? "int $" : "interrupt ",
+			 ev->interrupt.nr);
+	} else if (r->rip == 0xfff0 && s->cs.selector == 0xf000 && s->cs.base == 0xffff0000 &&
+		   !(s->cr0 & CR0_PE)) {
+		/* kvm_amd: the VMCB is undefined after a shutdown intercept, so KVM INITs the
+		 * vCPU before it reports the exit. */
+		snprintf(buf, size,
+			 "KVM does not say which exception, and reset the vCPU: the registers "
+			 "below are its reset state, not the guest's");
+	} else {
+		snprintf(buf, size, "KVM does not say which exception");
+	}
+}

@@ -122,6 +122,23 @@ static int exit_internal_error(struct vcpu *vcpu)
 	return fatal_exit(vcpu, EXIT_INTERNAL, what);
 }
 
+/* A triple fault: name the event being delivered, where KVM keeps it. */
+static int exit_shutdown(struct vcpu *vcpu)
+{
+	struct kvm_vcpu_events ev;
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	char cause[160], what[200];
+
+	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
+		snprintf(cause, sizeof(cause), "its state is unavailable: %s", strerror(errno));
+	else
+		cpu_shutdown_cause(&ev, &r, &s, cause, sizeof(cause));
+	snprintf(what, sizeof(what), "guest triple fault (KVM_EXIT_SHUTDOWN), %s", cause);
+	return fatal_exit(vcpu, EXIT_TRIPLE_FAULT, what);
+}
+
 static int exit_system_event(struct vcpu *vcpu)
 {
 	/* lodger does not reboot: a reset request ends the run like a power-off (docs/cli.md). */
@@ -163,8 +180,7 @@ static int dispatch_exit(struct vcpu *vcpu)
 	case KVM_EXIT_INTR:
 		return 0;
 	case KVM_EXIT_SHUTDOWN:
-		return fatal_exit(vcpu, EXIT_TRIPLE_FAULT,
-				  "guest triple fault (KVM_EXIT_SHUTDOWN)");
+		return exit_shutdown(vcpu);
 	case KVM_EXIT_INTERNAL_ERROR:
 		return exit_internal_error(vcpu);
 	case KVM_EXIT_SYSTEM_EVENT:

@@ -54,6 +54,11 @@ int cpu_set_cpuid(struct vcpu *vcpu);
 struct kvm_segment cpu_flat_segment(uint16_t selector, bool code, bool long_mode);
 /* Writes general, segment and control registers to f. */
 void cpu_dump(struct vcpu *vcpu, FILE *f);
+/* At a KVM_EXIT_SHUTDOWN: which event the vCPU was delivering when it shut down, as KVM's
+ * vCPU events tell it ("delivering #DF (vector 8, error 0)"), or that KVM does not say
+ * (and, when `r` and `s` hold the reset state, that KVM reset the vCPU). */
+void cpu_shutdown_cause(const struct kvm_vcpu_events *ev, const struct kvm_regs *r,
+			const struct kvm_sregs *s, char *buf, size_t size);
 
 /* emulate.c: after KVM_EXIT_INTERNAL_ERROR; true when lodger completed the instruction. */
 bool emulate_after_failure(struct vcpu *vcpu);

@@ -625,14 +625,17 @@ static int far_return(struct op *o)
 }
 
 /*
- * ljmp/lcall through memory. The guest's descriptors are not present, so the CPU raised
- * #NP; the architecture checks privilege first: user mode reaching for a kernel selector
- * gets #GP(selector). The rest is outside the guest contract and keeps its fault.
+ * ljmp/lcall through memory from user mode. The guest's descriptors are not present, so the
+ * CPU raised #NP; the architecture checks privilege first: user mode reaching for a kernel
+ * selector gets #GP(selector). An ljmp to the guest's user code selectors is done here; any
+ * other selector whose real descriptor is not present (the stub's kernel aliases, kept not
+ * present in user mode) is none the guest may load: #GP(selector), as for iretq. Far calls
+ * elsewhere are outside the guest contract and keep their fault.
  */
 static int far_branch(struct op *o)
 {
 	struct gfault f;
-	uint64_t la, sel = 0;
+	uint64_t la, sel = 0, target = 0;
 	unsigned off = o->in.operand_width / 8;
 
 	if (o->kernel || !x86_operand_address(&o->t->regs, &o->t->sregs, &o->in, &o->ops[0], &la))
@@ -644,7 +647,17 @@ static int far_branch(struct op *o)
 	if ((sel & ~3ULL) == (STUB_GUEST_KERNEL_CS & ~3) ||
 	    (sel & ~3ULL) == (STUB_GUEST_KERNEL_DS & ~3))
 		return fault(o, VEC_GP, sel & ~3ULL);
-	return NOT_MINE;
+	if (o->t->vector != VEC_NP || o->in.mnemonic != ZYDIS_MNEMONIC_JMP)
+		return NOT_MINE;
+	if (sel != STUB_GUEST_USER_CS && sel != STUB_GUEST_USER32_CS)
+		return fault(o, VEC_GP, sel & ~3ULL);
+	if (!gmem_read(&v, la, &target, off, false, &f))
+		return mem_fault(o, &f);
+	if (!canonical(target))
+		return fault(o, VEC_GP, 0);
+	enter_code_segment(o, sel);
+	o->t->regs.rip = target;
+	return DONE;
 }
 
 static int sysret(struct op *o)

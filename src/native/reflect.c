@@ -124,12 +124,22 @@ static bool promotes(unsigned first, enum event_kind kind, unsigned second)
 	       (first == 14 && (second == 14 || contributory(second)));
 }
 
+static void chain_add(struct guestcpu *g, unsigned vector, enum event_kind kind, bool has_error,
+		      uint32_t error)
+{
+	if (g->triple.n < sizeof(g->triple.ev) / sizeof(g->triple.ev[0]))
+		g->triple.ev[g->triple.n++] = (typeof(g->triple.ev[0])){
+			.vector = vector, .kind = kind, .has_error = has_error, .error = error};
+}
+
 int reflect_event(struct trap *t, unsigned vector, bool has_error, uint32_t error,
 		  enum event_kind kind)
 {
 	struct gfault f;
 
 	t->g->stats.by_kind[TK_REFLECTED]++;
+	t->g->triple.n = 0;
+	chain_add(t->g, vector, kind, has_error, error);
 	for (;;) {
 		if (deliver(t, vector, has_error, error, kind, &f)) {
 			pr_debug(LOG_TRAP, "delivered vector %u to the guest's handler at %#llx",
@@ -138,6 +148,7 @@ int reflect_event(struct trap *t, unsigned vector, bool has_error, uint32_t erro
 		}
 		/* The double- and triple-fault rules are for exceptions: an int n that fails
 		 * (int $8, int $13 through a DPL-0 gate) gets the fault itself. */
+		chain_add(t->g, f.vector, EV_EXCEPTION, true, f.error);
 		if (vector == VEC_DF && kind == EV_EXCEPTION)
 			return EXIT_TRIPLE_FAULT;
 		if (f.vector == VEC_PF)
@@ -145,6 +156,7 @@ int reflect_event(struct trap *t, unsigned vector, bool has_error, uint32_t erro
 		if (promotes(vector, kind, f.vector)) {
 			vector = VEC_DF;
 			error = 0;
+			chain_add(t->g, VEC_DF, EV_EXCEPTION, true, 0);
 		} else {
 			vector = f.vector;
 			error = f.error;

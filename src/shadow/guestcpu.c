@@ -7,6 +7,7 @@
  */
 #include "shadow/guestcpu.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,4 +124,35 @@ void guestcpu_destroy(struct vcpu *vcpu)
 	shadow_destroy(&g->shadow);
 	free(g);
 	vcpu->guest = NULL;
+}
+
+void guestcpu_triple_text(const struct guestcpu *g, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	if (!g->triple.n) {
+		snprintf(buf, size, "an exception, then faults delivering it");
+		return;
+	}
+	buf[0] = 0;
+	for (unsigned i = 0; i < g->triple.n && used < size; i++) {
+		unsigned v = g->triple.ev[i].vector;
+		const char *name = x86_vector_name(v), *sep = i ? " -> " : "";
+		int n;
+
+		if (g->triple.ev[i].kind == EV_SOFTWARE)
+			n = snprintf(buf + used, size - used, "%sint $%u", sep, v);
+		else if (g->triple.ev[i].kind == EV_EXTERNAL && v == VEC_NMI)
+			n = snprintf(buf + used, size - used, "%sNMI", sep);
+		else if (g->triple.ev[i].kind == EV_EXTERNAL || !name)
+			n = snprintf(buf + used, size - used, "%sinterrupt %u", sep, v);
+		else if (g->triple.ev[i].has_error)
+			n = snprintf(buf + used, size - used, "%s%s(%#x)", sep, name,
+				     g->triple.ev[i].error);
+		else
+			n = snprintf(buf + used, size - used, "%s%s", sep, name);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
 }

@@ -97,6 +97,18 @@ struct guestcpu {
 	uint64_t dr[8];
 	uint64_t sysenter[3]; /* SYSENTER_CS, _ESP, _EIP: kept, never loaded (privop.c) */
 
+	/* The events of the last delivery that ended in a triple fault, in order, each a fault
+	 * met delivering the one before (reflect.c; the dump names them). */
+	struct {
+		unsigned n;
+		struct {
+			uint8_t vector;
+			uint8_t kind; /* enum event_kind */
+			bool has_error;
+			uint32_t error;
+		} ev[6];
+	} triple;
+
 	struct guestcpu_stats stats;
 	uint64_t last_fill_la; /* a fill that does not take is a backend that will not map */
 	unsigned same_fills;
@@ -118,6 +130,10 @@ int guestcpu_create(struct vcpu *vcpu, const struct guestcpu_options *opt);
 /* The vCPU's entry state: the personality's boot state, loaded through KVM. */
 int guestcpu_start(struct vcpu *vcpu, const struct personality_boot *boot);
 void guestcpu_destroy(struct vcpu *vcpu);
+
+/* The events of the last triple fault (g->triple) as text: "#UD -> #NP(0x33) -> ...";
+ * "an exception, then faults delivering it" when none were recorded. */
+void guestcpu_triple_text(const struct guestcpu *g, char *buf, size_t size);
 
 /* Brings the counters the stub keeps in its area into the statistics. */
 void guestcpu_sync_stats(struct vcpu *vcpu);

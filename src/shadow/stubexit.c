@@ -240,9 +240,12 @@ int stubexit_handle(struct vcpu *vcpu)
 	if (!status && !t.parked)
 		status = transport_resume(&t);
 	if (status == EXIT_TRIPLE_FAULT) {
-		pr_err("vcpu%u: guest triple fault (delivering an exception failed twice), guest "
+		char chain[200];
+
+		guestcpu_triple_text(g, chain, sizeof(chain));
+		pr_err("vcpu%u: guest triple fault: %s (each met delivering the one before), guest "
 		       "RIP %#llx",
-		       vcpu->id, (unsigned long long)t.regs.rip);
+		       vcpu->id, chain, (unsigned long long)t.regs.rip);
 		dump_guest(&t);
 	}
 	return status;

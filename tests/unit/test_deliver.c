@@ -10,6 +10,7 @@
 #include "front/exitcode.h"
 #include "lodger/stub_abi.h"
 #include "native/native.h"
+#include "shadow/guestcpu.h"
 #include "shadow/personality.h"
 
 TestSuite(deliver, .init = fake_setup, .fini = fake_teardown);
@@ -205,6 +206,34 @@ Test(deliver, a_fault_while_delivering_a_double_fault_is_a_triple_fault)
 	fake_gate(VEC_GP, GATE_INTERRUPT, 0, 0, false);
 	fake_gate(VEC_DF, GATE_INTERRUPT, 0, 0, false);
 	cr_assert_eq(deliver(VEC_GP, EV_EXCEPTION, true, 0), EXIT_TRIPLE_FAULT);
+}
+
+/* The triple-fault dump names every event of the chain (stubexit.c). */
+Test(deliver, a_triple_fault_names_each_event_of_its_chain)
+{
+	char text[200];
+
+	fake_all_gates();
+	fake_gate(VEC_UD, GATE_INTERRUPT, 0, 0, false);
+	fake_gate(VEC_NP, GATE_INTERRUPT, 0, 0, false);
+	fake_gate(VEC_DF, GATE_INTERRUPT, 0, 0, false);
+	cr_assert_eq(deliver(VEC_UD, EV_EXCEPTION, false, 0), EXIT_TRIPLE_FAULT);
+	guestcpu_triple_text(fk.g, text, sizeof(text));
+	/* #UD is benign: its #NP is delivered as it is; #NP meeting #NP is a #DF */
+	cr_assert_str_eq(text, "#UD -> #NP(0x33) -> #NP(0x5b) -> #DF(0) -> #NP(0x43)");
+
+	fake_all_gates();
+	fake_mode(true);
+	fake_gate(VEC_GP, GATE_INTERRUPT, 0, 0, false);
+	fake_gate(VEC_DF, GATE_INTERRUPT, 0, 0, false);
+	fk.t.soft_len = 2;
+	cr_assert_eq(deliver(0x80, EV_SOFTWARE, false, 0), EXIT_TRIPLE_FAULT);
+	guestcpu_triple_text(fk.g, text, sizeof(text));
+	cr_assert_str_eq(text, "int $128 -> #GP(0x402) -> #NP(0x6b) -> #DF(0) -> #NP(0x43)");
+
+	fk.g->triple.n = 0;
+	guestcpu_triple_text(fk.g, text, sizeof(text));
+	cr_assert_str_eq(text, "an exception, then faults delivering it");
 }
 
 Test(deliver, a_gate_with_a_foreign_selector_is_gp_of_the_selector)

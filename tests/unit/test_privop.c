@@ -311,6 +311,35 @@ Test(privop, user_iretq_or_lret_to_the_stubs_kernel_alias_is_gp_of_the_selector)
 	assert_gp(STUB_ALIAS_KERNEL_CS & 0xfffc);
 }
 
+/* ljmpl *(%rax) from user mode: the guest's user code selectors are not present in the
+ * real GDT (#NP); lodger jumps for them, and refuses every other not-present one. */
+Test(privop, user_ljmp_to_the_user_code_selector_lands_and_to_an_alias_is_gp)
+{
+	static const uint8_t ljmp_rax[] = {0xff, 0x28};
+	uint8_t far[6] = {0x00, 0x30, 0x04, 0x00}; /* offset 0x43000 */
+
+	fake_mode(true);
+	far[4] = STUB_GUEST_USER_CS;
+	fake_put(0x60000, far, sizeof(far));
+	fk.t.regs.rax = 0x60000;
+	fake_insn(ljmp_rax, sizeof(ljmp_rax), VEC_NP);
+	fk.t.error = STUB_GUEST_USER_CS & 0xfffc;
+	cr_assert_eq(native_exception(&fk.t), 0);
+	cr_assert(fk.g->user, "expected user mode");
+	cr_assert_eq(fk.t.regs.rip, 0x43000);
+	cr_assert_eq(fk.t.sregs.cs.selector, STUB_GUEST_USER_CS);
+
+	fake_mode(true);
+	far[4] = STUB_ALIAS_KERNEL_CS;
+	fake_put(0x60000, far, sizeof(far));
+	fk.t.regs.rax = 0x60000;
+	fake_insn(ljmp_rax, sizeof(ljmp_rax), VEC_NP);
+	fk.t.error = STUB_ALIAS_KERNEL_CS & 0xfffc;
+	cr_assert_eq(native_exception(&fk.t), 0);
+	assert_gp(STUB_ALIAS_KERNEL_CS & 0xfffc);
+	cr_assert(!fk.g->user, "the #GP handler runs in kernel mode");
+}
+
 /* ---- single step (TF) over an emulated instruction ---- */
 
 static void assert_single_step_after(unsigned len)
