@@ -8,6 +8,7 @@
 #include "arch/x86.h"
 #include "arch/x86dec.h"
 #include "front/log.h"
+#include "lodger/stub_abi.h"
 #include "shadow/guestcpu.h"
 #include "shadow/pagewalk.h"
 
@@ -192,6 +193,39 @@ static bool read_cr(struct xen_pstate *p, struct trap *t, const ZydisDecodedOper
 	return x86_reg_set(&t->regs, ops[0].reg.value, value);
 }
 
+/*
+ * A 64-bit iretq that stays in the current mode: on Xen the guest kernel runs in ring 3
+ * on real descriptors, so it may iretq to itself (Linux's sync_core does, as iret_to_self)
+ * and only the arithmetic flags, TF, DF, NT, AC and ID come from the frame; IF and IOPL
+ * stay (CPL 3). lodger's guest selectors are kept not present, so the load faults here.
+ * A change of mode or to 32-bit code is the iret hypercall's: #GP/#NP stands (false).
+ */
+static bool iret_same_mode(struct trap *t, const ZydisDecodedInstruction *in)
+{
+	/* CF PF AF ZF SF TF DF OF NT AC ID: what a CPL3 iretq takes from its frame */
+	const uint64_t from_frame = 0x244dd5ULL;
+	uint16_t cs_mode = t->g->user ? STUB_GUEST_USER_CS : STUB_GUEST_KERNEL_CS;
+	uint16_t ss_mode = t->g->user ? STUB_GUEST_USER_DS : STUB_GUEST_KERNEL_DS;
+	struct gview v = trap_view(t, t->g->user);
+	struct gfault f;
+	uint64_t frame[5]; /* rip, cs, rflags, rsp, ss */
+	uint16_t cs, ss;
+
+	if (in->operand_width != 64 || !gmem_read(&v, t->regs.rsp, frame, sizeof(frame), false, &f))
+		return false;
+	cs = (uint16_t)frame[1];
+	ss = (uint16_t)frame[4];
+	if ((cs != cs_mode && cs != FLAT_RING3_CS64) ||
+	    (ss != ss_mode && ss != FLAT_RING3_SS64 && (ss & ~3) != 0))
+		return false;
+	if ((uint64_t)((int64_t)(frame[0] << 16) >> 16) != frame[0])
+		return false; /* a non-canonical RIP: #GP(0) on the iretq */
+	t->regs.rip = frame[0];
+	t->regs.rflags = (t->regs.rflags & ~from_frame & ~RFLAGS_RF) | (frame[2] & from_frame);
+	t->regs.rsp = frame[3];
+	return true;
+}
+
 bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 {
 	ZydisDecodedInstruction in;
@@ -211,6 +245,11 @@ bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 	if (!n || !x86_decode(b, n, false, &in, ops))
 		return false;
 	switch (in.mnemonic) {
+	case ZYDIS_MNEMONIC_IRETQ:
+		if ((t->vector != VEC_NP && t->vector != VEC_GP) || !iret_same_mode(t, &in))
+			return false;
+		*status = finish(p, t, 0);
+		return true;
 	case ZYDIS_MNEMONIC_INT:
 		*status = soft_int(p, t, ops[0].imm.value.u & 0xff, in.length);
 		return true;

@@ -24,7 +24,7 @@
 
 #include "xen/personality.h"
 
-/* A #UD or #GP (t->vector): true when handled, with *status the trap path's result. */
+/* A #UD, #GP or #NP (t->vector): true when handled, with *status the trap path's result. */
 bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status);
 
 /* A #PF at cr2 with error code `error`: true when it was an M2P access (handled). */

@@ -40,6 +40,9 @@ long xen_vcpu_op(struct xen_vcpu *v, const uint64_t a[6])
 		if (old)
 			memmove(new, old, sizeof(*new));
 		v->vcpu_info_gpa = r.mfn * XEN_PAGE_SIZE + r.offset;
+		/* Xen's force_update_vcpu_system_time: the new copy is current at once */
+		xen_time_publish(v, v->hooks && v->hooks->guest_tsc ? v->hooks->guest_tsc(v->opaque)
+								    : 0);
 		return 0;
 	}
 	case VCPUOP_register_runstate_memory_area: {

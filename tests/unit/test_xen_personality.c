@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <xen/xen.h>
 
@@ -18,12 +19,14 @@
 #include <xen/callback.h>
 #include <xen/errno.h>
 #include <xen/event_channel.h>
+#include <xen/io/console.h>
 #include <xen/sched.h>
 #include <xen/version.h>
 
 #include "arch/x86.h"
 #include "fake_vcpu.h"
 #include "front/exitcode.h"
+#include "lodger/stub_abi.h"
 #include "shadow/pagewalk.h"
 #include "xen/cpuid.h"
 #include "xen/personality.h"
@@ -303,6 +306,7 @@ Test(xenpers, block_waits_for_the_timer)
 
 Test(xenpers, block_with_nothing_to_wake_it_ends_the_run)
 {
+	p->terminal = false; /* the test may run on a terminal */
 	cr_assert_eq(hypercall(__HYPERVISOR_sched_op, SCHEDOP_block, 0), EXIT_INTERNAL);
 }
 
@@ -469,4 +473,136 @@ Test(xenpers, mov_from_cr3_is_the_base_pointer_in_kernel_mode_and_gp_in_user_mod
 	cr_assert_eq(xen_pers_exception(&fk.t), 0);
 	cr_assert_eq(fk.t.regs.rip, HANDLER);
 	cr_assert_eq(fk.t.regs.rax, 0, "nothing read for user mode");
+}
+
+/* Linux's sync_core (iret_to_self): an iretq to the kernel's own CS and SS. */
+static void iret_frame(uint64_t rip, uint64_t cs, uint64_t rflags, uint64_t rsp, uint64_t ss)
+{
+	uint64_t f[5] = {rip, cs, rflags, rsp, ss};
+
+	memcpy(at(KSTACK), f, sizeof(f));
+	memcpy(at(CODE), "\x48\xcf", 2); /* iretq */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	fk.t.regs.rflags = RFLAGS_FIXED | RFLAGS_IF;
+	fk.t.vector = VEC_NP;
+	fk.t.has_error = true;
+	fk.t.error = STUB_GUEST_KERNEL_CS & ~3;
+}
+
+Test(xenpers, iretq_to_the_same_mode_completes)
+{
+	iret_frame(CODE + 0x10, STUB_GUEST_KERNEL_CS, RFLAGS_FIXED | 1 /* CF */ | RFLAGS_IOPL,
+		   KSTACK + 0x28, STUB_GUEST_KERNEL_DS);
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 0x10);
+	cr_assert_eq(fk.t.regs.rsp, KSTACK + 0x28);
+	cr_assert_eq(fk.t.regs.rflags & 1, 1, "CF from the frame");
+	cr_assert(fk.t.regs.rflags & RFLAGS_IF, "the real IF stays");
+	cr_assert_eq(fk.t.regs.rflags & RFLAGS_IOPL, 0, "IOPL is never taken from the frame");
+	cr_assert(!fk.g->user, "still kernel mode");
+
+	/* Xen's own flat selectors are the same mode too */
+	iret_frame(CODE + 0x20, FLAT_KERNEL_CS64, RFLAGS_FIXED, KSTACK + 0x28, FLAT_KERNEL_SS64);
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 0x20);
+}
+
+Test(xenpers, iretq_to_another_mode_or_a_bad_rip_stays_the_guests_fault)
+{
+	p->v.traps[VEC_NP] = (struct trap_info){.vector = VEC_NP, .address = HANDLER};
+	/* to user mode: that is the iret hypercall's, never a raw iretq's */
+	iret_frame(CODE + 0x10, STUB_GUEST_USER_CS, RFLAGS_FIXED, KSTACK + 0x28,
+		   STUB_GUEST_USER_DS);
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	cr_assert(!fk.g->user);
+	/* a non-canonical RIP */
+	iret_frame(0x0000800000000000ULL, STUB_GUEST_KERNEL_CS, RFLAGS_FIXED, KSTACK + 0x28,
+		   STUB_GUEST_KERNEL_DS);
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	/* a frame that cannot be read: the fault stands */
+	iret_frame(CODE, STUB_GUEST_KERNEL_CS, RFLAGS_FIXED, KSTACK, STUB_GUEST_KERNEL_DS);
+	fk.t.regs.rsp = 0x0000700000000000ULL;
+	p->v.kernel_sp = KSTACK;
+	cr_assert_neq(xen_pers_exception(&fk.t), 0, "no stack for the bounce: a crash");
+}
+
+Test(xenpers, store_to_a_read_only_l1_table_is_emulated)
+{
+	uint64_t l1 = 0, data_pte = 0x180000 | PTE_P | PTE_W | PTE_U | PTE_A;
+	struct event e = {.vector = VEC_PF,
+			  .kind = EV_EXCEPTION,
+			  .has_error = true,
+			  .error = PFEC_P | PFEC_W | PFEC_U};
+
+	for (uint64_t f = 0; f < guest.d.nr_pages && !l1; f++)
+		if (guest.d.frame_type[f] == 1)
+			l1 = f * 4096;
+	cr_assert_neq(l1, 0);
+	guest.d.vm_assist |= 1UL << VMASST_TYPE_writable_pagetables;
+	p->v.traps[VEC_PF] = (struct trap_info){.vector = VEC_PF, .address = HANDLER};
+	memcpy(at(CODE), "\x48\x89\x07", 3); /* mov %rax, (%rdi) */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	fk.t.regs.rdi = l1 + 511 * 8;
+	fk.t.regs.rax = data_pte;
+	e.cr2 = fk.t.regs.rdi;
+	cr_assert_eq(xen_pers_deliver(&fk.t, &e), 0);
+	cr_assert_eq(q(l1 + 511 * 8), data_pte, "the entry written");
+	cr_assert_eq(fk.t.regs.rip, CODE + 3, "past the store");
+	cr_assert_eq(guest.d.ptwr_emulated, 1);
+
+	/* an entry mmu_update would refuse (a writable mapping of a page table): the #PF */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rax = l1 | PTE_P | PTE_W;
+	cr_assert_eq(xen_pers_deliver(&fk.t, &e), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER, "refused: the guest's own #PF");
+	cr_assert_eq(q(l1 + 511 * 8), data_pte, "unchanged");
+}
+
+Test(xenpers, time_is_published_at_boot_and_follows_the_guest_tsc)
+{
+	struct shared_info *s = at(guest.d.shared_info_gpa);
+	uint64_t t0, t1;
+
+	cr_assert_eq(vinfo()->time.version & 1, 0, "a complete record");
+	cr_assert_gt(vinfo()->time.version, 0);
+	cr_assert_neq(vinfo()->time.tsc_to_system_mul, 0);
+	cr_assert_eq(s->wc_version & 1, 0);
+	cr_assert_gt(s->wc_sec, 1700000000, "UTC now");
+	t0 = p->v.hooks->now_ns(p);
+	usleep(2000);
+	t1 = p->v.hooks->now_ns(p);
+	cr_assert_geq(t1 - t0, 1000000, "system time advances with the TSC");
+	cr_assert_lt(t1 - t0, 2000000000);
+}
+
+Test(xenpers, terminal_keys_reach_the_console_ring_on_the_way_back)
+{
+	struct xencons_interface *ring = at(guest.d.console_gpa);
+
+	cr_assert(p->conin_ok);
+	cr_assert_eq(xen_conin_push(&p->conin, (const uint8_t *)"ls\r", 3), 3);
+	cr_assert_eq(xen_pers_pending(&fk.t), 0);
+	cr_assert_eq(ring->in_prod, 3);
+	cr_assert_eq(memcmp(ring->in, "ls\r", 3), 0);
+	cr_assert(!xen_conin_waiting(&p->conin), "the queue drained");
+	/* a ring whose indexes the guest corrupted takes nothing, and the keys wait */
+	ring->in_cons = 0x80000000u;
+	cr_assert_eq(xen_conin_push(&p->conin, (const uint8_t *)"x", 1), 1);
+	cr_assert_eq(xen_pers_pending(&fk.t), 0);
+	cr_assert_eq(ring->in_prod, 3);
+	cr_assert(xen_conin_waiting(&p->conin));
+}
+
+Test(xenpers, block_wakes_for_a_key_from_the_terminal)
+{
+	p->v.event_cb = EVENT_CB;
+	fk.t.regs.rsp = KSTACK;
+	p->terminal = true; /* keys may come: no timer is no reason to end the run */
+	cr_assert_eq(xen_conin_push(&p->conin, (const uint8_t *)"a", 1), 1);
+	cr_assert_eq(hypercall(__HYPERVISOR_sched_op, SCHEDOP_block, 0), 0);
+	cr_assert(vinfo()->evtchn_upcall_pending, "woken by the console port");
 }
