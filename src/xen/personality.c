@@ -339,6 +339,21 @@ int xen_bounce(struct xen_pstate *p, struct trap *t, unsigned vector, bool has_e
 	pr_debug(LOG_XEN, "bounce vector %u error %#x at %#llx (%s), cr2 %#llx", vector, error,
 		 (unsigned long long)p->v.regs.rip, p->v.kernel_mode ? "kernel" : "user",
 		 (unsigned long long)cr2);
+	if (log_enabled(LOG_XEN)) {
+		/* the stack's top words: the return addresses that say how the guest got here */
+		struct gview gv = trap_view(t, t->g->user);
+		struct gfault f;
+		uint64_t w[8] = {0};
+
+		if (gmem_read(&gv, t->regs.rsp, w, sizeof(w), false, &f))
+			pr_debug(LOG_XEN,
+				 "  RSP %#llx: %#llx %#llx %#llx %#llx %#llx %#llx %#llx %#llx",
+				 (unsigned long long)t->regs.rsp, (unsigned long long)w[0],
+				 (unsigned long long)w[1], (unsigned long long)w[2],
+				 (unsigned long long)w[3], (unsigned long long)w[4],
+				 (unsigned long long)w[5], (unsigned long long)w[6],
+				 (unsigned long long)w[7]);
+	}
 	(void)xen_bounce_exception(&p->v, vector, has_error, error, cr2);
 	t->g->stats.by_kind[TK_REFLECTED]++;
 	xen_regs_out(p, t);

@@ -164,6 +164,9 @@ Test(hc, xen_version)
 	f->submap_idx = 0;
 	cr_expect_eq(call(__HYPERVISOR_xen_version, XENVER_get_features, SCRATCH, 0, 0), 0);
 	cr_expect(f->submap & 1u << XENFEAT_writable_page_tables);
+	/* Linux's PV boot panics without these two (xen_setup_features) */
+	cr_expect(f->submap & 1u << XENFEAT_mmu_pt_update_preserve_ad);
+	cr_expect(f->submap & 1u << XENFEAT_gnttab_map_avail_bits);
 	f->submap_idx = 1;
 	cr_expect_eq(call(__HYPERVISOR_xen_version, XENVER_get_features, SCRATCH, 0, 0),
 		     -XEN_EINVAL);
@@ -553,6 +556,12 @@ Test(hc, vcpu_op)
 		call(__HYPERVISOR_vcpu_op, VCPUOP_register_runstate_memory_area, 0, UNMAPPED, 0),
 		-XEN_EFAULT);
 	cr_expect_eq(call(__HYPERVISOR_vcpu_op, 99, 0, 0, 0), -XEN_ENOSYS);
+	cr_expect_eq(call(__HYPERVISOR_vcpu_op, VCPUOP_down, 1, 0, 0), -XEN_ENOENT);
+	cr_expect(!d.shut_down);
+	/* the only vCPU down: nothing could wake it, the run ends as a crash */
+	cr_expect_eq(call(__HYPERVISOR_vcpu_op, VCPUOP_down, 0, 0, 0), 0);
+	cr_expect(d.shut_down);
+	cr_expect_eq(d.shutdown_reason, SHUTDOWN_crash);
 }
 
 Test(hc, memory_op)
