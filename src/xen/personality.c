@@ -118,11 +118,18 @@ static void hook_pte_written(void *opaque, uint64_t pte_gpa)
 	shadow_pte_written(&p->t->g->shadow, pte_gpa, 8);
 }
 
+/* A TLB flush. Every write to a guest table reaches the shadow as it happens
+ * (pte_written: mmu_update, ptwr), so what a flush must bring up to date is what a CR3
+ * load syncs: the mirrors the guest wrote directly and the roots' top entries. */
 static void hook_flush_all(void *opaque)
 {
 	struct xen_pstate *p = opaque;
+	struct shadow *s = &p->t->g->shadow;
 
-	shadow_flush_all(&p->t->g->shadow);
+	if (!shadow_root(s, p->v.kernel_cr3, false, true))
+		shadow_flush_all(s);
+	if (p->v.user_cr3 && !shadow_root(s, p->v.user_cr3, true, true))
+		shadow_flush_all(s);
 }
 
 static void hook_invlpg(void *opaque, uint64_t la)

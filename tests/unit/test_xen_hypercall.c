@@ -709,3 +709,23 @@ Test(hc, out_of_range_counts)
 		     "a vCPU that does not exist");
 	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 8, 0, 0, 0), -XEN_EINVAL);
 }
+
+/* Linux leaves Xen's bootstrap tables for its own, unpins the old L4 and maps the old L3
+ * and L2 writable (xen_setup_kernel_pagetable): a table no pinned L4 reaches any more is
+ * ordinary memory, one still reached stays read-only. */
+Test(hc, a_table_no_pinned_l4_reaches_may_be_mapped_writable)
+{
+	struct mmuext_op *op = at(SCRATCH);
+	uint64_t l3 = *(uint64_t *)at(l.cr3 + ((SCRATCH >> 39) & 511) * 8) & ~0xfffULL &
+		      ((1ULL << 52) - 1);
+
+	cr_assert_eq(d.frame_type[l3 >> 12] & XEN_FRAME_LEVEL, 3, "the builder's L3");
+	cr_expect_eq(call(__HYPERVISOR_update_va_mapping, SCRATCH + 0x1000, l3 | 7, UVMF_INVLPG, 0),
+		     -XEN_EINVAL, "reached from the pinned L4");
+	cr_expect_eq(d.frame_type[l3 >> 12] & XEN_FRAME_LEVEL, 3);
+	op[0] = (struct mmuext_op){.cmd = MMUEXT_UNPIN_TABLE, .arg1.mfn = l.cr3 >> 12};
+	cr_assert_eq(call(__HYPERVISOR_mmuext_op, SCRATCH, 1, 0, DOMID_SELF), 0);
+	cr_expect_eq(call(__HYPERVISOR_update_va_mapping, SCRATCH + 0x1000, l3 | 7, UVMF_INVLPG, 0),
+		     0, "no pinned L4 reaches it");
+	cr_expect_eq(d.frame_type[l3 >> 12], XEN_FRAME_NONE, "ordinary memory now");
+}
