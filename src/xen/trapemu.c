@@ -226,6 +226,28 @@ static bool iret_same_mode(struct trap *t, const ZydisDecodedInstruction *in)
 	return true;
 }
 
+/*
+ * in/out under the virtual IOPL of PHYSDEVOP_set_iopl (Xen's iopl_ok: the kernel counts as
+ * ring 1, or 0 with VMASST_TYPE_architectural_iopl; user mode as ring 3). lodger gives a
+ * PV guest no I/O ports, as Xen a domU: reads are all ones, writes are dropped (Xen's
+ * guest_io_read/write). String forms are not completed: their #GP stands.
+ */
+static bool port_io(struct xen_pstate *p, struct trap *t, const ZydisDecodedInstruction *in,
+		    const ZydisDecodedOperand *ops)
+{
+	unsigned cpl = !p->v.kernel_mode						 ? 3
+		       : p->guest->d.vm_assist & (1UL << VMASST_TYPE_architectural_iopl) ? 0
+											 : 1;
+
+	if (cpl > p->v.iopl)
+		return false;
+	if (in->mnemonic == ZYDIS_MNEMONIC_OUT)
+		return true;
+	if (ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER || !ops[0].size || ops[0].size > 32)
+		return false;
+	return x86_reg_set(&t->regs, ops[0].reg.value, ~0ULL >> (64 - ops[0].size));
+}
+
 bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 {
 	ZydisDecodedInstruction in;
@@ -264,6 +286,12 @@ bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 	case ZYDIS_MNEMONIC_MOV:
 	case ZYDIS_MNEMONIC_POP:
 		if (t->vector != VEC_GP || (!read_cr(p, t, ops) && !flat_segment(t, &in, ops)))
+			return false;
+		*status = finish(p, t, in.length);
+		return true;
+	case ZYDIS_MNEMONIC_IN:
+	case ZYDIS_MNEMONIC_OUT:
+		if (t->vector != VEC_GP || !port_io(p, t, &in, ops))
 			return false;
 		*status = finish(p, t, in.length);
 		return true;

@@ -606,3 +606,48 @@ Test(xenpers, block_wakes_for_a_key_from_the_terminal)
 	cr_assert_eq(hypercall(__HYPERVISOR_sched_op, SCHEDOP_block, 0), 0);
 	cr_assert(vinfo()->evtchn_upcall_pending, "woken by the console port");
 }
+
+/* Port I/O as Xen gives a domU: with the virtual IOPL of PHYSDEVOP_set_iopl, reads are all
+ * ones and writes dropped; without it, the guest's #GP. */
+Test(xenpers, port_io_follows_the_virtual_iopl)
+{
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	fk.t.vector = VEC_GP;
+	fk.t.has_error = true;
+	fk.t.error = 0;
+	fk.t.regs.rsp = KSTACK;
+	memcpy(at(CODE), "\xed", 1); /* in (%dx), %eax */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rax = 0x1234567812345678ULL;
+	fk.t.regs.rdx = 0xcfc;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER, "IOPL 0: the #GP is the guest's");
+
+	p->v.iopl = 1; /* Linux's PHYSDEVOP_set_iopl */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 1);
+	cr_assert_eq(fk.t.regs.rax, 0xffffffffULL, "no device: all ones, bits 63:32 cleared");
+	memcpy(at(CODE), "\xe4\x71", 2); /* in $0x71, %al */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rax = 0x1200;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rax, 0x12ff);
+	memcpy(at(CODE), "\xef", 1); /* out %eax, (%dx): dropped */
+	fk.t.regs.rip = CODE;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 1);
+	memcpy(at(CODE), "\xf3\x6c", 2); /* rep insb: not completed */
+	fk.t.regs.rip = CODE;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+
+	/* user mode needs IOPL 3 */
+	to_user();
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	memcpy(at(CODE), "\xec", 1); /* in (%dx), %al */
+	fk.t.vector = VEC_GP;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+}
