@@ -248,6 +248,20 @@ static bool port_io(struct xen_pstate *p, struct trap *t, const ZydisDecodedInst
 	return x86_reg_set(&t->regs, ops[0].reg.value, ~0ULL >> (64 - ops[0].size));
 }
 
+/*
+ * mov to CR4 in kernel mode (Linux's xen_write_cr4 ends in native_write_cr4): Xen's
+ * pv_fixup_guest_cr4 never refuses one; it keeps the bits a guest controls (TSD, DE,
+ * FSGSBASE, OSXSAVE, each only where the CPUID policy has the feature) and shows its own
+ * choice of the rest. lodger's policy has none of the four for a PV guest's kernel (its
+ * kernel runs at CPL3, where TSD would fault its own rdtsc), so the write changes nothing
+ * and completes. Writes to other control registers: #GP stands.
+ */
+static bool write_cr4(struct xen_pstate *p, const ZydisDecodedOperand *ops)
+{
+	return p->v.kernel_mode && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	       ops[0].reg.value == ZYDIS_REGISTER_CR4 && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER;
+}
+
 bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 {
 	ZydisDecodedInstruction in;
@@ -285,7 +299,8 @@ bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 		return true;
 	case ZYDIS_MNEMONIC_MOV:
 	case ZYDIS_MNEMONIC_POP:
-		if (t->vector != VEC_GP || (!read_cr(p, t, ops) && !flat_segment(t, &in, ops)))
+		if (t->vector != VEC_GP ||
+		    (!read_cr(p, t, ops) && !write_cr4(p, ops) && !flat_segment(t, &in, ops)))
 			return false;
 		*status = finish(p, t, in.length);
 		return true;

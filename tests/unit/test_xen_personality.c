@@ -651,3 +651,54 @@ Test(xenpers, port_io_follows_the_virtual_iopl)
 	cr_assert_eq(xen_pers_exception(&fk.t), 0);
 	cr_assert_eq(fk.t.regs.rip, HANDLER);
 }
+
+/* Xen's PV CPUID policy: features a PV kernel cannot use are hidden (PGE: Linux would
+ * write CR4), those every guest has stay. */
+Test(xenpers, cpuid_features_follow_xens_pv_policy)
+{
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 4 * sizeof(c->entries[0]));
+
+	cr_assert_not_null(c);
+	c->nent = 3;
+	c->entries[0] = (struct kvm_cpuid_entry2){.function = 1, .ecx = ~0u, .edx = ~0u};
+	c->entries[1] = (struct kvm_cpuid_entry2){.function = 7, .ebx = ~0u, .ecx = ~0u};
+	c->entries[2] = (struct kvm_cpuid_entry2){.function = 0x80000001, .ecx = ~0u, .edx = ~0u};
+	xen_cpuid_leaves(c, 4);
+	cr_assert_eq(c->entries[0].edx & (1u << 13 | 1u << 3), 0, "no PGE, no PSE");
+	cr_assert(c->entries[0].edx & 1u, "FPU stays");
+	cr_assert_eq(c->entries[0].ecx & (1u << 3 | 1u << 21 | 1u << 24), 0,
+		     "no MONITOR, X2APIC, TSC_DEADLINE");
+	cr_assert(c->entries[0].ecx & 1u << 31, "the hypervisor bit stays");
+	cr_assert_eq(c->entries[1].ebx & (1u << 7 | 1u << 20), 0, "no SMEP, SMAP");
+	cr_assert_eq(c->entries[2].edx & (1u << 13 | 1u << 26), 0, "no PGE copy, no 1 GiB pages");
+	cr_assert(c->entries[2].edx & 1u << 29, "long mode stays");
+	free(c);
+}
+
+/* Linux's xen_write_cr4 ends in a real mov to CR4: Xen completes it, keeping its own view */
+Test(xenpers, mov_to_cr4_completes_in_kernel_mode_and_changes_nothing)
+{
+	uint64_t cr4 = fk.g->cr4;
+
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	memcpy(at(CODE), "\x0f\x22\xe7", 3); /* mov %rdi, %cr4 */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	fk.t.regs.rdi = CR4_PAE | CR4_PGE | CR4_OSFXSR | (1ULL << 2) /* TSD */;
+	fk.t.vector = VEC_GP;
+	fk.t.has_error = true;
+	fk.t.error = 0;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 3);
+	cr_assert_eq(fk.g->cr4, cr4, "the PV view is Xen's own");
+	memcpy(at(CODE), "\x0f\x22\xc7", 3); /* mov %rdi, %cr0: not completed */
+	fk.t.regs.rip = CODE;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	to_user();
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	memcpy(at(CODE), "\x0f\x22\xe7", 3);
+	fk.t.vector = VEC_GP;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER, "user mode: #GP");
+}
