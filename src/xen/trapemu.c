@@ -232,14 +232,18 @@ static bool iret_same_mode(struct trap *t, const ZydisDecodedInstruction *in)
  * PV guest no I/O ports, as Xen a domU: reads are all ones, writes are dropped (Xen's
  * guest_io_read/write). String forms are not completed: their #GP stands.
  */
+static bool iopl_ok(const struct xen_pstate *p)
+{
+	bool arch_iopl = p->guest->d.vm_assist & (1UL << VMASST_TYPE_architectural_iopl);
+	unsigned cpl = !p->v.kernel_mode ? 3 : arch_iopl ? 0 : 1;
+
+	return cpl <= p->v.iopl;
+}
+
 static bool port_io(struct xen_pstate *p, struct trap *t, const ZydisDecodedInstruction *in,
 		    const ZydisDecodedOperand *ops)
 {
-	unsigned cpl = !p->v.kernel_mode						 ? 3
-		       : p->guest->d.vm_assist & (1UL << VMASST_TYPE_architectural_iopl) ? 0
-											 : 1;
-
-	if (cpl > p->v.iopl)
+	if (!iopl_ok(p))
 		return false;
 	if (in->mnemonic == ZYDIS_MNEMONIC_OUT)
 		return true;
@@ -301,6 +305,15 @@ bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 	case ZYDIS_MNEMONIC_POP:
 		if (t->vector != VEC_GP ||
 		    (!read_cr(p, t, ops) && !write_cr4(p, ops) && !flat_segment(t, &in, ops)))
+			return false;
+		*status = finish(p, t, in.length);
+		return true;
+	case ZYDIS_MNEMONIC_CLI:
+	case ZYDIS_MNEMONIC_STI:
+		/* Xen's priv_op_validate: under the virtual IOPL, cli and sti complete and
+		 * change nothing (the virtual IF is evtchn_upcall_mask; a later popf could not
+		 * be trapped to undo a change). Linux's cmpxchg16b emulation runs them. */
+		if (t->vector != VEC_GP || !iopl_ok(p))
 			return false;
 		*status = finish(p, t, in.length);
 		return true;

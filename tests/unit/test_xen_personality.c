@@ -702,3 +702,28 @@ Test(xenpers, mov_to_cr4_completes_in_kernel_mode_and_changes_nothing)
 	cr_assert_eq(xen_pers_exception(&fk.t), 0);
 	cr_assert_eq(fk.t.regs.rip, HANDLER, "user mode: #GP");
 }
+
+/* cli/sti: Xen completes them as nothing under the virtual IOPL, else the guest's #GP */
+Test(xenpers, cli_and_sti_complete_as_nothing_under_the_virtual_iopl)
+{
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	fk.t.vector = VEC_GP;
+	fk.t.has_error = true;
+	fk.t.error = 0;
+	fk.t.regs.rsp = KSTACK;
+	fk.t.regs.rip = CODE;
+	memcpy(at(CODE), "\xfa", 1); /* cli */
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER, "IOPL 0: #GP");
+	p->v.iopl = 1;
+	vinfo()->evtchn_upcall_mask = 0;
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 1);
+	cr_assert_eq(vinfo()->evtchn_upcall_mask, 0, "the virtual IF is not touched");
+	memcpy(at(CODE), "\xfb", 1); /* sti */
+	fk.t.regs.rip = CODE;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 1);
+}
