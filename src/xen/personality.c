@@ -167,22 +167,43 @@ static uint64_t host_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* The guest's rdtsc now: KVM runs it at the host's rate plus a constant offset. */
-static uint64_t hook_guest_tsc(void *opaque)
+/* The guest's rdtsc now, estimated: KVM runs it at the host's rate plus an offset,
+ * taken again at every exact reading. For lodger's timers, never for the guest's record. */
+static uint64_t guest_tsc_estimate(const struct xen_pstate *p)
 {
-	const struct xen_pstate *p = opaque;
-
 	return __rdtsc() + (uint64_t)p->tsc_offset;
 }
 
-/* Xen's system time is the guest's own pvclock reading, so lodger's timers and the
- * guest's clock never disagree. */
+/*
+ * The guest's TSC exactly, from KVM (IA32_TIME_STAMP_COUNTER), for the pvclock record:
+ * the guest reads its TSC after this, so it never sees one below the record's timestamp
+ * (pvclock's delta is unsigned: a TSC a little behind would read as centuries ahead).
+ * The estimate when KVM does not answer.
+ */
+static uint64_t hook_guest_tsc(void *opaque)
+{
+	struct xen_pstate *p = opaque;
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} m = {.h.nmsrs = 1, .e.index = 0x10 /* IA32_TIME_STAMP_COUNTER */};
+	uint64_t host = __rdtsc();
+
+	if (!p->vcpu || kvm_raw_ioctl(p->vcpu->fd, KVM_GET_MSRS, &m) != 1 || !m.e.data)
+		return guest_tsc_estimate(p);
+	p->tsc_offset = (int64_t)(m.e.data - host);
+	return m.e.data;
+}
+
+/* Xen's system time: the guest's pvclock line at the guest's TSC, so lodger's timers and
+ * the guest's clock agree (to the estimate's error, microseconds). */
 static uint64_t hook_now_ns(void *opaque)
 {
 	struct xen_pstate *p = opaque;
 
-	return xen_clock_ns(&p->clock, hook_guest_tsc(p));
+	return xen_clock_ns(&p->clock, guest_tsc_estimate(p));
 }
+
 static const struct xen_hooks hooks = {
 	.pte_written = hook_pte_written,
 	.flush_all = hook_flush_all,
@@ -209,20 +230,15 @@ static uint64_t measure_tsc_hz(void)
 /* The guest's clock: TSC rate and offset from KVM, system time 0 now, UTC now. */
 static void clock_start(struct xen_pstate *p, struct vcpu *vcpu)
 {
-	struct {
-		struct kvm_msrs h;
-		struct kvm_msr_entry e;
-	} m = {.h.nmsrs = 1, .e.index = 0x10 /* IA32_TIME_STAMP_COUNTER */};
 	int khz = kvm_raw_ioctl(vcpu->fd, KVM_GET_TSC_KHZ, NULL);
-	uint64_t host = __rdtsc(), guest = host, hz;
+	uint64_t hz = khz > 0 ? (uint64_t)khz * 1000 : measure_tsc_hz(), tsc0;
 	struct timespec wall;
 
-	if (kvm_raw_ioctl(vcpu->fd, KVM_GET_MSRS, &m) == 1 && m.e.data)
-		guest = m.e.data;
-	p->tsc_offset = (int64_t)(guest - host);
-	hz = khz > 0 ? (uint64_t)khz * 1000 : measure_tsc_hz();
+	p->vcpu = vcpu;
+	p->tsc_offset = 0;
+	tsc0 = hook_guest_tsc(p);
 	clock_gettime(CLOCK_REALTIME, &wall);
-	xen_clock_init(&p->clock, hz, hook_guest_tsc(p),
+	xen_clock_init(&p->clock, hz, tsc0,
 		       (uint64_t)wall.tv_sec * 1000000000ULL + (uint64_t)wall.tv_nsec, false);
 	p->guest->d.clock = &p->clock;
 	pr_debug(LOG_XEN, "clock: TSC %llu Hz (%s), mul %#x shift %d", (unsigned long long)hz,
@@ -435,12 +451,11 @@ int xen_pers_deliver(struct trap *t, const struct event *e)
 static uint64_t poll_sources(struct xen_pstate *p)
 {
 	struct xen_vcpu *v = &p->v;
-	uint64_t tsc = hook_guest_tsc(p), next;
-	bool was = v->timer_deadline_ns || v->periodic_ns;
+	uint64_t single = v->timer_deadline_ns, periodic = v->periodic_next_ns, next;
 
-	next = xen_timer_poll(v, xen_clock_ns(&p->clock, tsc));
-	if (was)
-		xen_time_publish(v, tsc);
+	next = xen_timer_poll(v, hook_now_ns(p));
+	if (v->timer_deadline_ns != single || v->periodic_next_ns != periodic)
+		xen_time_publish(v, hook_guest_tsc(p)); /* a timer fired: Xen's update too */
 	if (p->conin_ok && xen_conin_waiting(&p->conin))
 		xen_conin_deliver(&p->conin, v);
 	return next;

@@ -44,7 +44,8 @@ struct xen_pstate {
 	struct xen_vcpu v;
 	struct trap *t;		  /* the trap being handled, for the hooks */
 	struct xen_clock clock;	  /* Xen's system time: the guest's TSC scaled (xen/time.h) */
-	int64_t tsc_offset;	  /* guest TSC - host TSC (KVM's offset, constant) */
+	struct vcpu *vcpu;	  /* for KVM's reading of the guest's TSC */
+	int64_t tsc_offset;	  /* guest TSC - host TSC, as last read from KVM */
 	struct xen_conin conin;	  /* the terminal's keys for the console ring */
 	bool conin_ok, terminal;  /* conin set up; keys may come from a terminal */
 	struct kvm_cpuid2 *cpuid; /* the vCPU's CPUID table, for the forced-emulation cpuid */

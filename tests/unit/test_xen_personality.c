@@ -665,6 +665,7 @@ Test(xenpers, cpuid_features_follow_xens_pv_policy)
 	c->entries[2] = (struct kvm_cpuid_entry2){.function = 0x80000001, .ecx = ~0u, .edx = ~0u};
 	xen_cpuid_leaves(c, 4);
 	cr_assert_eq(c->entries[0].edx & (1u << 13 | 1u << 3), 0, "no PGE, no PSE");
+	cr_assert_eq(c->entries[0].edx & (1u << 7 | 1u << 14), 0, "no MCE, MCA: no virtual MCE");
 	cr_assert(c->entries[0].edx & 1u, "FPU stays");
 	cr_assert_eq(c->entries[0].ecx & (1u << 3 | 1u << 21 | 1u << 24), 0,
 		     "no MONITOR, X2APIC, TSC_DEADLINE");
