@@ -15,7 +15,9 @@
  * at CPL3), X2APIC, TSC_DEADLINE, PCID, SMEP/SMAP, PKU. The masks are the 'A' bits of each
  * featureset word, computed from that header's annotations (Xen 4.17).
  */
-#define PV_1D  0x1fc9cbf5u			     /* word 0: leaf 1 EDX */
+/* word 0: leaf 1 EDX, less MCE and MCA: Xen backs them with a virtual MCE's MSRs, lodger
+ * has none, and Linux panics when MCG_CAP cannot be read */
+#define PV_1D  (0x1fc9cbf5u & ~(1u << 7 | 1u << 14))
 #define PV_1C  0xf6d83203u			     /* word 1: leaf 1 ECX */
 #define PV_E1D (0xea500800u | (PV_1D & 0x0183f3ffu)) /* word 2, and AMD's copies of word 0 */
 #define PV_E1C 0x042109e3u			     /* word 3: leaf 0x80000001 ECX */
