@@ -510,6 +510,33 @@ Test(hc, event_channels)
 		     -XEN_ENOSYS, "FIFO: the guest falls back to 2-level");
 }
 
+/* Linux binds its IPIs even on one CPU; a send to one is an event to itself */
+Test(hc, ipi_ports)
+{
+	struct evtchn_bind_ipi *b = at(SCRATCH);
+	struct evtchn_bind_vcpu *bv = at(SCRATCH + 0x100);
+	struct shared_info *sh = at(d.shared_info_gpa);
+
+	*b = (struct evtchn_bind_ipi){.vcpu = 1};
+	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_ipi, SCRATCH, 0, 0),
+		     -XEN_ENOENT, "one vCPU");
+	b->vcpu = 0;
+	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_ipi, SCRATCH, 0, 0), 0);
+	cr_expect_eq(b->port, 3);
+	*(evtchn_port_t *)at(SCRATCH + 0x300) = 3;
+	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_send, SCRATCH + 0x300, 0, 0), 0);
+	cr_expect(sh->evtchn_pending[0] & 1ULL << 3, "the IPI is pending");
+	*bv = (struct evtchn_bind_vcpu){.port = 3, .vcpu = 0};
+	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_vcpu, SCRATCH + 0x100, 0, 0),
+		     0);
+	bv->vcpu = 2;
+	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_vcpu, SCRATCH + 0x100, 0, 0),
+		     -XEN_ENOENT);
+	bv->port = 900, bv->vcpu = 0;
+	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_vcpu, SCRATCH + 0x100, 0, 0),
+		     -XEN_EINVAL, "a closed port");
+}
+
 Test(hc, sched_op)
 {
 	struct sched_poll *p = at(SCRATCH);
