@@ -28,6 +28,10 @@
 #include "xen/ptwr.h"
 #include "xen/trapemu.h"
 
+/* lodger's own vector for the local APIC timer that interrupts a guest which does not
+ * trap (arm_kick) */
+#define KICK_VECTOR 0xef
+
 static struct xen_pstate *pstate(const struct trap *t)
 {
 	return t->g->pstate;
@@ -427,9 +431,13 @@ int xen_pers_deliver(struct trap *t, const struct event *e)
 
 	switch (e->kind) {
 	case EV_EXTERNAL:
-		/* No device interrupts a PV guest (its events are channels); KVM's irqchip
-		 * has nothing wired for it. Counted, then dropped. */
-		pr_debug(LOG_XEN, "external interrupt %u dropped", e->vector);
+		/* No device interrupts a PV guest (its events are channels): lodger's timer
+		 * kick (arm_kick) or nothing. The timers are polled on the way back; the kick
+		 * is armed again there. */
+		if (e->vector == KICK_VECTOR)
+			p->kick_deadline = 0;
+		else
+			pr_debug(LOG_XEN, "external interrupt %u dropped", e->vector);
 		return 0;
 	case EV_SOFTWARE:
 		/* int3 (the core's #BP path): Xen's #BP gate is DPL3, so no check; RIP is
@@ -444,6 +452,62 @@ int xen_pers_deliver(struct trap *t, const struct event *e)
 			return r;
 		return xen_bounce(p, t, e->vector, e->has_error, e->error, e->cr2);
 	}
+}
+
+/*
+ * A guest that does not trap would never see its timers (events are delivered on the way
+ * back from a trap). So lodger arms KVM's in-kernel local APIC timer, one-shot, for the
+ * next deadline: its interrupt (the stub takes every vector) is such a trap. The vector
+ * is lodger's alone: a PV guest has no APIC of its own. The ISR bit it leaves (nobody
+ * sends an EOI) is cleared at the next arming.
+ */
+#define APIC_SVR   0xf0
+#define APIC_ISR   0x100
+#define APIC_IRR   0x200
+#define APIC_LVTT  0x320
+#define APIC_TMICT 0x380
+#define APIC_TMCCT 0x390
+#define APIC_TDCR  0x3e0
+
+static void apic_set(struct kvm_lapic_state *s, unsigned reg, uint32_t v)
+{
+	memcpy(s->regs + reg, &v, sizeof(v));
+}
+
+static void apic_clear_bit(struct kvm_lapic_state *s, unsigned base, unsigned vector)
+{
+	uint32_t w;
+
+	memcpy(&w, s->regs + base + vector / 32 * 0x10, sizeof(w));
+	w &= ~(1u << (vector % 32));
+	memcpy(s->regs + base + vector / 32 * 0x10, &w, sizeof(w));
+}
+
+static void arm_kick(struct xen_pstate *p, uint64_t deadline)
+{
+	struct kvm_lapic_state st;
+	uint64_t now, ns;
+
+	if (deadline == p->kick_deadline || !p->vcpu)
+		return;
+	p->kick_deadline = deadline;
+	if (kvm_raw_ioctl(p->vcpu->fd, KVM_GET_LAPIC, &st) < 0)
+		return;
+	now = hook_now_ns(p);
+	/* KVM's APIC bus runs at 1 GHz: with divide-by-1, one count is one nanosecond; a
+	 * deadline past 2^32 ns is re-armed when this one fires */
+	ns = deadline > now ? deadline - now : 1;
+	if (ns > UINT32_MAX)
+		ns = UINT32_MAX;
+	apic_set(&st, APIC_SVR, 0x1ff); /* software-enabled, spurious vector 0xff */
+	apic_set(&st, APIC_LVTT, deadline ? KICK_VECTOR : 1u << 16 /* masked */);
+	apic_set(&st, APIC_TDCR, 0xb);
+	apic_set(&st, APIC_TMICT, deadline ? (uint32_t)ns : 0);
+	apic_set(&st, APIC_TMCCT, deadline ? (uint32_t)ns : 0);
+	apic_clear_bit(&st, APIC_ISR, KICK_VECTOR);
+	apic_clear_bit(&st, APIC_IRR, KICK_VECTOR);
+	if (kvm_raw_ioctl(p->vcpu->fd, KVM_SET_LAPIC, &st) < 0)
+		p->kick_deadline = 0; /* try again at the next return */
 }
 
 /* VIRQ_TIMER when a timer is due (the time republished with it), and the terminal's
@@ -469,7 +533,7 @@ int xen_pers_pending(struct trap *t)
 	if (v->d->shut_down)
 		return 0;
 	p->t = t;
-	poll_sources(p);
+	arm_kick(p, poll_sources(p));
 	if (!xen_event_pending(v))
 		return 0;
 	xen_regs_in(p, t);

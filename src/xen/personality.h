@@ -46,6 +46,7 @@ struct xen_pstate {
 	struct xen_clock clock;	  /* Xen's system time: the guest's TSC scaled (xen/time.h) */
 	struct vcpu *vcpu;	  /* for KVM's reading of the guest's TSC */
 	int64_t tsc_offset;	  /* guest TSC - host TSC, as last read from KVM */
+	uint64_t kick_deadline;	  /* the deadline the local APIC timer is armed for, 0: none */
 	struct xen_conin conin;	  /* the terminal's keys for the console ring */
 	bool conin_ok, terminal;  /* conin set up; keys may come from a terminal */
 	struct kvm_cpuid2 *cpuid; /* the vCPU's CPUID table, for the forced-emulation cpuid */

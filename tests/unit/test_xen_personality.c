@@ -728,3 +728,32 @@ Test(xenpers, cli_and_sti_complete_as_nothing_under_the_virtual_iopl)
 	cr_assert_eq(xen_pers_exception(&fk.t), 0);
 	cr_assert_eq(fk.t.regs.rip, CODE + 1);
 }
+
+/* A guest that never traps still gets its timer: KVM's local APIC timer is armed for the
+ * next deadline on the way back, and its interrupt is only a kick. */
+Test(xenpers, the_next_deadline_arms_the_local_apic_timer)
+{
+	uint32_t lvtt, tmict, svr;
+
+	p->v.timer_deadline_ns = p->v.hooks->now_ns(p) + 3000000; /* 3 ms */
+	cr_assert_eq(xen_pers_pending(&fk.t), 0);
+	cr_assert_eq(fk.lapic_sets, 1);
+	memcpy(&lvtt, fk.lapic.regs + 0x320, 4);
+	memcpy(&tmict, fk.lapic.regs + 0x380, 4);
+	memcpy(&svr, fk.lapic.regs + 0xf0, 4);
+	cr_assert_eq(lvtt, 0xef, "one-shot, unmasked, lodger's vector");
+	cr_assert(tmict > 1000000 && tmict <= 3000000, "about 3 ms at 1 GHz: %u", tmict);
+	cr_assert(svr & 0x100, "software-enabled");
+	cr_assert_eq(xen_pers_pending(&fk.t), 0);
+	cr_assert_eq(fk.lapic_sets, 1, "the same deadline is not armed twice");
+	/* the kick arrives: dropped, and the next return arms again */
+	struct event e = {.vector = 0xef, .kind = EV_EXTERNAL};
+	cr_assert_eq(xen_pers_deliver(&fk.t, &e), 0);
+	cr_assert_eq(xen_pers_pending(&fk.t), 0);
+	cr_assert_eq(fk.lapic_sets, 2);
+	/* no timer: masked */
+	p->v.timer_deadline_ns = 0;
+	cr_assert_eq(xen_pers_pending(&fk.t), 0);
+	memcpy(&lvtt, fk.lapic.regs + 0x320, 4);
+	cr_assert(lvtt & 1u << 16, "masked without a deadline");
+}
