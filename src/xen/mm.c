@@ -12,6 +12,7 @@
 
 #include "shadow/pagewalk.h"
 #include "xen/families.h"
+#include "xen/domain.h"
 #include "xen/grant.h"
 #include "xen/hypercall.h"
 
@@ -209,6 +210,14 @@ static long pin(struct xen_domain *d, uint64_t mfn, unsigned level)
 	return 0;
 }
 
+/* An L4 pinned or loaded gets lodger's M2P slot (the hole is Xen's, never the guest's) */
+static void m2p_slot(struct xen_vcpu *v, uint64_t mfn)
+{
+	if (xen_m2p_install(v->d, mfn) && v->hooks && v->hooks->pte_written)
+		v->hooks->pte_written(v->opaque,
+				      mfn * XEN_PAGE_SIZE + ((XEN_M2P_REPORTED >> 39) & 511) * 8);
+}
+
 static long new_baseptr(struct xen_vcpu *v, uint64_t mfn, bool user)
 {
 	if (user && mfn == 0) {
@@ -219,6 +228,7 @@ static long new_baseptr(struct xen_vcpu *v, uint64_t mfn, bool user)
 		return -XEN_EINVAL;
 	if (!level_of(v->d, mfn))
 		v->d->frame_type[mfn] = XEN_FRAME_L4;
+	m2p_slot(v, mfn);
 	if (user)
 		v->user_cr3 = mfn << 12;
 	else
@@ -239,8 +249,13 @@ static long one_ext(struct xen_vcpu *v, const struct mmuext_op *op)
 	case MMUEXT_PIN_L1_TABLE:
 	case MMUEXT_PIN_L2_TABLE:
 	case MMUEXT_PIN_L3_TABLE:
-	case MMUEXT_PIN_L4_TABLE:
-		return pin(d, mfn, op->cmd - MMUEXT_PIN_L1_TABLE + 1);
+	case MMUEXT_PIN_L4_TABLE: {
+		long r = pin(d, mfn, op->cmd - MMUEXT_PIN_L1_TABLE + 1);
+
+		if (!r && op->cmd == MMUEXT_PIN_L4_TABLE)
+			m2p_slot(v, mfn);
+		return r;
+	}
 	case MMUEXT_UNPIN_TABLE:
 		if (!xen_frame_ok(d, mfn) || !(d->frame_type[mfn] & XEN_FRAME_PINNED))
 			return -XEN_EINVAL;

@@ -599,7 +599,7 @@ Test(hc, memory_op)
 	cr_expect_eq(call(__HYPERVISOR_memory_op, XENMEM_machphys_mapping, SCRATCH, 0, 0), 0);
 	cr_expect_eq(m->v_start, XEN_M2P_REPORTED, "slot 257: kvm_pvm cannot map slot 256");
 	cr_expect_eq(m->v_end - m->v_start, XEN_M2P_SIZE);
-	cr_expect_eq(m->max_mfn, RAM / 4096 - 1);
+	cr_expect_eq(m->max_mfn, d.nr_pages + XEN_RESERVED_PAGES - 1, "the domain's frames");
 	cr_expect_eq(call(__HYPERVISOR_memory_op, XENMEM_machphys_mapping, UNMAPPED, 0, 0),
 		     -XEN_EFAULT);
 	*(domid_t *)at(SCRATCH + 0x200) = DOMID_SELF;
@@ -755,4 +755,24 @@ Test(hc, a_table_no_pinned_l4_reaches_may_be_mapped_writable)
 	cr_expect_eq(call(__HYPERVISOR_update_va_mapping, SCRATCH + 0x1000, l3 | 7, UVMF_INVLPG, 0),
 		     0, "no pinned L4 reaches it");
 	cr_expect_eq(d.frame_type[l3 >> 12], XEN_FRAME_NONE, "ordinary memory now");
+}
+
+/* Every L4 the guest pins or loads gets lodger's M2P slot, as Xen puts its own slots in */
+Test(hc, a_pinned_l4_gets_the_m2p_slot)
+{
+	struct mmuext_op *op = at(SCRATCH);
+	uint64_t slot = 0x310000 + ((XEN_M2P_REPORTED >> 39) & 511) * 8;
+
+	cr_expect_eq(*(uint64_t *)at(l.cr3 + ((XEN_M2P_REPORTED >> 39) & 511) * 8), d.m2p_l4e,
+		     "the builder's L4 has it");
+	cr_assert_neq(d.m2p_l4e, 0);
+	op[0] = (struct mmuext_op){.cmd = MMUEXT_PIN_L4_TABLE, .arg1.mfn = 0x310};
+	pte_writes = 0;
+	cr_expect_eq(call(__HYPERVISOR_mmuext_op, SCRATCH, 1, 0, DOMID_SELF), 0);
+	cr_expect_eq(*(uint64_t *)at(slot), d.m2p_l4e);
+	cr_expect_eq(pte_writes, 1, "the shadow hears of the entry");
+	/* the guest cannot change it */
+	*(struct mmu_update *)at(SCRATCH + 0x100) = (struct mmu_update){.ptr = slot, .val = 0};
+	cr_expect_eq(call(__HYPERVISOR_mmu_update, SCRATCH + 0x100, 1, 0, DOMID_SELF), -XEN_EINVAL);
+	cr_expect_eq(*(uint64_t *)at(slot), d.m2p_l4e);
 }
