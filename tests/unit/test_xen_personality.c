@@ -757,3 +757,38 @@ Test(xenpers, the_next_deadline_arms_the_local_apic_timer)
 	memcpy(&lvtt, fk.lapic.regs + 0x320, 4);
 	cr_assert(lvtt & 1u << 16, "masked without a deadline");
 }
+
+/* Linux loads its own GDT's selectors (__USER_DS into FS in a fixup): Xen has the guest's
+ * GDT frames in the real GDT, lodger completes the load from the descriptor. */
+Test(xenpers, loads_of_the_guests_own_gdt_selectors_complete)
+{
+	uint64_t *gdt = at(DATA + 0x1000);
+
+	gdt[5] = 0x00cff3000000ffffULL; /* data, writable, DPL 3, base 0 */
+	gdt[6] = 0x12cff3345678ffffULL; /* base 0x12345678 */
+	gdt[7] = 0x00cf93000000ffffULL; /* DPL 0: refused */
+	gdt[8] = 0x00cf73000000ffffULL; /* not present */
+	p->v.gdt_frames[0] = (DATA + 0x1000) >> 12;
+	p->v.gdt_ents = 9;
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	memcpy(at(CODE), "\x8e\xe0", 2); /* mov %eax, %fs */
+	fk.t.vector = VEC_GP;
+	fk.t.has_error = true;
+	fk.t.regs.rsp = KSTACK;
+
+	fk.t.regs.rip = CODE, fk.t.regs.rax = 0x2b, fk.t.sregs.fs.base = 0x99;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 2);
+	cr_assert_eq(fk.t.sregs.fs.base, 0);
+	fk.t.regs.rip = CODE, fk.t.regs.rax = 0x33;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.sregs.fs.base, 0x12345678, "the descriptor's base");
+	for (unsigned sel = 0x3b; sel <= 0x4b; sel += 8) { /* DPL 0, not present, past the end */
+		fk.t.regs.rip = CODE, fk.t.regs.rax = sel, fk.t.regs.rsp = KSTACK;
+		cr_assert_eq(xen_pers_exception(&fk.t), 0);
+		cr_assert_eq(fk.t.regs.rip, HANDLER, "selector %#x: the guest's #GP", sel);
+	}
+	fk.t.regs.rip = CODE, fk.t.regs.rax = 0x2f, fk.t.regs.rsp = KSTACK; /* LDT */
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+}
