@@ -33,8 +33,9 @@ unsigned xen_conin_push(struct xen_conin *q, const uint8_t *bytes, unsigned n)
 	unsigned kept = 0;
 
 	pthread_mutex_lock(&q->lock);
-	for (; kept < n && q->len < XEN_CONIN_QUEUE; kept++, q->len++)
-		q->buf[(q->head + q->len) % XEN_CONIN_QUEUE] = bytes[kept];
+	for (; kept < n && q->len + kept < XEN_CONIN_QUEUE; kept++)
+		q->buf[(q->head + q->len + kept) % XEN_CONIN_QUEUE] = bytes[kept];
+	__atomic_store_n(&q->len, q->len + kept, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&q->lock);
 	if (kept) {
 		uint64_t one = 1;
@@ -43,6 +44,11 @@ unsigned xen_conin_push(struct xen_conin *q, const uint8_t *bytes, unsigned n)
 		(void)!write(q->wake_fd, &one, sizeof(one));
 	}
 	return kept;
+}
+
+bool xen_conin_waiting(struct xen_conin *q)
+{
+	return __atomic_load_n(&q->len, __ATOMIC_ACQUIRE) != 0;
 }
 
 unsigned xen_console_ring_put(struct xen_vcpu *v, const uint8_t *bytes, unsigned n)
@@ -80,7 +86,7 @@ unsigned xen_conin_deliver(struct xen_conin *q, struct xen_vcpu *v)
 	memcpy(chunk + first, q->buf, n - first);
 	put = n ? xen_console_ring_put(v, chunk, n) : 0;
 	q->head = (q->head + put) % XEN_CONIN_QUEUE;
-	q->len -= put;
+	__atomic_store_n(&q->len, q->len - put, __ATOMIC_RELEASE);
 	if (!q->len) /* drained: the idle wait need not wake for keys any more */
 		(void)!read(q->wake_fd, &count, sizeof(count));
 	pthread_mutex_unlock(&q->lock);

@@ -32,6 +32,9 @@ void xen_conin_destroy(struct xen_conin *q);
 /* From any thread: queues n keys; returns how many were kept. */
 unsigned xen_conin_push(struct xen_conin *q, const uint8_t *bytes, unsigned n);
 
+/* From the vCPU thread, cheaply (no lock): whether keys wait. */
+bool xen_conin_waiting(struct xen_conin *q);
+
 /* From the vCPU thread: moves what fits into the ring and notifies the console port;
  * returns the number of keys delivered. */
 unsigned xen_conin_deliver(struct xen_conin *q, struct xen_vcpu *v);

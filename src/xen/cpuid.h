@@ -3,6 +3,7 @@
  * cpuid_hypervisor_leaves; <xen/arch-x86/cpuid.h>): 0x40000000 "XenVMMXenVMM" with the
  * highest leaf, 0x40000001 the version, 0x40000002 one hypercall page at MSR base
  * 0x40000000 and MMU_PT_UPDATE_PRESERVE_AD. They replace KVM's own signature leaves.
+ * The feature leaves (1, 7.0, 0x80000001) are cut to what Xen offers a PV guest.
  */
 #ifndef LODGER_XEN_CPUID_H
 #define LODGER_XEN_CPUID_H

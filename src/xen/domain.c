@@ -193,6 +193,41 @@ static void fill_start_info(struct xen_domain *d, const struct xen_layout *l,
 		snprintf((char *)si->cmd_line, sizeof(si->cmd_line), "%s", p->cmdline);
 }
 
+/* Frames of lodger's M2P for a RAM of ram_pages: the entries (8 bytes per frame), their
+ * L1 tables, one L2, one L3. */
+static uint64_t m2p_frames(uint64_t ram_pages)
+{
+	uint64_t data = (ram_pages + 511) / 512;
+
+	return data + (data + 511) / 512 + 2;
+}
+
+/*
+ * lodger's M2P, mapped read-only at XEN_M2P_REPORTED through its own tables in frames
+ * [first, ...): m2p[mfn] = mfn for every frame of the domain (nr_pages and lodger's reserved
+ * ones), INVALID_M2P_ENTRY (all ones) after. Linux reads it for every PTE it reads
+ * (mfn_to_pfn); mapped, those reads are plain loads instead of traps.
+ */
+static void build_m2p(struct xen_domain *d, uint64_t first)
+{
+	uint64_t entries = d->nr_pages + XEN_RESERVED_PAGES, data = (entries + 511) / 512;
+	uint64_t nl1 = (data + 511) / 512, l3 = first, l2 = first + 1, l1 = first + 2;
+	uint64_t dat = l1 + nl1, ro = PTE_P | PTE_U | PTE_A;
+	uint64_t *m = GPA_PTR(d->mem, dat * XEN_PAGE_SIZE, data * XEN_PAGE_SIZE);
+	uint64_t *t1 = GPA_PTR(d->mem, l1 * XEN_PAGE_SIZE, nl1 * XEN_PAGE_SIZE);
+	uint64_t *t2 = GPA_PTR(d->mem, l2 * XEN_PAGE_SIZE, XEN_PAGE_SIZE);
+	uint64_t *t3 = GPA_PTR(d->mem, l3 * XEN_PAGE_SIZE, XEN_PAGE_SIZE);
+
+	for (uint64_t i = 0; i < data * 512; i++)
+		m[i] = i < entries ? i : ~0ULL;
+	for (uint64_t j = 0; j < data; j++)
+		t1[j] = (dat + j) * XEN_PAGE_SIZE | ro | PTE_NX;
+	for (uint64_t k = 0; k < nl1; k++)
+		t2[k] = (l1 + k) * XEN_PAGE_SIZE | ro;
+	t3[0] = l2 * XEN_PAGE_SIZE | ro;
+	d->m2p_l4e = l3 * XEN_PAGE_SIZE | ro;
+}
+
 int xen_domain_build(struct xen_domain *d, const uint8_t *img, size_t len,
 		     const struct xen_notes *n, const struct xen_build_params *p,
 		     struct xen_layout *l, char *err, size_t errlen)
@@ -204,9 +239,9 @@ int xen_domain_build(struct xen_domain *d, const uint8_t *img, size_t len,
 	memset(l, 0, sizeof(*l));
 	if (!n->count || !n->elf64)
 		return fail(err, errlen, "not a 64-bit Xen PV kernel");
-	if (ram_pages <= XEN_RESERVED_PAGES)
+	if (ram_pages <= XEN_RESERVED_PAGES + m2p_frames(ram_pages))
 		return fail(err, errlen, "no guest RAM");
-	l->nr_pages = ram_pages - XEN_RESERVED_PAGES;
+	l->nr_pages = ram_pages - XEN_RESERVED_PAGES - m2p_frames(ram_pages);
 	l->shared_info_gpa = l->nr_pages * XEN_PAGE_SIZE;
 	l->hypercall_page = n->hypercall_page;
 	if (!place(l, n, p->module ? p->module_len : 0, l->nr_pages))
@@ -264,6 +299,8 @@ int xen_domain_build(struct xen_domain *d, const uint8_t *img, size_t len,
 		xen_hypercall_page_fill(
 			GPA_PTR(d->mem, xen_layout_gpa(l, l->hypercall_page), XEN_PAGE_SIZE));
 	l->cr3 = build_tables(d, l);
+	build_m2p(d, l->nr_pages + XEN_RESERVED_PAGES);
+	xen_m2p_install(d, l->cr3 / XEN_PAGE_SIZE);
 	struct shared_info *sh = GPA_PTR(d->mem, d->shared_info_gpa, sizeof(*sh));
 
 	sh->vcpu_info[0].evtchn_upcall_mask = 1; /* entered with events masked */
@@ -289,6 +326,19 @@ void xen_vcpu_init(struct xen_vcpu *v, struct xen_domain *d, const struct xen_la
 	v->nxe = true;
 	v->dr[6] = XEN_DR6_DEFAULT;
 	v->dr[7] = XEN_DR7_DEFAULT;
+}
+
+bool xen_m2p_install(struct xen_domain *d, uint64_t l4_mfn)
+{
+	uint64_t *e;
+
+	if (!d->m2p_l4e || !xen_frame_ok(d, l4_mfn))
+		return false;
+	e = GPA_PTR(d->mem, l4_mfn * XEN_PAGE_SIZE + ((XEN_M2P_REPORTED >> 39) & 511) * 8, 8);
+	if (*e == d->m2p_l4e)
+		return false;
+	*e = d->m2p_l4e;
+	return true;
 }
 
 void xen_domain_free(struct xen_domain *d)

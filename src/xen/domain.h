@@ -69,6 +69,10 @@ void xen_vcpu_init(struct xen_vcpu *v, struct xen_domain *d, const struct xen_la
 /* Writes Xen's 64-bit PV (ring-3 kernel) hypercall page template into page (4 KiB). */
 void xen_hypercall_page_fill(uint8_t *page);
 
+/* Puts lodger's M2P slot into the guest L4 at frame l4_mfn (pinned or loaded as a base
+ * pointer: Xen's slots in every L4). true when the entry changed (the shadow must hear). */
+bool xen_m2p_install(struct xen_domain *d, uint64_t l4_mfn);
+
 void xen_domain_free(struct xen_domain *d);
 
 #endif

@@ -74,6 +74,8 @@ long xen_event_channel_op(struct xen_vcpu *v, const uint64_t a[6])
 		struct evtchn_alloc_unbound alloc;
 		struct evtchn_status status;
 		struct evtchn_init_control init;
+		struct evtchn_bind_ipi bind_ipi;
+		struct evtchn_bind_vcpu bind_vcpu;
 	} u;
 	size_t size;
 	long p;
@@ -100,6 +102,12 @@ long xen_event_channel_op(struct xen_vcpu *v, const uint64_t a[6])
 	case EVTCHNOP_init_control:
 		size = sizeof(u.init);
 		break;
+	case EVTCHNOP_bind_ipi:
+		size = sizeof(u.bind_ipi);
+		break;
+	case EVTCHNOP_bind_vcpu:
+		size = sizeof(u.bind_vcpu);
+		break;
 	default:
 		return -XEN_ENOSYS; /* FIFO's expand_array, set_priority... included */
 	}
@@ -120,9 +128,27 @@ long xen_event_channel_op(struct xen_vcpu *v, const uint64_t a[6])
 		d->virq_port[u.bind_virq.virq] = (evtchn_port_t)p;
 		u.bind_virq.port = (evtchn_port_t)p;
 		return xen_copy_to_guest(v, arg, &u, size);
+	case EVTCHNOP_bind_ipi:
+		/* Linux binds its IPIs even with one CPU (xen_smp_intr_init) */
+		if (u.bind_ipi.vcpu != 0)
+			return -XEN_ENOENT;
+		if ((p = alloc_port(d)) < 0)
+			return p;
+		d->ports[p] = (struct xen_port){.state = EVTCHNSTAT_ipi};
+		u.bind_ipi.port = (evtchn_port_t)p;
+		return xen_copy_to_guest(v, arg, &u, size);
+	case EVTCHNOP_bind_vcpu:
+		/* every port already notifies vCPU 0, the only one */
+		if (!port_ok(d, u.bind_vcpu.port))
+			return -XEN_EINVAL;
+		return u.bind_vcpu.vcpu == 0 ? 0 : -XEN_ENOENT;
 	case EVTCHNOP_send:
 		if (!port_ok(d, u.send.port))
 			return -XEN_EINVAL;
+		if (d->ports[u.send.port].state == EVTCHNSTAT_ipi) {
+			xen_evtchn_set_pending(v, u.send.port); /* to itself */
+			return 0;
+		}
 		if (u.send.port == d->console_port) {
 			d->ring_used = true;
 			xen_console_drain(v);

@@ -12,6 +12,7 @@
 
 #include "shadow/pagewalk.h"
 #include "xen/families.h"
+#include "xen/domain.h"
 #include "xen/grant.h"
 #include "xen/hypercall.h"
 
@@ -23,8 +24,48 @@ static uint8_t level_of(const struct xen_domain *d, uint64_t mfn)
 	return xen_frame_ok(d, mfn) ? d->frame_type[mfn] & XEN_FRAME_LEVEL : 0;
 }
 
+/* Whether the level-`tlevel` table `table` reaches frame `mfn` as a level-`level` table. */
+static bool reaches(const struct xen_domain *d, uint64_t table, unsigned tlevel, uint64_t mfn,
+		    unsigned level)
+{
+	const uint64_t *t = gpa_ptr_guest(d->mem, table * XEN_PAGE_SIZE, XEN_PAGE_SIZE);
+
+	if (!t)
+		return false;
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t e = t[i], child = (e & PTE_ADDR_MASK) >> 12;
+
+		if (!(e & PTE_P) || (tlevel == 4 && i >= L4_HOLE_FIRST && i <= L4_HOLE_LAST))
+			continue;
+		if (tlevel - 1 == level ? child == mfn
+					: tlevel - 1 > level && xen_frame_ok(d, child) &&
+						  reaches(d, child, tlevel - 1, mfn, level))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether page-table frame mfn (typed `level`, not pinned itself) is still part of a pinned
+ * L4's tree. Xen keeps a type count and a table whose count drops to 0 becomes ordinary
+ * memory again (Linux maps Xen's bootstrap L3 and L2 writable once it has left them);
+ * lodger keeps no counts, so it looks when a writable mapping asks, and the frame's type
+ * is dropped when nothing reaches it.
+ */
+static bool table_in_use(struct xen_domain *d, uint64_t mfn, unsigned level)
+{
+	if (d->frame_type[mfn] & XEN_FRAME_PINNED)
+		return true;
+	for (uint64_t f = 0; f < d->nr_pages; f++)
+		if (d->frame_type[f] == (XEN_FRAME_L4 | XEN_FRAME_PINNED) &&
+		    (level == 4 ? f == mfn : reaches(d, f, 4, mfn, level)))
+			return true;
+	d->frame_type[mfn] = XEN_FRAME_NONE;
+	return false;
+}
+
 /* Xen's checks on a new entry `val` for slot `slot` of a table of `level` (0: unknown). */
-static long check_entry(const struct xen_domain *d, unsigned level, unsigned slot, uint64_t val)
+static long check_entry(struct xen_domain *d, unsigned level, unsigned slot, uint64_t val)
 {
 	uint64_t mfn = (val & PTE_ADDR_MASK) >> 12;
 
@@ -36,7 +77,7 @@ static long check_entry(const struct xen_domain *d, unsigned level, unsigned slo
 		if (!xen_frame_ok(d, mfn) && mfn * XEN_PAGE_SIZE != d->shared_info_gpa &&
 		    !xen_gnttab_frame(d->gnttab, mfn))
 			return -XEN_EINVAL;
-		if ((val & PTE_W) && level_of(d, mfn))
+		if ((val & PTE_W) && level_of(d, mfn) && table_in_use(d, mfn, level_of(d, mfn)))
 			return -XEN_EINVAL; /* a writable mapping of a page-table frame */
 		return 0;
 	}
@@ -179,6 +220,14 @@ static long pin(struct xen_domain *d, uint64_t mfn, unsigned level)
 	return 0;
 }
 
+/* An L4 pinned or loaded gets lodger's M2P slot (the hole is Xen's, never the guest's) */
+static void m2p_slot(struct xen_vcpu *v, uint64_t mfn)
+{
+	if (xen_m2p_install(v->d, mfn) && v->hooks && v->hooks->pte_written)
+		v->hooks->pte_written(v->opaque,
+				      mfn * XEN_PAGE_SIZE + ((XEN_M2P_REPORTED >> 39) & 511) * 8);
+}
+
 static long new_baseptr(struct xen_vcpu *v, uint64_t mfn, bool user)
 {
 	if (user && mfn == 0) {
@@ -189,6 +238,7 @@ static long new_baseptr(struct xen_vcpu *v, uint64_t mfn, bool user)
 		return -XEN_EINVAL;
 	if (!level_of(v->d, mfn))
 		v->d->frame_type[mfn] = XEN_FRAME_L4;
+	m2p_slot(v, mfn);
 	if (user)
 		v->user_cr3 = mfn << 12;
 	else
@@ -209,8 +259,13 @@ static long one_ext(struct xen_vcpu *v, const struct mmuext_op *op)
 	case MMUEXT_PIN_L1_TABLE:
 	case MMUEXT_PIN_L2_TABLE:
 	case MMUEXT_PIN_L3_TABLE:
-	case MMUEXT_PIN_L4_TABLE:
-		return pin(d, mfn, op->cmd - MMUEXT_PIN_L1_TABLE + 1);
+	case MMUEXT_PIN_L4_TABLE: {
+		long r = pin(d, mfn, op->cmd - MMUEXT_PIN_L1_TABLE + 1);
+
+		if (!r && op->cmd == MMUEXT_PIN_L4_TABLE)
+			m2p_slot(v, mfn);
+		return r;
+	}
 	case MMUEXT_UNPIN_TABLE:
 		if (!xen_frame_ok(d, mfn) || !(d->frame_type[mfn] & XEN_FRAME_PINNED))
 			return -XEN_EINVAL;
@@ -268,7 +323,7 @@ long xen_mmuext_op(struct xen_vcpu *v, const uint64_t a[6])
 	return r;
 }
 
-long xen_l1e_check(const struct xen_domain *d, uint64_t val)
+long xen_l1e_check(struct xen_domain *d, uint64_t val)
 {
 	return check_entry(d, 1, 0, val);
 }

@@ -45,11 +45,13 @@ const char *xen_notes_feature_name(unsigned bit)
 uint32_t xen_notes_lodger_features(unsigned submap)
 {
 	/* writable_page_tables: guest stores to its page tables are emulated (ptwr);
-	 * pae_pgdir_above_4gb and preserve_ad cost nothing on a 64-bit identity p2m. */
+	 * pae_pgdir_above_4gb and preserve_ad cost nothing on a 64-bit identity p2m;
+	 * gnttab_map_avail_bits is about mappings of other domains' grants, which lodger
+	 * never makes for a guest (Linux's PV boot panics without it and preserve_ad). */
 	if (submap != 0)
 		return 0;
 	return 1u << XENFEAT_writable_page_tables | 1u << XENFEAT_pae_pgdir_above_4gb |
-	       1u << XENFEAT_mmu_pt_update_preserve_ad;
+	       1u << XENFEAT_mmu_pt_update_preserve_ad | 1u << XENFEAT_gnttab_map_avail_bits;
 }
 
 /* A little-endian unsigned of `size` bytes at p (x86 only, as lodger). */

@@ -2,14 +2,18 @@
 #include "xen/personality.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
 
 #include <xen/sched.h>
 
 #include "arch/x86.h"
 #include "dev/devices.h"
+#include "dev/serial.h"
 #include "front/exitcode.h"
 #include "front/log.h"
 #include "front/stats.h"
@@ -21,7 +25,12 @@
 #include "xen/bounce.h"
 #include "xen/families.h"
 #include "xen/hypercall.h"
+#include "xen/ptwr.h"
 #include "xen/trapemu.h"
+
+/* lodger's own vector for the local APIC timer that interrupts a guest which does not
+ * trap (arm_kick) */
+#define KICK_VECTOR 0xef
 
 static struct xen_pstate *pstate(const struct trap *t)
 {
@@ -108,17 +117,23 @@ static void hook_pte_written(void *opaque, uint64_t pte_gpa)
 {
 	struct xen_pstate *p = opaque;
 
-	/* lodger keeps no reverse map yet (guest table frame -> shadow entries derived from
-	 * it), so any entry may hold a translation through this one: drop them all. */
-	(void)pte_gpa;
-	shadow_flush_all(&p->t->g->shadow);
+	/* The shadow knows which of its entries each guest table frame gave (its mirrors):
+	 * only those derived from this entry go. */
+	shadow_pte_written(&p->t->g->shadow, pte_gpa, 8);
 }
 
+/* A TLB flush. Every write to a guest table reaches the shadow as it happens
+ * (pte_written: mmu_update, ptwr), so what a flush must bring up to date is what a CR3
+ * load syncs: the mirrors the guest wrote directly and the roots' top entries. */
 static void hook_flush_all(void *opaque)
 {
 	struct xen_pstate *p = opaque;
+	struct shadow *s = &p->t->g->shadow;
 
-	shadow_flush_all(&p->t->g->shadow);
+	if (!shadow_root(s, p->v.kernel_cr3, false, true))
+		shadow_flush_all(s);
+	if (p->v.user_cr3 && !shadow_root(s, p->v.user_cr3, true, true))
+		shadow_flush_all(s);
 }
 
 static void hook_invlpg(void *opaque, uint64_t la)
@@ -156,11 +171,41 @@ static uint64_t host_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* The guest's rdtsc now, estimated: KVM runs it at the host's rate plus an offset,
+ * taken again at every exact reading. For lodger's timers, never for the guest's record. */
+static uint64_t guest_tsc_estimate(const struct xen_pstate *p)
+{
+	return __rdtsc() + (uint64_t)p->tsc_offset;
+}
+
+/*
+ * The guest's TSC exactly, from KVM (IA32_TIME_STAMP_COUNTER), for the pvclock record:
+ * the guest reads its TSC after this, so it never sees one below the record's timestamp
+ * (pvclock's delta is unsigned: a TSC a little behind would read as centuries ahead).
+ * The estimate when KVM does not answer.
+ */
+static uint64_t hook_guest_tsc(void *opaque)
+{
+	struct xen_pstate *p = opaque;
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} m = {.h.nmsrs = 1, .e.index = 0x10 /* IA32_TIME_STAMP_COUNTER */};
+	uint64_t host = __rdtsc();
+
+	if (!p->vcpu || kvm_raw_ioctl(p->vcpu->fd, KVM_GET_MSRS, &m) != 1 || !m.e.data)
+		return guest_tsc_estimate(p);
+	p->tsc_offset = (int64_t)(m.e.data - host);
+	return m.e.data;
+}
+
+/* Xen's system time: the guest's pvclock line at the guest's TSC, so lodger's timers and
+ * the guest's clock agree (to the estimate's error, microseconds). */
 static uint64_t hook_now_ns(void *opaque)
 {
 	struct xen_pstate *p = opaque;
 
-	return host_ns() - p->start_ns;
+	return xen_clock_ns(&p->clock, guest_tsc_estimate(p));
 }
 
 static const struct xen_hooks hooks = {
@@ -170,7 +215,45 @@ static const struct xen_hooks hooks = {
 	.new_root = hook_new_root,
 	.console_write = hook_console_write,
 	.now_ns = hook_now_ns,
+	.guest_tsc = hook_guest_tsc,
 };
+
+/* The host TSC's rate, measured against CLOCK_MONOTONIC (when KVM does not say). */
+static uint64_t measure_tsc_hz(void)
+{
+	uint64_t t0 = host_ns(), c0 = __rdtsc(), t1, c1;
+	struct timespec ts = {.tv_nsec = 10000000};
+
+	nanosleep(&ts, NULL);
+	t1 = host_ns();
+	c1 = __rdtsc();
+	return t1 > t0 ? (uint64_t)((unsigned __int128)(c1 - c0) * 1000000000ULL / (t1 - t0))
+		       : 1000000000ULL;
+}
+
+/* The guest's clock: TSC rate and offset from KVM, system time 0 now, UTC now. */
+static void clock_start(struct xen_pstate *p, struct vcpu *vcpu)
+{
+	int khz = kvm_raw_ioctl(vcpu->fd, KVM_GET_TSC_KHZ, NULL);
+	uint64_t hz = khz > 0 ? (uint64_t)khz * 1000 : measure_tsc_hz(), tsc0;
+	struct timespec wall;
+
+	p->vcpu = vcpu;
+	p->tsc_offset = 0;
+	tsc0 = hook_guest_tsc(p);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	xen_clock_init(&p->clock, hz, tsc0,
+		       (uint64_t)wall.tv_sec * 1000000000ULL + (uint64_t)wall.tv_nsec, false);
+	p->guest->d.clock = &p->clock;
+	pr_debug(LOG_XEN, "clock: TSC %llu Hz (%s), mul %#x shift %d", (unsigned long long)hz,
+		 khz > 0 ? "KVM" : "measured", p->clock.mul, p->clock.shift);
+}
+
+/* The terminal's thread: keys for the guest's console ring. */
+static void conin_receive(void *ctx, const uint8_t *bytes, unsigned n)
+{
+	xen_conin_push(ctx, bytes, n);
+}
 
 /* ---- the operations ---- */
 
@@ -199,10 +282,10 @@ int xen_pers_boot(struct trap *t, const struct personality_boot *b)
 		return EXIT_INTERNAL;
 	}
 	p->guest = b->prepared;
-	p->start_ns = host_ns();
 	p->cpuid = read_cpuid(t->vcpu);
 	xen_vcpu_init(&p->v, &p->guest->d, &p->guest->l);
 	xen_evtchn_init(&p->guest->d);
+	clock_start(p, t->vcpu);
 	/* lodger as domain 0: the grant table and xenstore (disks: docs/block.md) */
 	int err = xen_backends_start(
 		&(struct xen_backends_params){.d = &p->guest->d, .v = &p->v, .name = "lodger"});
@@ -211,6 +294,14 @@ int xen_pers_boot(struct trap *t, const struct personality_boot *b)
 	p->v.hooks = &hooks;
 	p->v.opaque = p;
 	g->pstate = p;
+	xen_time_publish(&p->v, hook_guest_tsc(p));
+	xen_wallclock_publish(&p->guest->d);
+	p->conin_ok = !xen_conin_init(&p->conin);
+	if (p->conin_ok) {
+		/* Keys can only come from a terminal on stdin (front/console.c) */
+		p->terminal = isatty(STDIN_FILENO);
+		serial_route_input(conin_receive, &p->conin);
+	}
 	/* A 64-bit PV vCPU: long mode, paging with WP (guest kernel writes honour read-only
 	 * pages: Xen runs the kernel in ring 3), NX. */
 	g->cr0 = CR0_PG | CR0_WP | CR0_NE | CR0_ET | CR0_MP | CR0_PE;
@@ -275,6 +366,21 @@ int xen_bounce(struct xen_pstate *p, struct trap *t, unsigned vector, bool has_e
 	pr_debug(LOG_XEN, "bounce vector %u error %#x at %#llx (%s), cr2 %#llx", vector, error,
 		 (unsigned long long)p->v.regs.rip, p->v.kernel_mode ? "kernel" : "user",
 		 (unsigned long long)cr2);
+	if (log_enabled(LOG_XEN)) {
+		/* the stack's top words: the return addresses that say how the guest got here */
+		struct gview gv = trap_view(t, t->g->user);
+		struct gfault f;
+		uint64_t w[8] = {0};
+
+		if (gmem_read(&gv, t->regs.rsp, w, sizeof(w), false, &f))
+			pr_debug(LOG_XEN,
+				 "  RSP %#llx: %#llx %#llx %#llx %#llx %#llx %#llx %#llx %#llx",
+				 (unsigned long long)t->regs.rsp, (unsigned long long)w[0],
+				 (unsigned long long)w[1], (unsigned long long)w[2],
+				 (unsigned long long)w[3], (unsigned long long)w[4],
+				 (unsigned long long)w[5], (unsigned long long)w[6],
+				 (unsigned long long)w[7]);
+	}
 	(void)xen_bounce_exception(&p->v, vector, has_error, error, cr2);
 	t->g->stats.by_kind[TK_REFLECTED]++;
 	xen_regs_out(p, t);
@@ -293,6 +399,32 @@ int xen_pers_exception(struct trap *t)
 	return xen_bounce(p, t, t->vector, t->has_error, t->error, 0);
 }
 
+/* A kernel store to one of its read-only L1 tables (writable page tables, xen/ptwr.h):
+ * true when it was emulated (or retried, or faulted in the emulation), with *status. */
+static bool ptwr(struct xen_pstate *p, struct trap *t, const struct event *e, int *status)
+{
+	struct gfault f;
+
+	xen_regs_in(p, t);
+	switch (xen_ptwr_fault(&p->v, e->cr2, e->error, &f)) {
+	case XEN_PTWR_DONE:
+		p->emulated++;
+		t->g->stats.by_kind[TK_EMULATED]++;
+		xen_regs_out(p, t);
+		*status = check_shutdown(p, t);
+		return true;
+	case XEN_PTWR_RETRY: /* nothing changed: the store runs again */
+		*status = 0;
+		return true;
+	case XEN_PTWR_FAULT:
+		*status = xen_bounce(p, t, f.vector, true, f.error, f.cr2);
+		return true;
+	case XEN_PTWR_NOT_MINE:
+	default:
+		return false;
+	}
+}
+
 int xen_pers_deliver(struct trap *t, const struct event *e)
 {
 	struct xen_pstate *p = pstate(t);
@@ -300,9 +432,13 @@ int xen_pers_deliver(struct trap *t, const struct event *e)
 
 	switch (e->kind) {
 	case EV_EXTERNAL:
-		/* No device interrupts a PV guest (its events are channels); KVM's irqchip
-		 * has nothing wired for it. Counted, then dropped. */
-		pr_debug(LOG_XEN, "external interrupt %u dropped", e->vector);
+		/* No device interrupts a PV guest (its events are channels): lodger's timer
+		 * kick (arm_kick) or nothing. The timers are polled on the way back; the kick
+		 * is armed again there. */
+		if (e->vector == KICK_VECTOR)
+			p->kick_deadline = 0;
+		else
+			pr_debug(LOG_XEN, "external interrupt %u dropped", e->vector);
 		return 0;
 	case EV_SOFTWARE:
 		/* int3 (the core's #BP path): Xen's #BP gate is DPL3, so no check; RIP is
@@ -313,34 +449,81 @@ int xen_pers_deliver(struct trap *t, const struct event *e)
 	default:
 		if (e->vector == VEC_PF && xen_m2p_fault(p, t, e->cr2, e->error, &r))
 			return r;
+		if (e->vector == VEC_PF && ptwr(p, t, e, &r))
+			return r;
 		return xen_bounce(p, t, e->vector, e->has_error, e->error, e->cr2);
 	}
 }
 
-/* VIRQ_TIMER when a timer is due. */
-static void fire_timers(struct xen_pstate *p)
+/*
+ * A guest that does not trap would never see its timers (events are delivered on the way
+ * back from a trap). So lodger arms KVM's in-kernel local APIC timer, one-shot, for the
+ * next deadline: its interrupt (the stub takes every vector) is such a trap. The vector
+ * is lodger's alone: a PV guest has no APIC of its own. The ISR bit it leaves (nobody
+ * sends an EOI) is cleared at the next arming.
+ */
+#define APIC_SVR   0xf0
+#define APIC_ISR   0x100
+#define APIC_IRR   0x200
+#define APIC_LVTT  0x320
+#define APIC_TMICT 0x380
+#define APIC_TMCCT 0x390
+#define APIC_TDCR  0x3e0
+
+static void apic_set(struct kvm_lapic_state *s, unsigned reg, uint32_t v)
+{
+	memcpy(s->regs + reg, &v, sizeof(v));
+}
+
+static void apic_clear_bit(struct kvm_lapic_state *s, unsigned base, unsigned vector)
+{
+	uint32_t w;
+
+	memcpy(&w, s->regs + base + vector / 32 * 0x10, sizeof(w));
+	w &= ~(1u << (vector % 32));
+	memcpy(s->regs + base + vector / 32 * 0x10, &w, sizeof(w));
+}
+
+static void arm_kick(struct xen_pstate *p, uint64_t deadline)
+{
+	struct kvm_lapic_state st;
+	uint64_t now, ns;
+
+	if (deadline == p->kick_deadline || !p->vcpu)
+		return;
+	p->kick_deadline = deadline;
+	if (kvm_raw_ioctl(p->vcpu->fd, KVM_GET_LAPIC, &st) < 0)
+		return;
+	now = hook_now_ns(p);
+	/* KVM's APIC bus runs at 1 GHz: with divide-by-1, one count is one nanosecond; a
+	 * deadline past 2^32 ns is re-armed when this one fires */
+	ns = deadline > now ? deadline - now : 1;
+	if (ns > UINT32_MAX)
+		ns = UINT32_MAX;
+	apic_set(&st, APIC_SVR, 0x1ff); /* software-enabled, spurious vector 0xff */
+	apic_set(&st, APIC_LVTT, deadline ? KICK_VECTOR : 1u << 16 /* masked */);
+	apic_set(&st, APIC_TDCR, 0xb);
+	apic_set(&st, APIC_TMICT, deadline ? (uint32_t)ns : 0);
+	apic_set(&st, APIC_TMCCT, deadline ? (uint32_t)ns : 0);
+	apic_clear_bit(&st, APIC_ISR, KICK_VECTOR);
+	apic_clear_bit(&st, APIC_IRR, KICK_VECTOR);
+	if (kvm_raw_ioctl(p->vcpu->fd, KVM_SET_LAPIC, &st) < 0)
+		p->kick_deadline = 0; /* try again at the next return */
+}
+
+/* VIRQ_TIMER when a timer is due (the time republished with it), and the terminal's
+ * keys into the console ring. Returns the next timer deadline, 0 for none. */
+static uint64_t poll_sources(struct xen_pstate *p)
 {
 	struct xen_vcpu *v = &p->v;
-	uint64_t now = hook_now_ns(p);
-	evtchn_port_t port = v->d->virq_port[VIRQ_TIMER];
-	bool due = false;
+	uint64_t single = v->timer_deadline_ns, periodic = v->periodic_next_ns, next;
 
-	if (v->timer_deadline_ns && now >= v->timer_deadline_ns) {
-		v->timer_deadline_ns = 0; /* singleshot */
-		due = true;
-	}
-	if (v->periodic_ns) {
-		if (!v->periodic_next_ns)
-			v->periodic_next_ns = now + v->periodic_ns;
-		else if (now >= v->periodic_next_ns) {
-			v->periodic_next_ns = now + v->periodic_ns;
-			due = true;
-		}
-	}
-	if (due && port) {
-		pr_debug(LOG_XEN, "VIRQ_TIMER on port %u", port);
-		xen_evtchn_set_pending(v, port);
-	}
+	next = xen_timer_poll(v, hook_now_ns(p));
+	if (v->timer_deadline_ns != single || v->periodic_next_ns != periodic)
+		xen_time_publish(v, hook_guest_tsc(p)); /* a timer fired: Xen's update too */
+	if (p->conin_ok && xen_conin_waiting(&p->conin))
+		xen_conin_deliver(&p->conin, v);
+	return next;
 }
 
 int xen_pers_pending(struct trap *t)
@@ -351,7 +534,7 @@ int xen_pers_pending(struct trap *t)
 	if (v->d->shut_down)
 		return 0;
 	p->t = t;
-	fire_timers(p);
+	arm_kick(p, poll_sources(p));
 	if (!xen_event_pending(v))
 		return 0;
 	xen_regs_in(p, t);
@@ -368,31 +551,29 @@ int xen_wait_for_event(struct xen_pstate *p, struct trap *t)
 	struct xen_vcpu *v = &p->v;
 
 	for (;;) {
-		uint64_t now, until = UINT64_MAX;
+		uint64_t now, until = poll_sources(p);
+		struct pollfd pfd = {.fd = p->conin_ok ? p->conin.wake_fd : -1, .events = POLLIN};
+		struct timespec ts, *tsp = NULL;
 
-		fire_timers(p);
 		if (xen_event_pending(v) || t->vcpu->vm->stop)
 			return 0;
-		now = hook_now_ns(p);
-		if (v->timer_deadline_ns)
-			until = v->timer_deadline_ns;
-		if (v->periodic_ns && v->periodic_next_ns < until)
-			until = v->periodic_next_ns;
-		if (until == UINT64_MAX) {
-			/* Nothing lodger drives could ever wake it (no timer, no input yet) */
+		if (!until && !p->terminal) {
+			/* Nothing lodger drives could ever wake it (no timer, no terminal) */
 			pr_err("vcpu%u: the Xen PV guest blocked with no timer and no event "
 			       "source (RIP %#llx)",
 			       t->vcpu->id, (unsigned long long)v->regs.rip);
 			return EXIT_INTERNAL;
 		}
-		if (until > now) {
-			uint64_t ns = until - now;
-			struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ULL),
-					      .tv_nsec = (long)(ns % 1000000000ULL)};
+		now = hook_now_ns(p);
+		if (until) {
+			uint64_t ns = until > now ? until - now : 0;
 
-			while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !t->vcpu->vm->stop)
-				;
+			ts = (struct timespec){.tv_sec = (time_t)(ns / 1000000000ULL),
+					       .tv_nsec = (long)(ns % 1000000000ULL)};
+			tsp = &ts;
 		}
+		/* a signal (Ctrl-A x, SIGTERM: vm->stop) ends the wait with EINTR */
+		(void)ppoll(&pfd, 1, tsp, NULL);
 	}
 }
 
@@ -451,6 +632,7 @@ static void write_stats(struct json *j, const struct guestcpu *g)
 	}
 	json_close(j);
 	json_u64(j, "emulated", p->emulated);
+	json_u64(j, "ptwr_emulated", d->ptwr_emulated);
 	if (d->shut_down)
 		json_u64(j, "shutdown_reason", d->shutdown_reason);
 	json_close(j);
@@ -463,6 +645,11 @@ void xen_pers_destroy(struct guestcpu *g)
 	if (!p)
 		return;
 	xen_backends_stop(&p->guest->d);
+	if (p->conin_ok) {
+		serial_route_input(NULL, NULL);
+		xen_conin_destroy(&p->conin);
+	}
+	p->guest->d.clock = NULL;
 	free(p->cpuid); /* the guest (domain, layout) is vm.c's */
 	free(p);
 	g->pstate = NULL;

@@ -15,7 +15,9 @@
 #include <linux/kvm.h>
 
 #include "shadow/personality.h"
+#include "xen/console_input.h"
 #include "xen/domain.h"
+#include "xen/time.h"
 
 /* Where the stub lives for a PV guest unless stub-base= says otherwise: inside the
  * hypervisor hole the ABI keeps from guests (HV_START_LOW up to 0xffff87ffffffffff),
@@ -41,7 +43,12 @@ struct xen_pstate {
 	struct xen_guest *guest;
 	struct xen_vcpu v;
 	struct trap *t;		  /* the trap being handled, for the hooks */
-	uint64_t start_ns;	  /* Xen's system time 0 */
+	struct xen_clock clock;	  /* Xen's system time: the guest's TSC scaled (xen/time.h) */
+	struct vcpu *vcpu;	  /* for KVM's reading of the guest's TSC */
+	int64_t tsc_offset;	  /* guest TSC - host TSC, as last read from KVM */
+	uint64_t kick_deadline;	  /* the deadline the local APIC timer is armed for, 0: none */
+	struct xen_conin conin;	  /* the terminal's keys for the console ring */
+	bool conin_ok, terminal;  /* conin set up; keys may come from a terminal */
 	struct kvm_cpuid2 *cpuid; /* the vCPU's CPUID table, for the forced-emulation cpuid */
 	uint64_t emulated;	  /* instructions completed (cpuid, int n, M2P reads) */
 };

@@ -90,7 +90,11 @@ struct xen_domain {
 	/* the console ring has carried output: console_io's goes to -d xen from then on */
 	bool ring_used;
 	struct xen_clock *clock; /* xen/time.h; NULL: no time published */
-	uint64_t ptwr_emulated;	 /* page-table stores emulated (xen/ptwr.h, -stats) */
+	/* The L4 entry (slot 257) of lodger's read-only M2P tables, which every L4 the guest
+	 * pins or loads gets, as Xen puts its slots in each L4; 0: none (reads are then
+	 * completed one by one, trapemu.c). The frames lie above the reserved ones. */
+	uint64_t m2p_l4e;
+	uint64_t ptwr_emulated; /* page-table stores emulated (xen/ptwr.h, -stats) */
 
 	/* lodger as domain 0 (xen/backend.h), NULL when absent: grant_table_op is -ENOSYS
 	 * and EVTCHNOP_send reaches no backend. */

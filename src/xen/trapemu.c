@@ -140,20 +140,44 @@ static bool flat_ss(uint64_t sel)
 }
 
 /*
- * mov/pop to a data segment register of one of Xen's flat selectors (FLAT_RING3_*: GDT
- * entries Xen reserves, far beyond the real GDT, so the load faults here): the segment
- * is flat, so only FS/GS change (base 0, as a descriptor load gives). false: #GP stands.
+ * The descriptor of a selector in the guest's own GDT (set_gdt: Xen loads the guest's
+ * frames as the real GDT's first entries, so its selectors load natively there; lodger's
+ * real GDT is the stub's, so the load faults here). false when it is not in that GDT.
  */
-static bool flat_segment(struct trap *t, const ZydisDecodedInstruction *in,
+static bool guest_gdt_desc(struct xen_pstate *p, uint16_t sel, uint64_t *desc)
+{
+	unsigned index = sel >> 3;
+	const uint64_t *e;
+
+	if ((sel & 4) || index >= p->v.gdt_ents || index / 512 >= 16)
+		return false; /* LDT selectors are not completed */
+	e = gpa_ptr_guest(p->guest->d.mem,
+			  p->v.gdt_frames[index / 512] * XEN_PAGE_SIZE + (index % 512) * 8, 8);
+	if (!e)
+		return false;
+	*desc = *e;
+	return true;
+}
+
+/*
+ * mov/pop to a data segment register of one of Xen's flat selectors (FLAT_RING3_*: GDT
+ * entries Xen reserves, far beyond the real GDT) or of a data/readable-code descriptor
+ * of the guest's own GDT, present, DPL 3 (the guest's CPL on Xen; SS also writable
+ * data, RPL 3): only FS/GS change, to the descriptor's base (0 for the flat ones), as a
+ * 64-bit load gives. false: the fault stands.
+ */
+static bool flat_segment(struct xen_pstate *p, struct trap *t, const ZydisDecodedInstruction *in,
 			 const ZydisDecodedOperand *ops)
 {
-	uint64_t sel, rsp = t->regs.rsp;
+	uint64_t sel, rsp = t->regs.rsp, desc, base = 0;
 	unsigned index;
+	bool ss;
 
 	if (ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
 	    ZydisRegisterGetClass(ops[0].reg.value) != ZYDIS_REGCLASS_SEGMENT ||
 	    ops[0].reg.value == ZYDIS_REGISTER_CS)
 		return false;
+	ss = ops[0].reg.value == ZYDIS_REGISTER_SS;
 	if (in->mnemonic == ZYDIS_MNEMONIC_POP) {
 		struct gview v = trap_view(t, t->g->user);
 		struct gfault f;
@@ -178,21 +202,35 @@ static bool flat_segment(struct trap *t, const ZydisDecodedInstruction *in,
 	} else {
 		return false;
 	}
-	index = (uint16_t)sel >> 3;
+	sel = (uint16_t)sel;
+	index = (unsigned)sel >> 3;
+	if (ss && (sel & 3) != 3)
+		return false; /* SS: RPL must be the CPL, which is 3 */
 	/* Xen's flat selectors, or the ones the guest reads back from %ss and %cs here
 	 * (lodger's own, stub_abi.h), which stand for the same flat segments */
-	if (index != FLAT_RING3_CS32 >> 3 && index != FLAT_RING3_CS64 >> 3 &&
-	    index != FLAT_RING3_SS64 >> 3 && index != STUB_GUEST_KERNEL_DS >> 3 &&
-	    index != STUB_GUEST_USER_DS >> 3 && index != STUB_GUEST_KERNEL_CS >> 3 &&
-	    index != STUB_GUEST_USER_CS >> 3)
+	if (index == FLAT_RING3_CS32 >> 3 || index == FLAT_RING3_CS64 >> 3 ||
+	    index == FLAT_RING3_SS64 >> 3 || index == STUB_GUEST_KERNEL_DS >> 3 ||
+	    index == STUB_GUEST_USER_DS >> 3 || index == STUB_GUEST_KERNEL_CS >> 3 ||
+	    index == STUB_GUEST_USER_CS >> 3) {
+		if (ss && !flat_ss(sel))
+			return false; /* SS: a writable data segment */
+		base = 0;
+	} else if (guest_gdt_desc(p, (uint16_t)sel, &desc)) {
+		unsigned type = (desc >> 40) & 0xf, dpl = (desc >> 45) & 3;
+		bool present = desc >> 47 & 1, s = desc >> 44 & 1, code = type & 8;
+
+		if (!present || !s || dpl != 3 || (code && !(type & 2)) ||
+		    (ss && (code || !(type & 2))))
+			return false;
+		base = ((desc >> 16) & 0xffffff) | ((desc >> 56) & 0xff) << 24;
+	} else {
 		return false;
-	if (ops[0].reg.value == ZYDIS_REGISTER_SS && !flat_ss(sel))
-		return false; /* SS: a writable data segment, RPL the CPL (3) */
+	}
 	t->regs.rsp = rsp;
 	if (ops[0].reg.value == ZYDIS_REGISTER_FS)
-		t->sregs.fs.base = 0;
+		t->sregs.fs.base = base;
 	else if (ops[0].reg.value == ZYDIS_REGISTER_GS)
-		t->sregs.gs.base = 0;
+		t->sregs.gs.base = base;
 	return true;
 }
 
@@ -420,6 +458,20 @@ static bool port_io(struct xen_pstate *p, struct trap *t, const ZydisDecodedInst
 			   size >= 4 ? 0xffffffffULL : (1ULL << (size * 8)) - 1);
 }
 
+/*
+ * mov to CR4 in kernel mode (Linux's xen_write_cr4 ends in native_write_cr4): Xen's
+ * pv_fixup_guest_cr4 never refuses one; it keeps the bits a guest controls (TSD, DE,
+ * FSGSBASE, OSXSAVE, each only where the CPUID policy has the feature) and shows its own
+ * choice of the rest. lodger's policy has none of the four for a PV guest's kernel (its
+ * kernel runs at CPL3, where TSD would fault its own rdtsc), so the write changes nothing
+ * and completes. Writes to other control registers: #GP stands.
+ */
+static bool write_cr4(struct xen_pstate *p, const ZydisDecodedOperand *ops)
+{
+	return p->v.kernel_mode && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+	       ops[0].reg.value == ZYDIS_REGISTER_CR4 && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER;
+}
+
 bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 {
 	ZydisDecodedInstruction in;
@@ -447,7 +499,7 @@ bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 	/* #NP and #SS: a load of one of lodger's guest selectors, kept not present */
 	if (t->vector == VEC_NP || t->vector == VEC_SS) {
 		if ((in.mnemonic != ZYDIS_MNEMONIC_MOV && in.mnemonic != ZYDIS_MNEMONIC_POP) ||
-		    !flat_segment(t, &in, ops))
+		    !flat_segment(p, t, &in, ops))
 			return false;
 		*status = finish(p, t, in.length);
 		return true;
@@ -469,14 +521,18 @@ bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status)
 			return true;
 		/* fall through */
 	case ZYDIS_MNEMONIC_POP:
-		if (t->vector != VEC_GP || (!read_cr(p, t, ops) && !flat_segment(t, &in, ops)))
+		/* a segment load of a lodger selector not present is #NP, not #GP */
+		if ((t->vector != VEC_GP || (!read_cr(p, t, ops) && !write_cr4(p, ops) &&
+					     !flat_segment(p, t, &in, ops))) &&
+		    (t->vector != VEC_NP || !flat_segment(p, t, &in, ops)))
 			return false;
 		*status = finish(p, t, in.length);
 		return true;
 	case ZYDIS_MNEMONIC_CLI:
 	case ZYDIS_MNEMONIC_STI:
-		/* Xen completes them when the virtual IOPL allows, as no-ops: the virtual IF
-		 * is evtchn_upcall_mask, which only the guest's own stores change */
+		/* Xen's priv_op_validate: under the virtual IOPL, cli and sti complete and
+		 * change nothing (the virtual IF is evtchn_upcall_mask; a later popf could not
+		 * be trapped to undo a change). Linux's cmpxchg16b emulation runs them. */
 		if (t->vector != VEC_GP || !iopl_ok(p))
 			return false;
 		*status = finish(p, t, in.length);

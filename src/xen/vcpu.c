@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <xen/sched.h>
 #include <xen/vcpu.h>
 
 #include "xen/families.h"
@@ -23,6 +24,13 @@ long xen_vcpu_op(struct xen_vcpu *v, const uint64_t a[6])
 	switch (cmd) {
 	case VCPUOP_is_up:
 		return 1;
+	case VCPUOP_down:
+		/* The only vCPU: nothing could bring it up again (Xen would leave the domain
+		 * there forever; Linux does it in its early-exception halt loop). The run ends
+		 * as a crash rather than hang. */
+		v->d->shut_down = true;
+		v->d->shutdown_reason = SHUTDOWN_crash;
+		return 0;
 	case VCPUOP_register_vcpu_info: {
 		struct vcpu_register_vcpu_info r;
 		struct vcpu_info *old = xen_vcpu_info(v), *new;
@@ -40,6 +48,9 @@ long xen_vcpu_op(struct xen_vcpu *v, const uint64_t a[6])
 		if (old)
 			memmove(new, old, sizeof(*new));
 		v->vcpu_info_gpa = r.mfn * XEN_PAGE_SIZE + r.offset;
+		/* Xen's force_update_vcpu_system_time: the new copy is current at once */
+		xen_time_publish(v, v->hooks && v->hooks->guest_tsc ? v->hooks->guest_tsc(v->opaque)
+								    : 0);
 		return 0;
 	}
 	case VCPUOP_register_runstate_memory_area: {

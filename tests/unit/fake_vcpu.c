@@ -37,6 +37,13 @@ static int fake_ioctl(int fd, unsigned long req, void *arg)
 	case KVM_SET_SREGS:
 		memcpy(&fk.kvm_sregs, arg, sizeof(fk.kvm_sregs));
 		return 0;
+	case KVM_GET_LAPIC:
+		memcpy(arg, &fk.lapic, sizeof(fk.lapic));
+		return 0;
+	case KVM_SET_LAPIC:
+		memcpy(&fk.lapic, arg, sizeof(fk.lapic));
+		fk.lapic_sets++;
+		return 0;
 	case KVM_SET_MSRS:
 	case KVM_GET_MSRS:
 		return ((struct kvm_msrs *)arg)->nmsrs;

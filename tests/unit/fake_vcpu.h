@@ -47,7 +47,9 @@ struct fake {
 	 * KVM_RUN (the completion, immediate_exit included) moves RIP past these many bytes.
 	 * 0: RIP was already past it, as on kvm_pvm. */
 	unsigned complete_len;
-	unsigned calls; /* ioctls made */
+	unsigned calls;		      /* ioctls made */
+	struct kvm_lapic_state lapic; /* the last KVM_SET_LAPIC (KVM_GET_LAPIC gives it back) */
+	unsigned lapic_sets;
 };
 
 extern struct fake fk;

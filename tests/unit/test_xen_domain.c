@@ -95,7 +95,9 @@ Test(xen_domain, xtf_layout)
 	cr_expect_eq(l.stack_end, l.stack_start + 4096);
 	cr_expect_eq(l.v_end % (4 << 20), 0, "ends on a 4 MiB boundary");
 	cr_expect_geq(l.v_end - l.stack_end, 512 << 10, "at least 512 KiB of padding");
-	cr_expect_eq(l.nr_pages, RAM / 4096 - XEN_RESERVED_PAGES);
+	/* RAM: the guest's frames, lodger's reserved ones, then its M2P (for 8192 frames: 16 of
+	 * entries, one L1, one L2, one L3) */
+	cr_expect_eq(l.nr_pages, RAM / 4096 - XEN_RESERVED_PAGES - 19);
 	cr_expect_eq(l.shared_info_gpa, l.nr_pages * 4096, "lodger's frame above the guest's");
 
 	/* entry state */
@@ -267,4 +269,33 @@ Test(xen_domain, region_in_the_hypervisor_hole)
 	cr_expect_eq(build(&p), -1);
 	cr_expect(strstr(err, "hole"), "%s", err);
 	cr_expect(ram_all_zero());
+}
+
+/* lodger's M2P is mapped read-only at slot 257 of the builder's L4: identity entries for
+ * every frame of the domain, INVALID after, nothing past its last page. */
+Test(xen_domain, m2p_is_mapped_read_only_at_the_reported_place)
+{
+	struct xen_build_params p = {.console_port = 2, .store_port = 1};
+	uint64_t entries, v;
+	struct walk w;
+
+	xi_init(&x, 0x100000, 0, 0x100010);
+	xi_xtf_notes(&x, 0x101000);
+	cr_assert_eq(build(&p), 0, "%s", err);
+	entries = d.nr_pages + XEN_RESERVED_PAGES;
+	cr_assert_eq(pagewalk(&mem, l.cr3, XEN_M2P_REPORTED + 5 * 8, &w), WALK_OK);
+	cr_assert(w.user && !w.writable && !w.executable, "user-readable, read-only, NX");
+	cr_assert_geq(w.gpa, entries * 4096, "in lodger's frames, out of the guest's reach");
+	cr_assert(read_linear(&mem, l.cr3, XEN_M2P_REPORTED + 5 * 8, &v, 8));
+	cr_assert_eq(v, 5);
+	cr_assert(read_linear(&mem, l.cr3, XEN_M2P_REPORTED + (entries - 1) * 8, &v, 8));
+	cr_assert_eq(v, entries - 1, "lodger's own frames too");
+	if ((entries * 8) % 4096) {
+		cr_assert(read_linear(&mem, l.cr3, XEN_M2P_REPORTED + entries * 8, &v, 8));
+		cr_assert_eq(v, ~0ULL, "INVALID_M2P_ENTRY after the last frame");
+	}
+	cr_assert_neq(
+		pagewalk(&mem, l.cr3, XEN_M2P_REPORTED + ((entries * 8 + 4095) & ~4095ULL), &w),
+		WALK_OK, "nothing past the last page of entries");
+	cr_assert_geq(mem.ram_size, (d.nr_pages + XEN_RESERVED_PAGES + 19) * 4096);
 }

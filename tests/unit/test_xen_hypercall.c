@@ -164,6 +164,9 @@ Test(hc, xen_version)
 	f->submap_idx = 0;
 	cr_expect_eq(call(__HYPERVISOR_xen_version, XENVER_get_features, SCRATCH, 0, 0), 0);
 	cr_expect(f->submap & 1u << XENFEAT_writable_page_tables);
+	/* Linux's PV boot panics without these two (xen_setup_features) */
+	cr_expect(f->submap & 1u << XENFEAT_mmu_pt_update_preserve_ad);
+	cr_expect(f->submap & 1u << XENFEAT_gnttab_map_avail_bits);
 	f->submap_idx = 1;
 	cr_expect_eq(call(__HYPERVISOR_xen_version, XENVER_get_features, SCRATCH, 0, 0),
 		     -XEN_EINVAL);
@@ -618,6 +621,33 @@ Test(hc, event_channels)
 		     -XEN_ENOSYS);
 }
 
+/* Linux binds its IPIs even on one CPU; a send to one is an event to itself */
+Test(hc, ipi_ports)
+{
+	struct evtchn_bind_ipi *b = at(SCRATCH);
+	struct evtchn_bind_vcpu *bv = at(SCRATCH + 0x100);
+	struct shared_info *sh = at(d.shared_info_gpa);
+
+	*b = (struct evtchn_bind_ipi){.vcpu = 1};
+	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_ipi, SCRATCH, 0, 0),
+		     -XEN_ENOENT, "one vCPU");
+	b->vcpu = 0;
+	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_ipi, SCRATCH, 0, 0), 0);
+	cr_expect_eq(b->port, 3);
+	*(evtchn_port_t *)at(SCRATCH + 0x300) = 3;
+	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_send, SCRATCH + 0x300, 0, 0), 0);
+	cr_expect(sh->evtchn_pending[0] & 1ULL << 3, "the IPI is pending");
+	*bv = (struct evtchn_bind_vcpu){.port = 3, .vcpu = 0};
+	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_vcpu, SCRATCH + 0x100, 0, 0),
+		     0);
+	bv->vcpu = 2;
+	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_vcpu, SCRATCH + 0x100, 0, 0),
+		     -XEN_ENOENT);
+	bv->port = 900, bv->vcpu = 0;
+	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_vcpu, SCRATCH + 0x100, 0, 0),
+		     -XEN_EINVAL, "a closed port");
+}
+
 Test(hc, sched_op)
 {
 	struct sched_poll *p = at(SCRATCH);
@@ -664,6 +694,12 @@ Test(hc, vcpu_op)
 		call(__HYPERVISOR_vcpu_op, VCPUOP_register_runstate_memory_area, 0, UNMAPPED, 0),
 		-XEN_EFAULT);
 	cr_expect_eq(call(__HYPERVISOR_vcpu_op, 99, 0, 0, 0), -XEN_ENOSYS);
+	cr_expect_eq(call(__HYPERVISOR_vcpu_op, VCPUOP_down, 1, 0, 0), -XEN_ENOENT);
+	cr_expect(!d.shut_down);
+	/* the only vCPU down: nothing could wake it, the run ends as a crash */
+	cr_expect_eq(call(__HYPERVISOR_vcpu_op, VCPUOP_down, 0, 0, 0), 0);
+	cr_expect(d.shut_down);
+	cr_expect_eq(d.shutdown_reason, SHUTDOWN_crash);
 }
 
 Test(hc, memory_op)
@@ -674,7 +710,7 @@ Test(hc, memory_op)
 	cr_expect_eq(call(__HYPERVISOR_memory_op, XENMEM_machphys_mapping, SCRATCH, 0, 0), 0);
 	cr_expect_eq(m->v_start, XEN_M2P_REPORTED, "slot 257: kvm_pvm cannot map slot 256");
 	cr_expect_eq(m->v_end - m->v_start, XEN_M2P_SIZE);
-	cr_expect_eq(m->max_mfn, RAM / 4096 - 1);
+	cr_expect_eq(m->max_mfn, d.nr_pages + XEN_RESERVED_PAGES - 1, "the domain's frames");
 	cr_expect_eq(call(__HYPERVISOR_memory_op, XENMEM_machphys_mapping, UNMAPPED, 0, 0),
 		     -XEN_EFAULT);
 	*(domid_t *)at(SCRATCH + 0x200) = DOMID_SELF;
@@ -812,4 +848,44 @@ Test(hc, out_of_range_counts)
 	cr_expect_eq(call(__HYPERVISOR_vcpu_op, VCPUOP_is_up, 1, 0, 0), -XEN_ENOENT,
 		     "a vCPU that does not exist");
 	cr_expect_eq(call(__HYPERVISOR_set_debugreg, 8, 0, 0, 0), -XEN_ENODEV);
+}
+
+/* Linux leaves Xen's bootstrap tables for its own, unpins the old L4 and maps the old L3
+ * and L2 writable (xen_setup_kernel_pagetable): a table no pinned L4 reaches any more is
+ * ordinary memory, one still reached stays read-only. */
+Test(hc, a_table_no_pinned_l4_reaches_may_be_mapped_writable)
+{
+	struct mmuext_op *op = at(SCRATCH);
+	uint64_t l3 = *(uint64_t *)at(l.cr3 + ((SCRATCH >> 39) & 511) * 8) & ~0xfffULL &
+		      ((1ULL << 52) - 1);
+
+	cr_assert_eq(d.frame_type[l3 >> 12] & XEN_FRAME_LEVEL, 3, "the builder's L3");
+	cr_expect_eq(call(__HYPERVISOR_update_va_mapping, SCRATCH + 0x1000, l3 | 7, UVMF_INVLPG, 0),
+		     -XEN_EINVAL, "reached from the pinned L4");
+	cr_expect_eq(d.frame_type[l3 >> 12] & XEN_FRAME_LEVEL, 3);
+	op[0] = (struct mmuext_op){.cmd = MMUEXT_UNPIN_TABLE, .arg1.mfn = l.cr3 >> 12};
+	cr_assert_eq(call(__HYPERVISOR_mmuext_op, SCRATCH, 1, 0, DOMID_SELF), 0);
+	cr_expect_eq(call(__HYPERVISOR_update_va_mapping, SCRATCH + 0x1000, l3 | 7, UVMF_INVLPG, 0),
+		     0, "no pinned L4 reaches it");
+	cr_expect_eq(d.frame_type[l3 >> 12], XEN_FRAME_NONE, "ordinary memory now");
+}
+
+/* Every L4 the guest pins or loads gets lodger's M2P slot, as Xen puts its own slots in */
+Test(hc, a_pinned_l4_gets_the_m2p_slot)
+{
+	struct mmuext_op *op = at(SCRATCH);
+	uint64_t slot = 0x310000 + ((XEN_M2P_REPORTED >> 39) & 511) * 8;
+
+	cr_expect_eq(*(uint64_t *)at(l.cr3 + ((XEN_M2P_REPORTED >> 39) & 511) * 8), d.m2p_l4e,
+		     "the builder's L4 has it");
+	cr_assert_neq(d.m2p_l4e, 0);
+	op[0] = (struct mmuext_op){.cmd = MMUEXT_PIN_L4_TABLE, .arg1.mfn = 0x310};
+	pte_writes = 0;
+	cr_expect_eq(call(__HYPERVISOR_mmuext_op, SCRATCH, 1, 0, DOMID_SELF), 0);
+	cr_expect_eq(*(uint64_t *)at(slot), d.m2p_l4e);
+	cr_expect_eq(pte_writes, 1, "the shadow hears of the entry");
+	/* the guest cannot change it */
+	*(struct mmu_update *)at(SCRATCH + 0x100) = (struct mmu_update){.ptr = slot, .val = 0};
+	cr_expect_eq(call(__HYPERVISOR_mmu_update, SCRATCH + 0x100, 1, 0, DOMID_SELF), -XEN_EINVAL);
+	cr_expect_eq(*(uint64_t *)at(slot), d.m2p_l4e);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <xen/xen.h>
 
@@ -18,6 +19,7 @@
 #include <xen/callback.h>
 #include <xen/errno.h>
 #include <xen/event_channel.h>
+#include <xen/io/console.h>
 #include <xen/sched.h>
 #include <xen/version.h>
 
@@ -25,6 +27,7 @@
 #include "fake_vcpu.h"
 #include "lodger/stub_abi.h"
 #include "front/exitcode.h"
+#include "lodger/stub_abi.h"
 #include "shadow/pagewalk.h"
 #include "xen/cpuid.h"
 #include "xen/personality.h"
@@ -304,6 +307,7 @@ Test(xenpers, block_waits_for_the_timer)
 
 Test(xenpers, block_with_nothing_to_wake_it_ends_the_run)
 {
+	p->terminal = false; /* the test may run on a terminal */
 	cr_assert_eq(hypercall(__HYPERVISOR_sched_op, SCHEDOP_block, 0), EXIT_INTERNAL);
 }
 
@@ -601,5 +605,320 @@ Test(xenpers, iret_and_lret_to_self_through_the_selectors_read_back)
 	frame[1] = 0x4b; /* a guest GDT selector, as XTF's xsa-296 uses */
 	memcpy(at(KSTACK), frame, 16);
 	cr_assert_eq(trap_at(VEC_NP, "\x48\xcb", 2), 0);
+/* Linux's sync_core (iret_to_self): an iretq to the kernel's own CS and SS. */
+static void iret_frame(uint64_t rip, uint64_t cs, uint64_t rflags, uint64_t rsp, uint64_t ss)
+{
+	uint64_t f[5] = {rip, cs, rflags, rsp, ss};
+
+	memcpy(at(KSTACK), f, sizeof(f));
+	memcpy(at(CODE), "\x48\xcf", 2); /* iretq */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	fk.t.regs.rflags = RFLAGS_FIXED | RFLAGS_IF;
+	fk.t.vector = VEC_NP;
+	fk.t.has_error = true;
+	fk.t.error = STUB_GUEST_KERNEL_CS & ~3;
+}
+
+Test(xenpers, iretq_to_the_same_mode_completes)
+{
+	iret_frame(CODE + 0x10, STUB_GUEST_KERNEL_CS, RFLAGS_FIXED | 1 /* CF */ | RFLAGS_IOPL,
+		   KSTACK + 0x28, STUB_GUEST_KERNEL_DS);
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 0x10);
+	cr_assert_eq(fk.t.regs.rsp, KSTACK + 0x28);
+	cr_assert_eq(fk.t.regs.rflags & 1, 1, "CF from the frame");
+	cr_assert(fk.t.regs.rflags & RFLAGS_IF, "the real IF stays");
+	cr_assert_eq(fk.t.regs.rflags & RFLAGS_IOPL, 0, "IOPL is never taken from the frame");
+	cr_assert(!fk.g->user, "still kernel mode");
+
+	/* Xen's own flat selectors are the same mode too */
+	iret_frame(CODE + 0x20, FLAT_KERNEL_CS64, RFLAGS_FIXED, KSTACK + 0x28, FLAT_KERNEL_SS64);
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 0x20);
+}
+
+Test(xenpers, iretq_never_changes_mode_and_a_bad_rip_stays_the_guests_fault)
+{
+	p->v.traps[VEC_NP] = (struct trap_info){.vector = VEC_NP, .address = HANDLER};
+	/* a user selector: the same flat segment on Xen, so the mode does not change (only
+	 * the iret hypercall changes it) */
+	iret_frame(CODE + 0x10, STUB_GUEST_USER_CS, RFLAGS_FIXED, KSTACK + 0x28,
+		   STUB_GUEST_USER_DS);
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert(!fk.g->user, "still the guest kernel");
+	/* a non-canonical RIP */
+	iret_frame(0x0000800000000000ULL, STUB_GUEST_KERNEL_CS, RFLAGS_FIXED, KSTACK + 0x28,
+		   STUB_GUEST_KERNEL_DS);
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	/* a frame that cannot be read: the fault stands */
+	iret_frame(CODE, STUB_GUEST_KERNEL_CS, RFLAGS_FIXED, KSTACK, STUB_GUEST_KERNEL_DS);
+	fk.t.regs.rsp = 0x0000700000000000ULL;
+	p->v.kernel_sp = KSTACK;
+	cr_assert_neq(xen_pers_exception(&fk.t), 0, "no stack for the bounce: a crash");
+}
+
+Test(xenpers, store_to_a_read_only_l1_table_is_emulated)
+{
+	uint64_t l1 = 0, data_pte = 0x180000 | PTE_P | PTE_W | PTE_U | PTE_A;
+	struct event e = {.vector = VEC_PF,
+			  .kind = EV_EXCEPTION,
+			  .has_error = true,
+			  .error = PFEC_P | PFEC_W | PFEC_U};
+
+	for (uint64_t f = 0; f < guest.d.nr_pages && !l1; f++)
+		if (guest.d.frame_type[f] == 1)
+			l1 = f * 4096;
+	cr_assert_neq(l1, 0);
+	guest.d.vm_assist |= 1UL << VMASST_TYPE_writable_pagetables;
+	p->v.traps[VEC_PF] = (struct trap_info){.vector = VEC_PF, .address = HANDLER};
+	memcpy(at(CODE), "\x48\x89\x07", 3); /* mov %rax, (%rdi) */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	fk.t.regs.rdi = l1 + 511 * 8;
+	fk.t.regs.rax = data_pte;
+	e.cr2 = fk.t.regs.rdi;
+	cr_assert_eq(xen_pers_deliver(&fk.t, &e), 0);
+	cr_assert_eq(q(l1 + 511 * 8), data_pte, "the entry written");
+	cr_assert_eq(fk.t.regs.rip, CODE + 3, "past the store");
+	cr_assert_eq(guest.d.ptwr_emulated, 1);
+
+	/* an entry mmu_update would refuse (a writable mapping of a page table): the #PF */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rax = l1 | PTE_P | PTE_W;
+	cr_assert_eq(xen_pers_deliver(&fk.t, &e), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER, "refused: the guest's own #PF");
+	cr_assert_eq(q(l1 + 511 * 8), data_pte, "unchanged");
+}
+
+Test(xenpers, time_is_published_at_boot_and_follows_the_guest_tsc)
+{
+	struct shared_info *s = at(guest.d.shared_info_gpa);
+	uint64_t t0, t1;
+
+	cr_assert_eq(vinfo()->time.version & 1, 0, "a complete record");
+	cr_assert_gt(vinfo()->time.version, 0);
+	cr_assert_neq(vinfo()->time.tsc_to_system_mul, 0);
+	cr_assert_eq(s->wc_version & 1, 0);
+	cr_assert_gt(s->wc_sec, 1700000000, "UTC now");
+	t0 = p->v.hooks->now_ns(p);
+	usleep(2000);
+	t1 = p->v.hooks->now_ns(p);
+	cr_assert_geq(t1 - t0, 1000000, "system time advances with the TSC");
+	cr_assert_lt(t1 - t0, 2000000000);
+}
+
+Test(xenpers, terminal_keys_reach_the_console_ring_on_the_way_back)
+{
+	struct xencons_interface *ring = at(guest.d.console_gpa);
+
+	cr_assert(p->conin_ok);
+	cr_assert_eq(xen_conin_push(&p->conin, (const uint8_t *)"ls\r", 3), 3);
+	cr_assert_eq(xen_pers_pending(&fk.t), 0);
+	cr_assert_eq(ring->in_prod, 3);
+	cr_assert_eq(memcmp(ring->in, "ls\r", 3), 0);
+	cr_assert(!xen_conin_waiting(&p->conin), "the queue drained");
+	/* a ring whose indexes the guest corrupted takes nothing, and the keys wait */
+	ring->in_cons = 0x80000000u;
+	cr_assert_eq(xen_conin_push(&p->conin, (const uint8_t *)"x", 1), 1);
+	cr_assert_eq(xen_pers_pending(&fk.t), 0);
+	cr_assert_eq(ring->in_prod, 3);
+	cr_assert(xen_conin_waiting(&p->conin));
+}
+
+Test(xenpers, block_wakes_for_a_key_from_the_terminal)
+{
+	p->v.event_cb = EVENT_CB;
+	fk.t.regs.rsp = KSTACK;
+	p->terminal = true; /* keys may come: no timer is no reason to end the run */
+	cr_assert_eq(xen_conin_push(&p->conin, (const uint8_t *)"a", 1), 1);
+	cr_assert_eq(hypercall(__HYPERVISOR_sched_op, SCHEDOP_block, 0), 0);
+	cr_assert(vinfo()->evtchn_upcall_pending, "woken by the console port");
+}
+
+/* Port I/O as Xen gives a domU: with the virtual IOPL of PHYSDEVOP_set_iopl, reads are all
+ * ones and writes dropped; without it, the guest's #GP. */
+Test(xenpers, port_io_follows_the_virtual_iopl)
+{
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	fk.t.vector = VEC_GP;
+	fk.t.has_error = true;
+	fk.t.error = 0;
+	fk.t.regs.rsp = KSTACK;
+	memcpy(at(CODE), "\xed", 1); /* in (%dx), %eax */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rax = 0x1234567812345678ULL;
+	fk.t.regs.rdx = 0xcfc;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER, "IOPL 0: the #GP is the guest's");
+
+	p->v.iopl = 1; /* Linux's PHYSDEVOP_set_iopl */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 1);
+	cr_assert_eq(fk.t.regs.rax, 0xffffffffULL, "no device: all ones, bits 63:32 cleared");
+	memcpy(at(CODE), "\xe4\x71", 2); /* in $0x71, %al */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rax = 0x1200;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rax, 0x12ff);
+	memcpy(at(CODE), "\xef", 1); /* out %eax, (%dx): dropped */
+	fk.t.regs.rip = CODE;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 1);
+	memcpy(at(CODE), "\xf3\x6c", 2); /* rep insb: not completed */
+	fk.t.regs.rip = CODE;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+
+	/* user mode needs IOPL 3 */
+	to_user();
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	memcpy(at(CODE), "\xec", 1); /* in (%dx), %al */
+	fk.t.vector = VEC_GP;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+}
+
+/* Xen's PV CPUID policy: features a PV kernel cannot use are hidden (PGE: Linux would
+ * write CR4), those every guest has stay. */
+Test(xenpers, cpuid_features_follow_xens_pv_policy)
+{
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 4 * sizeof(c->entries[0]));
+
+	cr_assert_not_null(c);
+	c->nent = 3;
+	c->entries[0] = (struct kvm_cpuid_entry2){.function = 1, .ecx = ~0u, .edx = ~0u};
+	c->entries[1] = (struct kvm_cpuid_entry2){.function = 7, .ebx = ~0u, .ecx = ~0u};
+	c->entries[2] = (struct kvm_cpuid_entry2){.function = 0x80000001, .ecx = ~0u, .edx = ~0u};
+	xen_cpuid_leaves(c, 4);
+	cr_assert_eq(c->entries[0].edx & (1u << 13 | 1u << 3), 0, "no PGE, no PSE");
+	cr_assert_eq(c->entries[0].edx & (1u << 7 | 1u << 14), 0, "no MCE, MCA: no virtual MCE");
+	cr_assert(c->entries[0].edx & 1u, "FPU stays");
+	cr_assert_eq(c->entries[0].ecx & (1u << 3 | 1u << 21 | 1u << 24), 0,
+		     "no MONITOR, X2APIC, TSC_DEADLINE");
+	cr_assert(c->entries[0].ecx & 1u << 31, "the hypervisor bit stays");
+	cr_assert_eq(c->entries[1].ebx & (1u << 7 | 1u << 20), 0, "no SMEP, SMAP");
+	cr_assert_eq(c->entries[2].edx & (1u << 13 | 1u << 26), 0, "no PGE copy, no 1 GiB pages");
+	cr_assert(c->entries[2].edx & 1u << 29, "long mode stays");
+	free(c);
+}
+
+/* Linux's xen_write_cr4 ends in a real mov to CR4: Xen completes it, keeping its own view */
+Test(xenpers, mov_to_cr4_completes_in_kernel_mode_and_changes_nothing)
+{
+	uint64_t cr4 = fk.g->cr4;
+
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	memcpy(at(CODE), "\x0f\x22\xe7", 3); /* mov %rdi, %cr4 */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	fk.t.regs.rdi = CR4_PAE | CR4_PGE | CR4_OSFXSR | (1ULL << 2) /* TSD */;
+	fk.t.vector = VEC_GP;
+	fk.t.has_error = true;
+	fk.t.error = 0;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 3);
+	cr_assert_eq(fk.g->cr4, cr4, "the PV view is Xen's own");
+	memcpy(at(CODE), "\x0f\x22\xc7", 3); /* mov %rdi, %cr0: not completed */
+	fk.t.regs.rip = CODE;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+	to_user();
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	memcpy(at(CODE), "\x0f\x22\xe7", 3);
+	fk.t.vector = VEC_GP;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER, "user mode: #GP");
+}
+
+/* cli/sti: Xen completes them as nothing under the virtual IOPL, else the guest's #GP */
+Test(xenpers, cli_and_sti_complete_as_nothing_under_the_virtual_iopl)
+{
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	fk.t.vector = VEC_GP;
+	fk.t.has_error = true;
+	fk.t.error = 0;
+	fk.t.regs.rsp = KSTACK;
+	fk.t.regs.rip = CODE;
+	memcpy(at(CODE), "\xfa", 1); /* cli */
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER, "IOPL 0: #GP");
+	p->v.iopl = 1;
+	vinfo()->evtchn_upcall_mask = 0;
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 1);
+	cr_assert_eq(vinfo()->evtchn_upcall_mask, 0, "the virtual IF is not touched");
+	memcpy(at(CODE), "\xfb", 1); /* sti */
+	fk.t.regs.rip = CODE;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 1);
+}
+
+/* A guest that never traps still gets its timer: KVM's local APIC timer is armed for the
+ * next deadline on the way back, and its interrupt is only a kick. */
+Test(xenpers, the_next_deadline_arms_the_local_apic_timer)
+{
+	uint32_t lvtt, tmict, svr;
+
+	p->v.timer_deadline_ns = p->v.hooks->now_ns(p) + 3000000; /* 3 ms */
+	cr_assert_eq(xen_pers_pending(&fk.t), 0);
+	cr_assert_eq(fk.lapic_sets, 1);
+	memcpy(&lvtt, fk.lapic.regs + 0x320, 4);
+	memcpy(&tmict, fk.lapic.regs + 0x380, 4);
+	memcpy(&svr, fk.lapic.regs + 0xf0, 4);
+	cr_assert_eq(lvtt, 0xef, "one-shot, unmasked, lodger's vector");
+	cr_assert(tmict > 1000000 && tmict <= 3000000, "about 3 ms at 1 GHz: %u", tmict);
+	cr_assert(svr & 0x100, "software-enabled");
+	cr_assert_eq(xen_pers_pending(&fk.t), 0);
+	cr_assert_eq(fk.lapic_sets, 1, "the same deadline is not armed twice");
+	/* the kick arrives: dropped, and the next return arms again */
+	struct event e = {.vector = 0xef, .kind = EV_EXTERNAL};
+	cr_assert_eq(xen_pers_deliver(&fk.t, &e), 0);
+	cr_assert_eq(xen_pers_pending(&fk.t), 0);
+	cr_assert_eq(fk.lapic_sets, 2);
+	/* no timer: masked */
+	p->v.timer_deadline_ns = 0;
+	cr_assert_eq(xen_pers_pending(&fk.t), 0);
+	memcpy(&lvtt, fk.lapic.regs + 0x320, 4);
+	cr_assert(lvtt & 1u << 16, "masked without a deadline");
+}
+
+/* Linux loads its own GDT's selectors (__USER_DS into FS in a fixup): Xen has the guest's
+ * GDT frames in the real GDT, lodger completes the load from the descriptor. */
+Test(xenpers, loads_of_the_guests_own_gdt_selectors_complete)
+{
+	uint64_t *gdt = at(DATA + 0x1000);
+
+	gdt[5] = 0x00cff3000000ffffULL; /* data, writable, DPL 3, base 0 */
+	gdt[6] = 0x12cff3345678ffffULL; /* base 0x12345678 */
+	gdt[7] = 0x00cf93000000ffffULL; /* DPL 0: refused */
+	gdt[8] = 0x00cf73000000ffffULL; /* not present */
+	p->v.gdt_frames[0] = (DATA + 0x1000) >> 12;
+	p->v.gdt_ents = 9;
+	p->v.traps[VEC_GP] = (struct trap_info){.vector = VEC_GP, .address = HANDLER};
+	memcpy(at(CODE), "\x8e\xe0", 2); /* mov %eax, %fs */
+	fk.t.vector = VEC_GP;
+	fk.t.has_error = true;
+	fk.t.regs.rsp = KSTACK;
+
+	fk.t.regs.rip = CODE, fk.t.regs.rax = 0x2b, fk.t.sregs.fs.base = 0x99;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rip, CODE + 2);
+	cr_assert_eq(fk.t.sregs.fs.base, 0);
+	fk.t.regs.rip = CODE, fk.t.regs.rax = 0x33;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.sregs.fs.base, 0x12345678, "the descriptor's base");
+	for (unsigned sel = 0x3b; sel <= 0x4b; sel += 8) { /* DPL 0, not present, past the end */
+		fk.t.regs.rip = CODE, fk.t.regs.rax = sel, fk.t.regs.rsp = KSTACK;
+		cr_assert_eq(xen_pers_exception(&fk.t), 0);
+		cr_assert_eq(fk.t.regs.rip, HANDLER, "selector %#x: the guest's #GP", sel);
+	}
+	fk.t.regs.rip = CODE, fk.t.regs.rax = 0x2f, fk.t.regs.rsp = KSTACK; /* LDT */
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
 	cr_assert_eq(fk.t.regs.rip, HANDLER);
 }
