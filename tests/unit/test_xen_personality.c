@@ -605,6 +605,9 @@ Test(xenpers, iret_and_lret_to_self_through_the_selectors_read_back)
 	frame[1] = 0x4b; /* a guest GDT selector, as XTF's xsa-296 uses */
 	memcpy(at(KSTACK), frame, 16);
 	cr_assert_eq(trap_at(VEC_NP, "\x48\xcb", 2), 0);
+	cr_assert_eq(fk.t.regs.rip, HANDLER);
+}
+
 /* Linux's sync_core (iret_to_self): an iretq to the kernel's own CS and SS. */
 static void iret_frame(uint64_t rip, uint64_t cs, uint64_t rflags, uint64_t rsp, uint64_t ss)
 {
