@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +14,7 @@
 
 #include "arch/x86.h"
 #include "dev/devices.h"
+#include "dev/disk.h"
 #include "dev/serial.h"
 #include "front/exitcode.h"
 #include "front/log.h"
@@ -255,6 +257,22 @@ static void conin_receive(void *ctx, const uint8_t *bytes, unsigned n)
 	xen_conin_push(ctx, bytes, n);
 }
 
+/*
+ * The backends' I/O thread set an event pending (a disk request completed): wake a vCPU
+ * blocked in SCHEDOP_block (the eventfd), or interrupt a running guest with lodger's kick
+ * vector so that the event is delivered on the way back from that trap.
+ */
+static void backend_wake(void *ctx)
+{
+	struct xen_pstate *p = ctx;
+	struct kvm_msi msi = {.address_lo = 0xfee00000, .data = KICK_VECTOR}; /* APIC 0, fixed */
+	uint64_t one = 1;
+
+	if (p->wake_fd >= 0 && write(p->wake_fd, &one, sizeof(one)) < 0)
+		pr_debug(LOG_XEN, "wake: %s", strerror(errno));
+	(void)kvm_raw_ioctl(p->vm_fd, KVM_SIGNAL_MSI, &msi);
+}
+
 /* ---- the operations ---- */
 
 /* The vCPU's CPUID table as lodger gave it to KVM (cpu_set_cpuid ran before boot). */
@@ -286,11 +304,27 @@ int xen_pers_boot(struct trap *t, const struct personality_boot *b)
 	xen_vcpu_init(&p->v, &p->guest->d, &p->guest->l);
 	xen_evtchn_init(&p->guest->d);
 	clock_start(p, t->vcpu);
-	/* lodger as domain 0: the grant table and xenstore (disks: docs/block.md) */
-	int err = xen_backends_start(
-		&(struct xen_backends_params){.d = &p->guest->d, .v = &p->v, .name = "lodger"});
+	/* lodger as domain 0: the grant table, xenstore and a vbd per -drive if=xen
+	 * (docs/block.md) */
+	struct xen_backend_disk disks[XEN_BACKEND_DISKS];
+	unsigned ndisks = disks_xen(disks, XEN_BACKEND_DISKS);
+
+	p->vm_fd = t->vcpu->vm->vm_fd;
+	p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	int err = xen_backends_start(&(struct xen_backends_params){.d = &p->guest->d,
+								   .v = &p->v,
+								   .name = "lodger",
+								   .disks = disks,
+								   .ndisks = ndisks,
+								   .wake = backend_wake,
+								   .wake_ctx = p});
+	if (err && ndisks) {
+		pr_err("Xen PV guest: cannot start the disk backends: %s", strerror(-err));
+		return EXIT_HOST_ERROR;
+	}
 	if (err)
 		pr_warn("Xen PV guest: no grant table or xenstore (%s)", strerror(-err));
+	p->disks = !err && ndisks;
 	p->v.hooks = &hooks;
 	p->v.opaque = p;
 	g->pstate = p;
@@ -552,13 +586,16 @@ int xen_wait_for_event(struct xen_pstate *p, struct trap *t)
 
 	for (;;) {
 		uint64_t now, until = poll_sources(p);
-		struct pollfd pfd = {.fd = p->conin_ok ? p->conin.wake_fd : -1, .events = POLLIN};
+		struct pollfd pfd[2] = {
+			{.fd = p->conin_ok ? p->conin.wake_fd : -1, .events = POLLIN},
+			{.fd = p->wake_fd, .events = POLLIN}};
+		uint64_t count;
 		struct timespec ts, *tsp = NULL;
 
 		if (xen_event_pending(v) || t->vcpu->vm->stop)
 			return 0;
-		if (!until && !p->terminal) {
-			/* Nothing lodger drives could ever wake it (no timer, no terminal) */
+		if (!until && !p->terminal && !p->disks) {
+			/* Nothing lodger drives could ever wake it (no timer, terminal, disk) */
 			pr_err("vcpu%u: the Xen PV guest blocked with no timer and no event "
 			       "source (RIP %#llx)",
 			       t->vcpu->id, (unsigned long long)v->regs.rip);
@@ -573,7 +610,9 @@ int xen_wait_for_event(struct xen_pstate *p, struct trap *t)
 			tsp = &ts;
 		}
 		/* a signal (Ctrl-A x, SIGTERM: vm->stop) ends the wait with EINTR */
-		(void)ppoll(&pfd, 1, tsp, NULL);
+		(void)ppoll(pfd, 2, tsp, NULL);
+		if (pfd[1].revents & POLLIN && read(p->wake_fd, &count, sizeof(count)) < 0)
+			pr_debug(LOG_XEN, "wake: %s", strerror(errno));
 	}
 }
 
@@ -644,7 +683,9 @@ void xen_pers_destroy(struct guestcpu *g)
 
 	if (!p)
 		return;
-	xen_backends_stop(&p->guest->d);
+	xen_backends_stop(&p->guest->d); /* its thread is what writes wake_fd */
+	if (p->wake_fd >= 0)
+		close(p->wake_fd);
 	if (p->conin_ok) {
 		serial_route_input(NULL, NULL);
 		xen_conin_destroy(&p->conin);

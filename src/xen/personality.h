@@ -49,6 +49,9 @@ struct xen_pstate {
 	uint64_t kick_deadline;	  /* the deadline the local APIC timer is armed for, 0: none */
 	struct xen_conin conin;	  /* the terminal's keys for the console ring */
 	bool conin_ok, terminal;  /* conin set up; keys may come from a terminal */
+	bool disks;		  /* disk backends: their completions may wake a blocked vCPU */
+	int wake_fd;		  /* an eventfd the backends' I/O thread writes (-1: none) */
+	int vm_fd;		  /* for that thread's interrupt to a running guest */
 	struct kvm_cpuid2 *cpuid; /* the vCPU's CPUID table, for the forced-emulation cpuid */
 	uint64_t emulated;	  /* instructions completed (cpuid, int n, M2P reads) */
 };

@@ -30,6 +30,7 @@
 #include "lodger/stub_abi.h"
 #include "shadow/pagewalk.h"
 #include "xen/cpuid.h"
+#include "xen/families.h"
 #include "xen/personality.h"
 #include "xen/trapemu.h"
 #include "xen_image.h"
@@ -738,6 +739,41 @@ Test(xenpers, block_wakes_for_a_key_from_the_terminal)
 	cr_assert_eq(xen_conin_push(&p->conin, (const uint8_t *)"a", 1), 1);
 	cr_assert_eq(hypercall(__HYPERVISOR_sched_op, SCHEDOP_block, 0), 0);
 	cr_assert(vinfo()->evtchn_upcall_pending, "woken by the console port");
+}
+
+/* What the backends' I/O thread does when a disk request completes: the port pending,
+ * then the wake eventfd. */
+static void *complete_later(void *port)
+{
+	uint64_t one = 1;
+
+	usleep(20000);
+	xen_evtchn_set_pending(&p->v, (evtchn_port_t)(uintptr_t)port);
+	cr_assert_eq(write(p->wake_fd, &one, sizeof(one)), sizeof(one));
+	return NULL;
+}
+
+Test(xenpers, block_wakes_for_a_disk_completion)
+{
+	struct evtchn_alloc_unbound alloc = {.dom = DOMID_SELF, .remote_dom = 0};
+	evtchn_port_t port;
+	pthread_t th;
+
+	cr_assert_geq(p->wake_fd, 0, "the boot made the wake eventfd");
+	memcpy(at(DATA), &alloc, sizeof(alloc));
+	fk.t.regs.rsp = KSTACK;
+	cr_assert_eq(hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, DATA), 0);
+	cr_assert_eq(fk.t.regs.rax, 0);
+	memcpy(&port, at(DATA + offsetof(struct evtchn_alloc_unbound, port)), sizeof(port));
+	p->v.event_cb = EVENT_CB;
+	vinfo()->evtchn_upcall_mask = 0;
+	/* no timer, no terminal: without a disk this block would end the run */
+	p->terminal = false;
+	p->disks = true;
+	cr_assert_eq(pthread_create(&th, NULL, complete_later, (void *)(uintptr_t)port), 0);
+	cr_assert_eq(hypercall(__HYPERVISOR_sched_op, SCHEDOP_block, 0), 0);
+	pthread_join(th, NULL);
+	cr_assert(vinfo()->evtchn_upcall_pending, "woken by the completion");
 }
 
 /* Port I/O as Xen gives a domU: with the virtual IOPL of PHYSDEVOP_set_iopl, reads are all
