@@ -318,6 +318,14 @@ static void user_int(void)
 			rt_note_limitation("int $n from CPL3 gives #UD (kvm_pvm, direct mode)");
 			continue;
 		}
+		if (seen.count == expected_traps + 1 && seen.f.vector == VEC_GP &&
+		    seen.f.error == ints[i].v * 16 + 2 && seen.f.rip == (uint64_t)ints[i].insn) {
+			expected_traps++;
+			rt_note_limitation(
+				"the #GP of int $n through a DPL-0 gate has the gate's IDT "
+				"offset + 2 as its error code (QEMU's TCG, direct mode)");
+			continue;
+		}
 		CHECK_TRAP(VEC_GP, ints[i].v * 8 + 2);
 		CHECK_EQ(seen.f.rip, (uint64_t)ints[i].insn);
 		CHECK_EQ(seen.f.cs & 0xffff, rt_boot.user_cs);
