@@ -251,6 +251,10 @@ static bool iret_same_mode(struct trap *t, const ZydisDecodedInstruction *in)
 		return false;
 	cs = (uint16_t)frame[1];
 	ss = (uint16_t)frame[4];
+	if (!t->g->user && cs == STUB_ALIAS_KERNEL_CS)
+		cs = cs_mode; /* the kernel's own selectors as it reads them (personality.c) */
+	if (!t->g->user && ss == STUB_ALIAS_KERNEL_DS)
+		ss = ss_mode;
 	if ((cs != cs_mode && cs != FLAT_RING3_CS64) ||
 	    (ss != ss_mode && ss != FLAT_RING3_SS64 && (ss & ~3) != 0))
 		return false;
