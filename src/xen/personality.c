@@ -93,7 +93,8 @@ void xen_regs_out(struct xen_pstate *p, struct trap *t)
 	 * (stub_abi.h) where the stub has them: what it reads from CS and SS then loads
 	 * natively, as Xen's ring-3 kernel selectors do, so Linux's iret_to_self (sync_core,
 	 * once per patched instruction) does not trap. User mode keeps the not-present ones:
-	 * nothing there can reach a kernel descriptor. */
+	 * nothing there can reach a kernel descriptor. (The stub installs the aliases with
+	 * its fast paths, today only for personalities whose IF is real.) */
 	if (!user && g->stub.fast_paths) {
 		t->sregs.cs = cpu_flat_segment(STUB_ALIAS_KERNEL_CS, true, true);
 		t->sregs.ss = cpu_flat_segment(STUB_ALIAS_KERNEL_DS, false, false);
