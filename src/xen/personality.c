@@ -22,6 +22,7 @@
 #include "kvm/kvm.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
+#include "lodger/stub_abi.h"
 #include "shadow/guestcpu.h"
 #include "xen/backend.h"
 #include "xen/bounce.h"
@@ -90,6 +91,16 @@ void xen_regs_out(struct xen_pstate *p, struct trap *t)
 	k->r12 = r->r12, k->r13 = r->r13, k->r14 = r->r14, k->r15 = r->r15;
 	k->rip = r->rip, k->rflags = r->rflags;
 	trap_set_mode(t, user);
+	/* In kernel mode, the kernel runs on the stub's present aliases of its selectors
+	 * (stub_abi.h) where the stub has them: what it reads from CS and SS then loads
+	 * natively, as Xen's ring-3 kernel selectors do, so Linux's iret_to_self (sync_core,
+	 * once per patched instruction) does not trap. User mode keeps the not-present ones:
+	 * nothing there can reach a kernel descriptor. (The stub installs the aliases with
+	 * its fast paths, today only for personalities whose IF is real.) */
+	if (!user && g->stub.fast_paths) {
+		t->sregs.cs = cpu_flat_segment(STUB_ALIAS_KERNEL_CS, true, true);
+		t->sregs.ss = cpu_flat_segment(STUB_ALIAS_KERNEL_DS, false, false);
+	}
 	/* Each mode runs on the shadow of its own base pointer (Xen switches them too). */
 	g->cr3 = user && p->v.user_cr3 ? p->v.user_cr3 : p->v.kernel_cr3;
 	t->sregs.fs.base = p->v.fs_base;

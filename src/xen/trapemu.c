@@ -122,13 +122,14 @@ static bool base_msr(struct xen_pstate *p, struct trap *t, bool write)
 
 /* The flat 64-bit code and data segments of the guest's current privilege (every PV
  * guest mode is ring 3): Xen's selectors, or lodger's that the guest reads back from %cs
- * and %ss here, which stand for them. */
+ * and %ss here (its guest selectors, or the stub's present aliases of the kernel's),
+ * which stand for them. None of them changes the guest's mode. */
 static bool flat_cs64(uint64_t sel)
 {
 	sel &= 0xffff;
 	return (sel & 3) == 3 &&
 	       (sel >> 3 == FLAT_RING3_CS64 >> 3 || sel >> 3 == STUB_GUEST_KERNEL_CS >> 3 ||
-		sel >> 3 == STUB_GUEST_USER_CS >> 3);
+		sel >> 3 == STUB_GUEST_USER_CS >> 3 || sel >> 3 == STUB_ALIAS_KERNEL_CS >> 3);
 }
 
 static bool flat_ss(uint64_t sel)
@@ -136,7 +137,7 @@ static bool flat_ss(uint64_t sel)
 	sel &= 0xffff;
 	return (sel & 3) == 3 &&
 	       (sel >> 3 == FLAT_RING3_SS64 >> 3 || sel >> 3 == STUB_GUEST_KERNEL_DS >> 3 ||
-		sel >> 3 == STUB_GUEST_USER_DS >> 3);
+		sel >> 3 == STUB_GUEST_USER_DS >> 3 || sel >> 3 == STUB_ALIAS_KERNEL_DS >> 3);
 }
 
 /*
