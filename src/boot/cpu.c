@@ -62,6 +62,8 @@ int cpu_set_cpuid(struct vcpu *vcpu)
 	for (unsigned i = 0; i < c->nent; i++) {
 		if (c->entries[i].function == 1) /* leaf 1 EBX[31:24]: the initial APIC id */
 			c->entries[i].ebx = (c->entries[i].ebx & 0x00ffffff) | (vcpu->id << 24);
+		if (c->entries[i].function == 7 && c->entries[i].index == 0)
+			vcpu->umip = c->entries[i].ecx & (1u << 2);
 		if (c->entries[i].function == 0x80000008) /* the walker checks reserved bits */
 			vcpu->vm->mem.phys_bits = c->entries[i].eax & 0xff;
 		if (vcpu->guest) /* shadow mode: guestcpu_init sets it before calling here */

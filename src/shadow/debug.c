@@ -11,8 +11,6 @@
 #include "shadow/guestcpu.h"
 #include "shadow/transport.h"
 
-/* #GP's error code for an int n through a gate of too high a DPL: IDT entry n. */
-#define IDT_ERROR(n) ((uint32_t)(n) << 3 | 2)
 /* CF, PF, AF, ZF, SF, OF */
 #define STATUS_FLAGS 0x8d5ULL
 
@@ -147,14 +145,11 @@ int shadow_debug_trap(struct trap *t, bool *claimed)
 	*claimed = false;
 	if (!gdb || g->step.active)
 		return 0;
-	/* kvm_pvm: #BP, RIP past the int3. Hardware: #GP for IDT entry 3, RIP on it. */
+	/* #BP through the stub's DPL-3 gate: RIP past the int3 */
 	if (t->vector == VEC_BP && gdb_breakpoint(gdb, t->regs.rip - 1)) {
 		t->regs.rip -= 1;
 		*claimed = true;
-	} else if (t->vector == VEC_GP && t->error == IDT_ERROR(VEC_BP) &&
-		   gdb_breakpoint(gdb, t->regs.rip))
-		*claimed = true;
-	else if (t->vector == VEC_DB && g->dbg.armed) {
+	} else if (t->vector == VEC_DB && g->dbg.armed) {
 		/* Under the guest's own TF the #DB is the guest's too: it gets it, and the
 		 * step ends when it is delivered (shadow_debug_resume). */
 		if (g->dbg.guest_tf)

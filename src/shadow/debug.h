@@ -4,8 +4,8 @@
  * through its own page tables (so the stub's region reads as the guest's displaced
  * content), breakpoints as int3 in guest memory, steps with a TF the guest never sees.
  *
- * A breakpoint's trap reaches lodger through the stub (#BP on kvm_pvm; on hardware a
- * #GP, the stub's gate for vector 3 being DPL 0); the debugger's step ends at the #DB it
+ * A breakpoint's trap reaches lodger through the stub as a #BP (the stub's gate for
+ * vector 3 is DPL 3); the debugger's step ends at the #DB it
  * causes or at the first trap that ran guest work. Neither ever stops inside the stub:
  * a stop happens only where the guest's own context is whole (a trap, or the guest
  * running at CPL3).

@@ -82,6 +82,19 @@ static int page_fault(struct trap *t)
 	}
 }
 
+/* The length of the instruction that raised a #BP, ending at RIP: `int $3` (cd 03) is
+ * two bytes, int3 (cc) one. */
+static unsigned breakpoint_length(struct trap *t)
+{
+	struct gview v = trap_view(t, t->g->user);
+	struct gfault f;
+	uint8_t b[2];
+
+	if (gmem_read(&v, t->regs.rip - 2, b, 2, true, &f) && b[0] == 0xcd && b[1] == 0x03)
+		return 2;
+	return 1;
+}
+
 int dispatch_trap(struct trap *t)
 {
 	switch (t->vector) {
@@ -98,11 +111,10 @@ int dispatch_trap(struct trap *t)
 		}
 		return t->g->pers->exception(t);
 	case VEC_BP:
-		/* On kvm_pvm a CPL3 int3 raises #BP through the stub's DPL-0 gate; on hardware it
-		 * is a #GP, emulated by the personality. Either way the guest's own gate's DPL
-		 * decides. */
-		t->regs.rip -= 1;
-		t->soft_len = 1;
+		/* int3, or int $3: the stub's #BP gate is DPL 3 (stub_place), so both arrive
+		 * here with RIP past them, and the guest's own gate's DPL decides. */
+		t->soft_len = breakpoint_length(t);
+		t->regs.rip -= t->soft_len;
 		return personality_deliver(t, VEC_BP, EV_SOFTWARE, false, 0);
 	case VEC_DF:
 	case VEC_MC:

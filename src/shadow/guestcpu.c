@@ -56,7 +56,8 @@ int guestcpu_create(struct vcpu *vcpu, const struct guestcpu_options *opt)
 	g->reloc.hot = opt->reloc_hot;
 	g->reloc.window_ns = opt->reloc_window_ms * 1000000ULL;
 	/* The stub's fast paths act on the real IF: only where that is the guest's. */
-	stub_install(&g->stub, mem, MON_STUB, opt->fast_paths && g->pers->kernel_if_is_real);
+	stub_install(&g->stub, mem, MON_STUB, opt->fast_paths && g->pers->kernel_if_is_real,
+		     g->pers->kernel_on_aliases);
 	stub_place(&g->stub, opt->stub_base);
 	build_stub_page_table(vcpu, g);
 	if (shadow_init(&g->shadow, mem, MON_POOL, (mem->monitor_size - MON_POOL) / 0x1000,
@@ -82,17 +83,17 @@ int guestcpu_start(struct vcpu *vcpu, const struct personality_boot *boot)
 		return r;
 	t.sregs.ds = t.sregs.es = t.sregs.fs = t.sregs.gs = t.sregs.ss;
 	t.sregs.cr0 = REAL_CR0;
-	t.sregs.cr4 = REAL_CR4 | CR4_UMIP; /* UMIP: sgdt/sidt/sldt/smsw/str trap at CPL3 */
+	t.sregs.cr4 = REAL_CR4;
+	/* UMIP: sgdt/sidt/sldt/smsw/str trap at CPL3. KVM refuses CR4.UMIP unless the vCPU's
+	 * CPUID has it; without it the guest's sgdt shows the stub's tables. */
+	if (vcpu->umip)
+		t.sregs.cr4 |= CR4_UMIP;
+	else
+		pr_warn("shadow mode without UMIP: sgdt/sidt are not virtualized");
 	t.sregs.efer = REAL_EFER;
 	r = transport_set_syscall_msrs(vcpu, g);
 	if (!r)
 		r = transport_resume(&t);
-	if (r && t.sregs.cr4 & CR4_UMIP) {
-		/* A backend without UMIP: the guest's sgdt then shows the stub's tables. */
-		pr_warn("shadow mode without UMIP: sgdt/sidt are not virtualized");
-		t.sregs.cr4 &= ~CR4_UMIP;
-		r = transport_resume(&t);
-	}
 	/* From here on registers travel in kvm_run when KVM can do that (transport.c). The
 	 * entry state above went through the ioctls, so a refusal was reported right there. */
 	if (!r && (kvm_raw_ioctl(vcpu->vm->kvm_fd, KVM_CHECK_EXTENSION,

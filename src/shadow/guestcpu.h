@@ -48,6 +48,8 @@ extern const char *const trap_kind_names[TK_KINDS];
 
 struct guestcpu_stats {
 	uint64_t by_vector[256];
+	uint64_t ns_by_vector[256];    /* lodger's handling of each, from the exit to KVM_RUN */
+	uint64_t syscalls, syscall_ns; /* the guest's syscalls through the stub */
 	uint64_t by_kind[TK_KINDS];
 	uint64_t by_place[TRAP_PLACES];
 	uint64_t stub_cli, stub_sti; /* handled by the stub's fast path (guestcpu_sync_stats) */

@@ -49,6 +49,11 @@ struct personality {
 	 */
 	bool kernel_if_is_real;
 
+	/* The guest kernel runs on the stub's present aliases of the kernel selectors
+	 * (stub_abi.h): its own reloads of CS and SS (iretq to itself) then do not trap.
+	 * The personality loads them (regs_out); lodger's record decides the mode. */
+	bool kernel_on_aliases;
+
 	/* Boot-time state: the virtual CPU (g's registers) and the entry registers in t
 	 * (RIP, arguments). The guest starts in kernel mode. */
 	int (*boot)(struct trap *t, const struct personality_boot *b);

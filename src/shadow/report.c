@@ -39,6 +39,18 @@ static void write_traps(struct json *j, const struct guestcpu_stats *st)
 		json_u64(j, vector, st->by_vector[v]);
 	}
 	json_close(j);
+	/* lodger's time on each, from the stub's exit to the next KVM_RUN (phases has the
+	 * KVM_RUN round trips) */
+	json_open(j, "time_ns_by_vector");
+	for (unsigned v = 0; v < 256; v++) {
+		if (!st->by_vector[v])
+			continue;
+		snprintf(vector, sizeof(vector), "%u", v);
+		json_u64(j, vector, st->ns_by_vector[v]);
+	}
+	json_close(j);
+	json_u64(j, "syscalls", st->syscalls);
+	json_u64(j, "syscall_time_ns", st->syscall_ns);
 	json_open(j, "by_kind");
 	for (unsigned k = 0; k < TK_KINDS; k++)
 		json_u64(j, trap_kind_names[k], st->by_kind[k]);

@@ -24,7 +24,8 @@ static void *stub_ptr(const struct stub *stub, uint64_t offset, uint64_t len)
 	return MON_PTR(stub->mem, stub->mon_off + offset, len);
 }
 
-void stub_install(struct stub *stub, struct guest_mem *mem, uint64_t mon_off, bool fast_paths)
+void stub_install(struct stub *stub, struct guest_mem *mem, uint64_t mon_off, bool fast_paths,
+		  bool aliases)
 {
 	uint64_t *gdt, not_present = ~DESC_PRESENT;
 	uint32_t version = STUB_ABI_VERSION;
@@ -32,6 +33,7 @@ void stub_install(struct stub *stub, struct guest_mem *mem, uint64_t mon_off, bo
 	stub->mem = mem;
 	stub->mon_off = mon_off;
 	stub->fast_paths = fast_paths;
+	stub->aliases = fast_paths || aliases;
 	memset(stub_ptr(stub, 0, STUB_MONITOR_SIZE), 0, STUB_MONITOR_SIZE);
 	memcpy(stub_ptr(stub, STUB_CODE, stub_code_end - stub_code_start), stub_code_start,
 	       stub_code_end - stub_code_start);
@@ -45,20 +47,20 @@ void stub_install(struct stub *stub, struct guest_mem *mem, uint64_t mon_off, bo
 	gdt[STUB_GUEST_USER32_CS >> 3] = x86_code_data_desc(true, false, 3) & not_present;
 	gdt[STUB_GUEST_USER_DS >> 3] = x86_code_data_desc(false, false, 3) & not_present;
 	gdt[STUB_GUEST_USER_CS >> 3] = x86_code_data_desc(true, true, 3) & not_present;
-	if (fast_paths) { /* what the stub's own iretq loads */
+	if (stub->aliases) { /* what the stub's own iretq loads */
 		gdt[STUB_ALIAS_KERNEL_CS >> 3] = x86_code_data_desc(true, true, 3);
 		gdt[STUB_ALIAS_KERNEL_DS >> 3] = x86_code_data_desc(false, false, 3);
 	}
 	stub_area(stub)->abi_version = version;
 }
 
-static void write_gate(uint64_t *gate, uint64_t handler, unsigned ist)
+static void write_gate(uint64_t *gate, uint64_t handler, unsigned ist, unsigned dpl)
 {
 	struct x86_gate g = {.offset = handler,
 			     .selector = STUB_CS,
 			     .ist = ist,
 			     .type = GATE_INTERRUPT,
-			     .dpl = 0,
+			     .dpl = dpl,
 			     .present = true};
 
 	x86_gate_encode(gate, &g);
@@ -73,15 +75,20 @@ void stub_place(struct stub *stub, uint64_t base)
 	uint64_t ist1 = base + STUB_IST_TOP, limit = BOOT_TSS_LIMIT;
 
 	stub->base = base;
-	/* 1. Gates: DPL 0 everywhere, so a guest `int n` traps (#GP, or #UD on kvm_pvm) and
-	 * lodger applies the guest's own gate's DPL. */
+	/* 1. Gates: DPL 0, so a guest `int n` traps (#GP, or #UD on kvm_pvm) and lodger
+	 * applies the guest's own gate's DPL. Except #BP's, DPL 3: an int3 then arrives as
+	 * the #BP it is on every backend (kvm_pvm raises it even through a DPL-0 gate),
+	 * never as a failed delivery, which a hypervisor below may re-inject as the int3
+	 * with RIP already past it (nested SVM without NRIPS: the #GP then names the next
+	 * instruction). lodger still applies the guest's gate's DPL (dispatch_trap). */
 	for (unsigned v = 0; v < 256; v++) {
 		unsigned ist = v == VEC_NMI || v == VEC_DF || v == VEC_MC;
 
-		write_gate(&idt[2 * v], base + STUB_CODE + v * STUB_ENTRY_SIZE, ist);
+		write_gate(&idt[2 * v], base + STUB_CODE + v * STUB_ENTRY_SIZE, ist,
+			   v == VEC_BP ? 3 : 0);
 	}
 	if (stub->fast_paths)
-		write_gate(&idt[2 * 13], base + STUB_CODE + STUB_GP_FAST, 0);
+		write_gate(&idt[2 * 13], base + STUB_CODE + STUB_GP_FAST, 0, 0);
 	/* 2. TSS stacks. */
 	memset(tss, 0, BOOT_TSS_LIMIT + 1);
 	memcpy(tss + TSS_RSP0, &rsp0, 8);
@@ -121,7 +128,7 @@ void stub_set_guest_mode(const struct stub *stub, bool user)
 	uint64_t *gdt = stub_ptr(stub, STUB_GDT, STUB_GDT_ENTRIES * 8);
 
 	stub_area(stub)->guest_user = user;
-	if (!stub->fast_paths)
+	if (!stub->aliases)
 		return;
 	/* The aliases are DPL 3: present only while the guest is in kernel mode, so guest
 	 * user code loading one (iretq, lret, mov) faults #NP, which lodger turns into the

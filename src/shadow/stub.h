@@ -20,17 +20,21 @@ struct stub {
 	uint64_t mon_off; /* where the stub's pages are in monitor memory */
 	uint64_t base;	  /* linear base of the stub region (2 MiB aligned) */
 	bool fast_paths;  /* traps the stub handles itself (entry.S) are enabled */
+	bool aliases;	  /* the kernel selectors' present aliases exist (stub_abi.h) */
 };
 
 /*
  * Copies the stub code and builds the GDT at monitor offset mon_off (STUB_MONITOR_SIZE bytes).
  * `fast_paths` lets the stub handle some traps itself (claims 7, 19), returning to the
- * guest kernel with iretq through the present aliases of its selectors (stub_abi.h).
+ * guest kernel with iretq through the present aliases of its selectors (stub_abi.h);
+ * `aliases` installs those aliases without the fast paths (a personality whose kernel
+ * runs on them). Fast paths imply aliases.
  */
-void stub_install(struct stub *stub, struct guest_mem *mem, uint64_t mon_off, bool fast_paths);
+void stub_install(struct stub *stub, struct guest_mem *mem, uint64_t mon_off, bool fast_paths,
+		  bool aliases);
 
 /* Tells the stub's fast paths whether the guest is in user mode (they act only for its
- * kernel). */
+ * kernel), and makes the aliases present in kernel mode only. */
 void stub_set_guest_mode(const struct stub *stub, bool user);
 
 /* The per-vCPU stub<->VMM area (stub_abi.h), in monitor memory. */

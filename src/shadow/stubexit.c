@@ -187,7 +187,7 @@ int stubexit_handle(struct vcpu *vcpu)
 {
 	struct guestcpu *g = vcpu->guest;
 	struct trap t = {.vcpu = vcpu, .g = g};
-	uint64_t fills = g->stats.by_kind[TK_SHADOW_FILL];
+	uint64_t fills = g->stats.by_kind[TK_SHADOW_FILL], start = phase_now();
 	enum entry entry;
 	int vector, status;
 
@@ -239,6 +239,10 @@ int stubexit_handle(struct vcpu *vcpu)
 		status = shadow_debug_resume(&t, g->stats.by_kind[TK_SHADOW_FILL] == fills);
 	if (!status && !t.parked)
 		status = transport_resume(&t);
+	if (entry == ENTRY_VECTOR)
+		g->stats.ns_by_vector[vector] += phase_now() - start;
+	else if (entry == ENTRY_SYSCALL)
+		g->stats.syscalls++, g->stats.syscall_ns += phase_now() - start;
 	if (status == EXIT_TRIPLE_FAULT) {
 		char chain[200];
 

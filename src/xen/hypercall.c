@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "front/log.h"
+#include "front/phase.h"
 #include "shadow/gmem.h"
 #include "xen/bounce.h"
 #include "xen/families.h"
@@ -177,9 +178,13 @@ static long dispatch(struct xen_vcpu *v, uint64_t nr, const uint64_t a[6])
 
 long xen_hypercall(struct xen_vcpu *v, uint64_t nr, const uint64_t a[6])
 {
+	uint64_t start = phase_now();
 	long r = dispatch(v, nr, a);
 	const char *name = xen_hypercall_name(nr);
 	char unnamed[32];
+
+	if (nr < 64)
+		v->d->hypercall_ns[nr] += phase_now() - start;
 
 	if (!name) {
 		snprintf(unnamed, sizeof(unnamed), "hypercall_%llu", (unsigned long long)nr);

@@ -92,12 +92,11 @@ void xen_regs_out(struct xen_pstate *p, struct trap *t)
 	k->rip = r->rip, k->rflags = r->rflags;
 	trap_set_mode(t, user);
 	/* In kernel mode, the kernel runs on the stub's present aliases of its selectors
-	 * (stub_abi.h) where the stub has them: what it reads from CS and SS then loads
-	 * natively, as Xen's ring-3 kernel selectors do, so Linux's iret_to_self (sync_core,
-	 * once per patched instruction) does not trap. User mode keeps the not-present ones:
-	 * nothing there can reach a kernel descriptor. (The stub installs the aliases with
-	 * its fast paths, today only for personalities whose IF is real.) */
-	if (!user && g->stub.fast_paths) {
+	 * (stub_abi.h, kernel_on_aliases): what it reads from CS and SS then loads natively,
+	 * as Xen's ring-3 kernel selectors do, so Linux's iret_to_self (sync_core, once per
+	 * patched instruction) does not trap. User mode keeps the not-present ones: nothing
+	 * there can reach a kernel descriptor. */
+	if (!user && g->stub.aliases) {
 		t->sregs.cs = cpu_flat_segment(STUB_ALIAS_KERNEL_CS, true, true);
 		t->sregs.ss = cpu_flat_segment(STUB_ALIAS_KERNEL_DS, false, false);
 	}
@@ -665,6 +664,19 @@ static void write_stats(struct json *j, const struct guestcpu *g)
 		json_close(j);
 	}
 	json_close(j);
+	json_open(j, "hypercall_time_ns");
+	for (unsigned nr = 0; nr < 64; nr++) {
+		const char *name = xen_hypercall_name(nr);
+
+		if (!d->hypercalls[nr])
+			continue;
+		if (!name) {
+			snprintf(key, sizeof(key), "hypercall_%u", nr);
+			name = key;
+		}
+		json_u64(j, name, d->hypercall_ns[nr]);
+	}
+	json_close(j);
 	json_open(j, "bounces_by_vector");
 	for (unsigned vec = 0; vec < 256; vec++) {
 		if (!d->bounces[vec])
@@ -710,6 +722,7 @@ void xen_pers_destroy(struct guestcpu *g)
 const struct personality xen_personality = {
 	.name = "xen",
 	.kernel_if_is_real = false,
+	.kernel_on_aliases = true,
 	.boot = xen_pers_boot,
 	.syscall = xen_pers_syscall,
 	.exception = xen_pers_exception,

@@ -84,6 +84,7 @@ struct xen_domain {
 	/* -stats: hypercalls by number and by sub-op (the command argument, for the
 	 * hypercalls that have one, below 64), bounces by vector, events by port */
 	uint64_t hypercalls[64];
+	uint64_t hypercall_ns[64]; /* time in each, a multicall's including its calls' */
 	uint64_t subops[64][64];
 	uint64_t bounces[256];
 	uint64_t events[XEN_NR_PORTS];

@@ -106,7 +106,7 @@ static void setup(void)
 	quiet = fopen("/dev/null", "w");
 	if (!vcpu.run || !g || !quiet)
 		abort();
-	stub_install(&g->stub, &vm.mem, 0, true);
+	stub_install(&g->stub, &vm.mem, 0, true, false);
 	stub_place(&g->stub, STUB_BASE);
 }
 

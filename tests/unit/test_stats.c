@@ -377,6 +377,11 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 	gs->by_vector[13] = 5;
 	gs->by_vector[14] = 30;
 	gs->by_vector[255] = 2;
+	gs->ns_by_vector[3] = 700;
+	gs->ns_by_vector[14] = 9000;
+	gs->ns_by_vector[255] = 80;
+	gs->syscalls = 13;
+	gs->syscall_ns = 2600;
 	for (unsigned k = 0; k < TK_KINDS; k++)
 		gs->by_kind[k] = 10 + k;
 	gs->by_place[TRAP_IN_STUB] = 100;
@@ -428,6 +433,14 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 				"      \"14\": 30,\n"
 				"      \"255\": 2\n"
 				"    },\n"
+				"    \"time_ns_by_vector\": {\n"
+				"      \"3\": 700,\n"
+				"      \"13\": 0,\n"
+				"      \"14\": 9000,\n"
+				"      \"255\": 80\n"
+				"    },\n"
+				"    \"syscalls\": 13,\n"
+				"    \"syscall_time_ns\": 2600,\n"
 				"    \"by_kind\": {\n"
 				"      \"shadow_fill\": 10,\n"
 				"      \"reflected\": 11,\n"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86.h"
 #include "boot/bootmap.h"
 #include "lodger/stub_abi.h"
 #include "shadow/stub.h"
@@ -62,7 +63,7 @@ static uint64_t q(uint64_t offset)
 
 static void install_and_place(bool fast, uint64_t base)
 {
-	stub_install(&stub, &mem, MON_OFF, fast);
+	stub_install(&stub, &mem, MON_OFF, fast, false);
 	stub_place(&stub, base);
 }
 
@@ -127,7 +128,7 @@ static uint64_t tss_field(unsigned offset)
 #define TSS_RSP0 0x04
 #define TSS_IST1 0x24
 
-Test(stub_place, every_gate_is_a_present_dpl0_interrupt_gate_on_the_stub_cs)
+Test(stub_place, every_gate_is_a_present_interrupt_gate_on_the_stub_cs_dpl0_but_bp)
 {
 	for (int fast = 0; fast <= 1; fast++) {
 		install_and_place(fast, BASE_A);
@@ -138,8 +139,10 @@ Test(stub_place, every_gate_is_a_present_dpl0_interrupt_gate_on_the_stub_cs)
 				     fast, v);
 			cr_assert_eq(g.type, 0xe, "fast %d gate %u: expected type 0xe, got %#x",
 				     fast, v, g.type);
-			cr_assert_eq(g.dpl, 0, "fast %d gate %u: expected DPL 0, got %u", fast, v,
-				     g.dpl);
+			unsigned dpl = v == VEC_BP ? 3 : 0;
+
+			cr_assert_eq(g.dpl, dpl, "fast %d gate %u: expected DPL %u, got %u", fast,
+				     v, dpl, g.dpl);
 			cr_assert_eq(g.selector, STUB_CS,
 				     "fast %d gate %u: expected selector %#x, got %#x", fast, v,
 				     STUB_CS, g.selector);
