@@ -34,7 +34,7 @@ struct vcpu {
 	uint64_t completed;		   /* instructions lodger completed for KVM (emulate.c) */
 	struct phase_stats phases[PHASES]; /* where the time goes (phase.h), for -stats */
 	struct guestcpu *guest; /* shadow mode's virtual CPU (shadow/guestcpu.h), else NULL */
-	bool umip;		/* its CPUID has UMIP, so KVM accepts CR4.UMIP (cpu_set_cpuid) */
+	bool umip;		/* its CPUID has UMIP, so KVM may accept CR4.UMIP (cpu_set_cpuid) */
 };
 
 int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out);

@@ -83,14 +83,15 @@ int guestcpu_start(struct vcpu *vcpu, const struct personality_boot *boot)
 		return r;
 	t.sregs.ds = t.sregs.es = t.sregs.fs = t.sregs.gs = t.sregs.ss;
 	t.sregs.cr0 = REAL_CR0;
-	t.sregs.cr4 = REAL_CR4;
-	/* UMIP: sgdt/sidt/sldt/smsw/str trap at CPL3. KVM refuses CR4.UMIP unless the vCPU's
-	 * CPUID has it; without it the guest's sgdt shows the stub's tables. */
-	if (vcpu->umip)
-		t.sregs.cr4 |= CR4_UMIP;
-	else
-		pr_warn("shadow mode without UMIP: sgdt/sidt are not virtualized");
 	t.sregs.efer = REAL_EFER;
+	/* UMIP: sgdt/sidt/sldt/smsw/str trap at CPL3. KVM refuses CR4.UMIP unless the vCPU's
+	 * CPUID has it, and some backends even then (nested SVM): asked quietly. Without it
+	 * the guest's sgdt shows the stub's tables. */
+	t.sregs.cr4 = REAL_CR4 | CR4_UMIP;
+	if (!vcpu->umip || kvm_raw_ioctl(vcpu->fd, KVM_SET_SREGS, &t.sregs) < 0) {
+		pr_warn("shadow mode without UMIP: sgdt/sidt are not virtualized");
+		t.sregs.cr4 = REAL_CR4;
+	}
 	r = transport_set_syscall_msrs(vcpu, g);
 	if (!r)
 		r = transport_resume(&t);
