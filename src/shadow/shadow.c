@@ -243,8 +243,12 @@ static void leaf_set_at(struct shadow *s, uint64_t *pte, uint64_t e, const char 
 	if (leaf_writable(old))
 		wl_unlink(s, slot, old & PTE_ADDR_MASK);
 	/* A and D in a shadow leaf are the backend's (its walks set them), not a right. */
-	if ((old & PTE_P) && ((old | PTE_W) & ~(PTE_A | PTE_D)) != (e & ~(PTE_A | PTE_D)))
-		s->kvm_stale = true;
+	if ((old & PTE_P) && ((old | PTE_W) & ~(PTE_A | PTE_D)) != (e & ~(PTE_A | PTE_D))) {
+		if (s->deferring)
+			s->kvm_stale_guest = true;
+		else
+			s->kvm_stale = true;
+	}
 	*pte = e;
 	if (!(e & PTE_P))
 		s->gval[slot] = 0;
@@ -259,6 +263,8 @@ static void protect_frame(struct shadow *s, uint64_t frame)
 {
 	uint32_t m = s->whead[whash(s, frame)];
 
+	/* A writable translation the guest took away may still be in KVM, unlisted */
+	shadow_flush_point(s);
 	s->stats.protects++;
 	while (m) {
 		uint32_t next = s->wnext[m - 1];
@@ -305,6 +311,14 @@ static void free_page(struct shadow *s, uint64_t gpa)
 	mirror_unlink(s, index);
 	s->pg_level[index] = 0;
 	s->page_busy[index] = false;
+	if (s->deferring) {
+		s->held_pages[s->nr_held++] = index;
+		s->kvm_stale_guest = true;
+		/* Not too many pages out of use: flush at the next resume. */
+		if (s->nr_held > s->pool_pages / 8)
+			s->kvm_stale = true;
+		return;
+	}
 	s->free_pages[s->nr_free++] = index;
 	s->kvm_stale = true;
 }
@@ -692,6 +706,7 @@ int shadow_init(struct shadow *s, struct guest_mem *mem, uint64_t pool_off, uint
 	s->mhash_mask = pow2_at_least(pool_pages) - 1;
 	s->whash_mask = pow2_at_least(pool_pages * 4) - 1;
 	s->free_pages = calloc(pool_pages, sizeof(*s->free_pages));
+	s->held_pages = calloc(pool_pages, sizeof(*s->held_pages));
 	s->page_busy = calloc(pool_pages, sizeof(*s->page_busy));
 	s->pg_level = calloc(pool_pages, 1);
 	s->pg_unsync = calloc(pool_pages, 1);
@@ -705,7 +720,7 @@ int shadow_init(struct shadow *s, struct guest_mem *mem, uint64_t pool_off, uint
 	s->wnext = calloc(slots, sizeof(*s->wnext));
 	s->wprev = calloc(slots, sizeof(*s->wprev));
 	s->whead = calloc((uint64_t)s->whash_mask + 1, sizeof(*s->whead));
-	if (!s->free_pages || !s->page_busy || !s->pg_level || !s->pg_unsync || !s->pg_la ||
+	if (!s->free_pages || !s->held_pages || !s->page_busy || !s->pg_level || !s->pg_unsync || !s->pg_la ||
 	    !s->pg_gsrc || !s->pg_parent || !s->pg_mnext || !s->pg_mprev || !s->mhead ||
 	    !s->wnext || !s->wprev || !s->whead || !s->gval) {
 		shadow_destroy(s);
@@ -724,6 +739,7 @@ int shadow_init(struct shadow *s, struct guest_mem *mem, uint64_t pool_off, uint
 void shadow_destroy(struct shadow *s)
 {
 	free(s->free_pages);
+	free(s->held_pages);
 	free(s->page_busy);
 	free(s->pg_level);
 	free(s->pg_unsync);
@@ -746,6 +762,8 @@ uint64_t shadow_root(struct shadow *s, uint64_t guest_cr3, bool user, bool flush
 	struct shadow_root *r = root_find(s, cr3, user);
 
 	s->stats.root_switches++;
+	if (flush)
+		shadow_flush_point(s);
 	if (r) {
 		s->stats.root_hits++;
 		if (flush) {
@@ -760,6 +778,13 @@ uint64_t shadow_root(struct shadow *s, uint64_t guest_cr3, bool user, bool flush
 		return 0;
 	}
 	root_touch(s, r);
+	/* Another root runs: as a CR3 load, it must not find what this one's guest took away
+	 * (KVM may keep translations per root, but the CPU's TLB does not). */
+	if (!flush) {
+		if (r->pml4_gpa != s->last_root)
+			shadow_flush_point(s);
+		s->last_root = r->pml4_gpa;
+	}
 	return r->pml4_gpa;
 }
 
@@ -1164,6 +1189,7 @@ void shadow_invlpg(struct shadow *s, uint64_t guest_cr3, uint64_t la)
 	s->stats.invlpgs++;
 	if (!canonical(la)) /* invlpg of a non-canonical address is a no-op */
 		return;
+	shadow_flush_point(s);
 	t0 = time_start(s);
 	unsync_flush(s);
 	for (int user = 0; user < 2; user++) {
@@ -1204,7 +1230,11 @@ void shadow_pte_written(struct shadow *s, uint64_t gpa, uint64_t len)
 					if (!(t[i] & PTE_P) || (level == 2 && is_stub_pde(s, t[i])))
 						continue;
 					s->stats.pte_zaps++;
+					/* the guest's own change: KVM may keep the old
+					 * translation until its flush point, as a TLB would */
+					s->deferring = true;
 					zap_entry(s, &t[i], level, entry_la(s->pg_la[p], i, level));
+					s->deferring = false;
 					again |= level > 1;
 				}
 			}
@@ -1234,6 +1264,7 @@ void shadow_flush_all(struct shadow *s)
 {
 	uint64_t t0 = time_start(s);
 
+	shadow_flush_point(s);
 	for (unsigned i = 0; i < SHADOW_MAX_ROOTS; i++)
 		if (s->roots[i].in_use)
 			root_reset(s, &s->roots[i]);
@@ -1258,4 +1289,18 @@ void shadow_set_stub_base(struct shadow *s, uint64_t stub_base)
 		if (!install_stub(s, r))
 			root_reset(s, r);
 	}
+}
+
+void shadow_flush_point(struct shadow *s)
+{
+	if (s->kvm_stale_guest)
+		s->kvm_stale = true;
+}
+
+void shadow_kvm_flushed(struct shadow *s)
+{
+	s->kvm_stale = false;
+	s->kvm_stale_guest = false;
+	while (s->nr_held)
+		s->free_pages[s->nr_free++] = s->held_pages[--s->nr_held];
 }

@@ -69,6 +69,8 @@ struct shadow {
 	uint64_t pool_off, pool_pages; /* table pages: monitor memory [pool_off, +pages*4K) */
 	uint32_t *free_pages;	       /* stack of free page indexes */
 	uint32_t nr_free;
+	uint32_t *held_pages; /* freed while KVM may still hold what it derived from them */
+	uint32_t nr_held;     /* (kvm_stale_guest): free again at shadow_kvm_flushed */
 	bool *page_busy;       /* per pool page: allocated (catches a double free) */
 	uint64_t stub_base;    /* 2 MiB-aligned linear base of the stub region */
 	uint64_t stub_pt_gpa;  /* page table mapping the stub's pages (U=0) */
@@ -113,6 +115,17 @@ struct shadow {
 	 * read-only one writable, needs nothing: a fault makes KVM and the CPU walk again.
 	 */
 	bool kvm_stale;
+	/*
+	 * Set instead of kvm_stale for what the guest itself took away from its tables
+	 * (shadow_pte_written: mmu_update, ptwr, lodger's writes for it): as on a CPU, the old
+	 * translation may live on until the guest's own flush point (invlpg, a CR3 load, a
+	 * switch of roots, a Xen flush or pin: shadow_flush_point), which turns this into
+	 * kvm_stale. Table pages freed meanwhile are held, not reused, until KVM's flush, so
+	 * what KVM keeps is only ever what this root gave before.
+	 */
+	bool kvm_stale_guest;
+	bool deferring;	    /* inside shadow_pte_written's zaps */
+	uint64_t last_root; /* the root the guest last ran on (shadow_root, flush = false) */
 	/* The last fill found the entry already as it would write it: a backend that does not
 	 * honour the entry (kvm_pvm's first upper-half slot at CPL3) faults on it forever. */
 	bool refilled_same;
@@ -191,5 +204,13 @@ void shadow_flush_all(struct shadow *s);
 
 /* Moves the stub region to a new 2 MiB-aligned base in every root (relocation). */
 void shadow_set_stub_base(struct shadow *s, uint64_t stub_base);
+
+/* A guest flush point that the calls above do not see (a Xen pin, whose type change
+ * flushes writable translations of the frame on Xen): what the guest took away must be
+ * gone from KVM before it runs again (kvm_stale_guest becomes kvm_stale). */
+void shadow_flush_point(struct shadow *s);
+
+/* KVM dropped what it derived from the tables (vm_flush_monitor): held pages are free. */
+void shadow_kvm_flushed(struct shadow *s);
 
 #endif

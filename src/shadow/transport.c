@@ -83,11 +83,15 @@ int transport_sync_kvm(struct trap *t)
 {
 	struct shadow *s = &t->g->shadow;
 
+	int r;
+
 	if (!s->kvm_stale)
 		return 0;
-	s->kvm_stale = false;
 	s->stats.kvm_flushes++;
-	return vm_flush_monitor(t->vcpu->vm);
+	r = vm_flush_monitor(t->vcpu->vm);
+	if (!r)
+		shadow_kvm_flushed(s);
+	return r;
 }
 
 int transport_resume(struct trap *t)

@@ -262,6 +262,8 @@ static long one_ext(struct xen_vcpu *v, const struct mmuext_op *op)
 	case MMUEXT_PIN_L4_TABLE: {
 		long r = pin(d, mfn, op->cmd - MMUEXT_PIN_L1_TABLE + 1);
 
+		if (!r && v->hooks && v->hooks->pinned)
+			v->hooks->pinned(v->opaque);
 		if (!r && op->cmd == MMUEXT_PIN_L4_TABLE)
 			m2p_slot(v, mfn);
 		return r;

@@ -158,6 +158,13 @@ static void hook_invlpg(void *opaque, uint64_t la)
 		shadow_invlpg(s, p->v.user_cr3, la);
 }
 
+static void hook_pinned(void *opaque)
+{
+	struct xen_pstate *p = opaque;
+
+	shadow_flush_point(&p->t->g->shadow);
+}
+
 static void hook_new_root(void *opaque, bool user, uint64_t l4_gpa)
 {
 	struct xen_pstate *p = opaque;
@@ -224,6 +231,7 @@ static const struct xen_hooks hooks = {
 	.pte_written = hook_pte_written,
 	.flush_all = hook_flush_all,
 	.invlpg = hook_invlpg,
+	.pinned = hook_pinned,
 	.new_root = hook_new_root,
 	.console_write = hook_console_write,
 	.now_ns = hook_now_ns,

@@ -51,6 +51,9 @@ struct xen_hooks {
 	void (*flush_all)(void *opaque);
 	/* Flush the translations of one linear address. */
 	void (*invlpg)(void *opaque, uint64_t la);
+	/* A frame became a pinned page table: Xen's type change flushes the TLB's writable
+	 * translations of it, which the guest may have taken away without a flush. */
+	void (*pinned)(void *opaque);
 	/* The guest's kernel or user base pointer (an L4's guest-physical address) changed. */
 	void (*new_root)(void *opaque, bool user, uint64_t l4_gpa);
 	/* Console output from console_io or the console ring. */

@@ -261,8 +261,9 @@ static void check_tables(void)
 		}
 		cr_assert_eq(stubs, 1, "root %u maps the stub %u times", r, stubs);
 	}
-	cr_assert_eq(used, sh.pool_pages - sh.nr_free, "%llu tables reachable, %llu allocated",
-		     (unsigned long long)used, (unsigned long long)(sh.pool_pages - sh.nr_free));
+	cr_assert_eq(used, sh.pool_pages - sh.nr_free - sh.nr_held,
+		     "%llu tables reachable, %llu allocated", (unsigned long long)used,
+		     (unsigned long long)(sh.pool_pages - sh.nr_free - sh.nr_held));
 #undef SEE
 }
 
@@ -1387,6 +1388,85 @@ Test(shadow_coherence, a_written_entry_drops_exactly_what_was_derived_from_it)
 	check_coherent();
 }
 
+Test(shadow_coherence, what_the_guest_takes_away_reaches_kvm_at_its_flush_point)
+{
+	uint64_t r = root(false);
+
+	gmap(gcr3, LA_K, 1, FRAME_A, PTE_P | PTE_W | PTE_D, UPPER);
+	assert_result(fill(false, LA_K, PFEC_W), SHADOW_FILLED);
+	sh.kvm_stale = false;
+	/* The guest makes its page read-only (mmu_update): dropped, KVM not yet told. */
+	*gentry(gcr3, LA_K, 1) = FRAME_A | PTE_P;
+	shadow_pte_written(&sh, entry_gpa(gcr3, LA_K, 1), 8);
+	cr_assert_eq(sentry(r, LA_K, 1), 0, "expected the entry dropped from the shadow");
+	cr_assert_not(sh.kvm_stale, "expected no KVM flush before the guest's flush point");
+	cr_assert(sh.kvm_stale_guest);
+	/* The same root running again is no flush point either. */
+	cr_assert_eq(shadow_root(&sh, gcr3, false, false), r);
+	cr_assert_not(sh.kvm_stale);
+	/* Its invlpg is. */
+	shadow_invlpg(&sh, gcr3, LA_K);
+	cr_assert(sh.kvm_stale, "expected KVM told at the guest's invlpg");
+	shadow_kvm_flushed(&sh);
+	cr_assert_not(sh.kvm_stale_guest);
+	check_coherent();
+}
+
+Test(shadow_coherence, a_switch_of_roots_a_cr3_load_and_a_new_table_are_flush_points)
+{
+	uint64_t rk = root(false), x = 0x100000ULL, la2 = 0x00007f0000400000ULL;
+
+	(void)rk;
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW | PTE_D, UPPER);
+	gmap(gcr3, LA_K, 1, x, PTE_P | PTE_W | PTE_D, UPPER);
+	for (int step = 0; step < 3; step++) {
+		assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+		shadow_kvm_flushed(&sh);
+		*gentry(gcr3, LA_U, 1) = FRAME_B | USER_RW;
+		shadow_pte_written(&sh, entry_gpa(gcr3, LA_U, 1), 8);
+		cr_assert_not(sh.kvm_stale);
+		if (step == 0) /* to user mode: another root */
+			cr_assert_neq(shadow_root(&sh, gcr3, true, false), 0);
+		else if (step == 1) /* a CR3 load of the same root */
+			shadow_switch_root(&sh, gcr3, false);
+		else { /* a frame becomes a page table: its writable translations must go */
+			assert_result(fill(false, LA_K, PFEC_W), SHADOW_FILLED);
+			gmap(gcr3, la2, 1, FRAME_A, USER_RW, UPPER);
+			*gentry(gcr3, la2, 2) = x | UPPER;
+			*(uint64_t *)(mem.ram + x + idx(la2, 1) * 8) = FRAME_B | USER_RW;
+			assert_result(fill(false, la2, 0), SHADOW_FILLED);
+		}
+		cr_assert(sh.kvm_stale, "step %d: expected KVM told", step);
+		/* back on the kernel root, as the guest was */
+		cr_assert_neq(shadow_root(&sh, gcr3, false, false), 0);
+		*gentry(gcr3, LA_U, 1) = FRAME_A | USER_RW | PTE_D;
+	}
+	check_coherent();
+}
+
+Test(shadow_coherence, tables_the_guest_drops_are_not_reused_before_kvm_flushes)
+{
+	uint64_t r = root(false), used;
+
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW, UPPER);
+	assert_result(fill(false, LA_U, 0), SHADOW_FILLED);
+	shadow_kvm_flushed(&sh);
+	used = sh.pool_pages - sh.nr_free;
+	/* The guest clears the PDE: the shadow's page table goes, held for KVM's sake. */
+	*gentry(gcr3, LA_U, 2) = 0;
+	shadow_pte_written(&sh, entry_gpa(gcr3, LA_U, 2), 8);
+	cr_assert_eq(sentry(r, LA_U, 2), 0);
+	cr_assert_eq(sh.nr_held, 1, "expected the page table held");
+	cr_assert_eq(sh.pool_pages - sh.nr_free, used, "expected it not free yet");
+	check_tables();
+	shadow_flush_point(&sh);
+	cr_assert(sh.kvm_stale);
+	shadow_kvm_flushed(&sh);
+	cr_assert_eq(sh.nr_held, 0);
+	cr_assert_eq(sh.pool_pages - sh.nr_free, used - 1, "expected it free after the flush");
+	check_tables();
+}
+
 Test(shadow_coherence, a_table_that_maps_itself_can_be_written_through_itself)
 {
 	uint64_t r = root(false);
@@ -1573,7 +1653,7 @@ Test(shadow_coherence, the_backends_accessed_bit_in_a_leaf_is_no_right_taken_awa
 	cr_assert_not(sh.kvm_stale, "expected a leaf made writable to need no KVM flush");
 	*gentry(gcr3, LA_K, 1) = FRAME_B | PTE_P | PTE_W;
 	shadow_pte_written(&sh, entry_gpa(gcr3, LA_K, 1), 8);
-	cr_assert(sh.kvm_stale, "expected a dropped leaf to need one");
+	cr_assert(sh.kvm_stale_guest, "expected a dropped leaf to need one");
 }
 
 Test(shadow_prefetch, a_guest_fault_is_filled_once_the_guest_fixed_its_table)
