@@ -720,9 +720,9 @@ int shadow_init(struct shadow *s, struct guest_mem *mem, uint64_t pool_off, uint
 	s->wnext = calloc(slots, sizeof(*s->wnext));
 	s->wprev = calloc(slots, sizeof(*s->wprev));
 	s->whead = calloc((uint64_t)s->whash_mask + 1, sizeof(*s->whead));
-	if (!s->free_pages || !s->held_pages || !s->page_busy || !s->pg_level || !s->pg_unsync || !s->pg_la ||
-	    !s->pg_gsrc || !s->pg_parent || !s->pg_mnext || !s->pg_mprev || !s->mhead ||
-	    !s->wnext || !s->wprev || !s->whead || !s->gval) {
+	if (!s->free_pages || !s->held_pages || !s->page_busy || !s->pg_level || !s->pg_unsync ||
+	    !s->pg_la || !s->pg_gsrc || !s->pg_parent || !s->pg_mnext || !s->pg_mprev ||
+	    !s->mhead || !s->wnext || !s->wprev || !s->whead || !s->gval) {
 		shadow_destroy(s);
 		return -ENOMEM;
 	}

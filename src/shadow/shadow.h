@@ -69,8 +69,8 @@ struct shadow {
 	uint64_t pool_off, pool_pages; /* table pages: monitor memory [pool_off, +pages*4K) */
 	uint32_t *free_pages;	       /* stack of free page indexes */
 	uint32_t nr_free;
-	uint32_t *held_pages; /* freed while KVM may still hold what it derived from them */
-	uint32_t nr_held;     /* (kvm_stale_guest): free again at shadow_kvm_flushed */
+	uint32_t *held_pages;  /* freed while KVM may still hold what it derived from them */
+	uint32_t nr_held;      /* (kvm_stale_guest): free again at shadow_kvm_flushed */
 	bool *page_busy;       /* per pool page: allocated (catches a double free) */
 	uint64_t stub_base;    /* 2 MiB-aligned linear base of the stub region */
 	uint64_t stub_pt_gpa;  /* page table mapping the stub's pages (U=0) */

@@ -17,6 +17,7 @@
 #include "shadow/personality.h"
 #include "xen/console_input.h"
 #include "xen/domain.h"
+#include "xen/pit.h"
 #include "xen/time.h"
 
 /* Where the stub lives for a PV guest unless stub-base= says otherwise: inside the
@@ -54,6 +55,7 @@ struct xen_pstate {
 	int vm_fd;		  /* for that thread's interrupt to a running guest */
 	struct kvm_cpuid2 *cpuid; /* the vCPU's CPUID table, for the forced-emulation cpuid */
 	uint64_t emulated;	  /* instructions completed (cpuid, int n, M2P reads) */
+	struct xen_pit pit;	  /* channel 2 and port 0x61, for the TSC calibration */
 };
 
 extern const struct personality xen_personality;

@@ -12,6 +12,7 @@
 #include "shadow/guestcpu.h"
 #include "shadow/pagewalk.h"
 #include "xen/families.h"
+#include "xen/pit.h"
 
 #define FEP_LEN 5 /* ud2a; .ascii "xen" */
 
@@ -446,16 +447,29 @@ static bool iopl_ok(const struct xen_pstate *p)
 static bool port_io(struct xen_pstate *p, struct trap *t, const ZydisDecodedInstruction *in,
 		    const ZydisDecodedOperand *ops)
 {
+	bool is_in = in->mnemonic == ZYDIS_MNEMONIC_IN;
+	const ZydisDecodedOperand *port_op = &ops[is_in ? 1 : 0], *data = &ops[is_in ? 0 : 1];
+	uint64_t now;
+	uint16_t port;
 	unsigned size;
 
-	if (!iopl_ok(p))
+	if (!iopl_ok(p) || data->type != ZYDIS_OPERAND_TYPE_REGISTER)
 		return false;
-	if (in->mnemonic == ZYDIS_MNEMONIC_OUT)
+	size = data->size / 8;
+	port = port_op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint16_t)port_op->imm.value.u
+							     : (uint16_t)t->regs.rdx;
+	/* Xen's PIT for PV guests (xen/pit.h); every other port reads all ones */
+	if (size == 1 && xen_pit_port(port)) {
+		now = p->v.hooks && p->v.hooks->now_ns ? p->v.hooks->now_ns(p->v.opaque) : 0;
+		if (is_in)
+			return x86_reg_set(&t->regs, data->reg.value,
+					   xen_pit_read(&p->pit, port, now));
+		xen_pit_write(&p->pit, port, (uint8_t)t->regs.rax, now);
 		return true;
-	if (ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER)
-		return false;
-	size = ops[0].size / 8;
-	return x86_reg_set(&t->regs, ops[0].reg.value,
+	}
+	if (!is_in)
+		return true;
+	return x86_reg_set(&t->regs, data->reg.value,
 			   size >= 4 ? 0xffffffffULL : (1ULL << (size * 8)) - 1);
 }
 

@@ -811,6 +811,16 @@ Test(xenpers, port_io_follows_the_virtual_iopl)
 	fk.t.regs.rax = 0x1200;
 	cr_assert_eq(xen_pers_exception(&fk.t), 0);
 	cr_assert_eq(fk.t.regs.rax, 0x12ff);
+	/* Xen's PV PIT: port 0x61 is there (gate, speaker, OUT2 all low at first) */
+	memcpy(at(CODE), "\xe6\x61", 2); /* out %al, $0x61: gate 2 high */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rax = 0x01;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	memcpy(at(CODE), "\xe4\x61", 2); /* in $0x61, %al */
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rax = 0x1200;
+	cr_assert_eq(xen_pers_exception(&fk.t), 0);
+	cr_assert_eq(fk.t.regs.rax, 0x1201, "expected the PIT's port 0x61, gate high");
 	memcpy(at(CODE), "\xef", 1); /* out %eax, (%dx): dropped */
 	fk.t.regs.rip = CODE;
 	cr_assert_eq(xen_pers_exception(&fk.t), 0);
