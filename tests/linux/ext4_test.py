@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 from linux_guest import (E2FS_ENV, debugfs, ext4_image, initramfs, kernel, lodger_cmd,
-                         require_e2fsprogs, require_kvm)
+                         require_e2fsprogs, require_kvm, save_transcript)
 
 GUEST_SCRIPT = r"""
 for i in $(seq 100); do [ -b /dev/xvda ] && break; sleep 0.1; done
@@ -48,9 +48,13 @@ def main():
             run = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
                                  timeout=1200)
         except subprocess.TimeoutExpired as e:
-            out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else ""
-            sys.exit("FAIL: lodger timed out; last lines:\n" + "\n".join(out.splitlines()[-15:]))
+            out = e.stdout or ""
+            out = out.decode(errors="replace") if isinstance(out, bytes) else out
+            log = save_transcript(cache, "ext4_test", out)
+            sys.exit(f"FAIL: lodger timed out (transcript: {log}); last lines:\n"
+                     + "\n".join(out.splitlines()[-15:]))
         out = run.stdout
+        save_transcript(cache, "ext4_test", out + run.stderr)
         if run.returncode != 0 or "ext4-test: done" not in out:
             sys.exit(f"FAIL: status {run.returncode}; last lines:\n"
                      + "\n".join((out + run.stderr).splitlines()[-20:]))

@@ -64,6 +64,15 @@ def debugfs(image, request, text=True):
                           env=E2FS_ENV).stdout
 
 
+def save_transcript(cache, name, text):
+    """Keeps a run's whole console output beside the kernel cache, so that a slow or failed
+    boot (a nested run takes minutes) can be read after the fact; returns the path."""
+    path = os.path.join(cache, name + ".log")
+    with open(path, "w", errors="replace") as f:
+        f.write(text)
+    return path
+
+
 def lodger_cmd(lodger, vmlinuz, initramfs_path, append, image=None):
     cmd = [lodger, "-m", "512M", "-serial", "stdio", "-display", "none", "-kernel", vmlinuz,
            "-initrd", initramfs_path, "-append", append]

@@ -13,7 +13,7 @@ Skips (77) with one line when /dev/kvm is unusable or the kernel package cannot 
 import os
 import sys
 
-from linux_guest import initramfs, kernel, require_kvm
+from linux_guest import initramfs, kernel, require_kvm, save_transcript
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "console"))
 from pty_console import EXIT_USER_QUIT, Fail, Pty, check  # noqa: E402
@@ -49,7 +49,8 @@ def main():
             sys.exit(f"unknown case {case}")
     except Fail as e:
         t.p.kill()
-        print(f"FAIL: {e}")
+        log = save_transcript(cache, f"shell_test-{case}", t.out.decode(errors="replace"))
+        print(f"FAIL: {e} (transcript: {log})")
         print("transcript tail:", t.out[-2000:].decode(errors="replace"))
         sys.exit(1)
     print(f"PASS: {case}")
