@@ -106,6 +106,16 @@ stub_code_start:
 	movl %eax, (%rdx)
 	out %al, $STUB_EXIT_PORT
 
+	/* A full TLB flush: lodger has changed or removed shadow entries, and KVM walks the
+	 * tables in hardware (EPT/NPT), so the CPU's own flush is all it takes. CR4.PGE and
+	 * PCIDE are off, so reloading CR3 drops every translation and paging-structure
+	 * cache entry. %rax is lodger's (it keeps the guest's registers meanwhile). */
+	.org stub_code_start + STUB_TLB_FLUSH
+	mov %cr3, %rax
+	mov %rax, %cr3
+	out %al, $STUB_EXIT_PORT
+	.org stub_code_start + STUB_TLB_FLUSH_DONE
+
 	.org stub_code_start + STUB_CODE_END
 	.globl stub_code_end
 stub_code_end:

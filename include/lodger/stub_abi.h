@@ -14,7 +14,9 @@
 #ifndef LODGER_STUB_ABI_H
 #define LODGER_STUB_ABI_H
 
-#define STUB_ABI_VERSION 3 /* 2: the area grouped by direction; 3: the xAPIC write trampoline */
+#define STUB_ABI_VERSION                                                                           \
+	4 /* 2: the area grouped by direction; 3: the xAPIC write trampoline;                      \
+	   4: the TLB flush trampoline */
 
 #define STUB_REGION_SIZE 0x200000 /* the stub owns a 2 MiB-aligned 2 MiB region */
 
@@ -50,7 +52,9 @@
 #define STUB_GP_FAST	    0x250 /* #GP fast path: cli/sti of the guest kernel, in the VM */
 #define STUB_GP_FAST_EXIT   0x2f0 /* its way out to lodger (the `out`), for everything else */
 #define STUB_APIC_W32	    0x2f8 /* a guest write to the xAPIC page, done at CPL0 */
-#define STUB_CODE_END	    0x300
+#define STUB_TLB_FLUSH	    0x300 /* a TLB flush where KVM walks the tables in hardware */
+#define STUB_TLB_FLUSH_DONE 0x308 /* RIP once its exit has been completed */
+#define STUB_CODE_END	    0x310
 
 /*
  * The per-vCPU stub<->VMM area at STUB_AREA (struct stub_area below). Each field is written

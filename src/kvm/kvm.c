@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -97,4 +98,26 @@ int kvm_failure_status(int err)
 bool kvm_backend_is_pvm(void)
 {
 	return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
+/* A module parameter that reads Y or 1; false when it cannot be read. */
+static bool module_param_on(const char *path)
+{
+	char value[8] = "";
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return false;
+	if (!fgets(value, sizeof(value), f))
+		value[0] = 0;
+	fclose(f);
+	return value[0] == 'Y' || value[0] == '1';
+}
+
+bool kvm_backend_has_tdp(void)
+{
+	if (kvm_backend_is_pvm())
+		return false;
+	return module_param_on("/sys/module/kvm_intel/parameters/ept") ||
+	       module_param_on("/sys/module/kvm_amd/parameters/npt");
 }

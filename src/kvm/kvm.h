@@ -35,4 +35,9 @@ const char *kvm_exit_name(unsigned reason);
 /* True when /dev/kvm is the kvm_pvm software backend (docs/platform.md). */
 bool kvm_backend_is_pvm(void);
 
+/* True when KVM walks the guest's page tables in hardware (kvm_intel with EPT, kvm_amd
+ * with NPT): then a TLB flush inside the guest is all a page-table change needs, where a
+ * KVM that shadows them (kvm_pvm, EPT/NPT off) must be made to drop what it derived. */
+bool kvm_backend_has_tdp(void);
+
 #endif

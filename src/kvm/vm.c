@@ -245,8 +245,9 @@ int vm_start(struct vm *vm)
 		return kvm_failure_status(-vm->kvm_fd);
 	/* Where kvm_pvm departs from hardware KVM, lodger adapts (docs/platform.md). */
 	pr_debug(LOG_BOOT, "KVM backend: %s",
-		 kvm_backend_is_pvm() ? "kvm_pvm (software, shadow paging in the host)"
-				      : "hardware KVM");
+		 kvm_backend_is_pvm()	 ? "kvm_pvm (software, shadow paging in the host)"
+		 : kvm_backend_has_tdp() ? "hardware KVM with EPT/NPT"
+					 : "hardware KVM, shadow paging in the host");
 	if (kvm_raw_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, (void *)(uintptr_t)KVM_CAP_IRQCHIP) <=
 	    0) {
 		pr_err("KVM lacks an in-kernel irqchip (KVM_CAP_IRQCHIP)");

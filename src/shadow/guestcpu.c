@@ -53,6 +53,7 @@ int guestcpu_create(struct vcpu *vcpu, const struct guestcpu_options *opt)
 	vcpu->guest = g;
 	g->pers = opt->personality;
 	reloc_init(&g->reloc, opt->relocate, opt->seed);
+	g->tlb_flush_in_stub = opt->tlb_flush_in_stub;
 	g->reloc.hot = opt->reloc_hot;
 	g->reloc.window_ns = opt->reloc_window_ms * 1000000ULL;
 	/* The stub's fast paths act on the real IF: only where that is the guest's. */

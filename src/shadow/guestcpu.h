@@ -80,9 +80,12 @@ struct guestcpu {
 	bool vif;    /* the guest's RFLAGS.IF */
 	bool halted; /* parked in the stub's idle loop */
 	bool pio_pending;
-	bool apic_pending;     /* parked in the xAPIC write trampoline (apicmmio.h) */
-	struct held held;      /* NMIs and interrupts taken inside a stub path (held.h) */
-	struct kvm_regs saved; /* guest registers while halted or in a PIO trampoline */
+	bool apic_pending;	/* parked in the xAPIC write trampoline (apicmmio.h) */
+	bool flush_pending;	/* in the stub's TLB flush on the way back (transport.c) */
+	bool flush_sti_shadow;	/* the resumption it holds up ends an sti's shadow */
+	bool tlb_flush_in_stub; /* KVM walks the tables in hardware: flush by the stub */
+	struct held held;	/* NMIs and interrupts taken inside a stub path (held.h) */
+	struct kvm_regs saved;	/* guest registers while halted or in a PIO trampoline */
 	struct kvm_sregs saved_sregs;
 	unsigned pio_size;
 	bool pio_in;
@@ -119,10 +122,11 @@ struct guestcpu {
 /* What lodger's configuration says about the stub (config.h: -machine options). */
 struct guestcpu_options {
 	const struct personality *personality;
-	uint64_t stub_base; /* initial linear base, 2 MiB-aligned */
-	bool relocate;	    /* move the stub when the guest wants its region */
-	bool fast_paths;    /* let the stub handle the traps it can (claims 7, 19) */
-	uint64_t seed;	    /* for relocation's random choices */
+	uint64_t stub_base;	/* initial linear base, 2 MiB-aligned */
+	bool relocate;		/* move the stub when the guest wants its region */
+	bool fast_paths;	/* let the stub handle the traps it can (claims 7, 19) */
+	bool tlb_flush_in_stub; /* KVM walks the tables in hardware: the stub flushes the TLB */
+	uint64_t seed;		/* for relocation's random choices */
 	unsigned reloc_hot, reloc_window_ms; /* claim 12's policy */
 };
 

@@ -95,6 +95,7 @@ static void write_shadow(struct json *j, const struct shadow_stats *st)
 	json_u64(j, "evictions", st->evictions);
 	json_u64(j, "invlpgs", st->invlpgs);
 	json_u64(j, "kvm_flushes", st->kvm_flushes);
+	json_u64(j, "kvm_tlb_flushes", st->kvm_tlb_flushes);
 	json_u64(j, "root_hits", st->root_hits);
 	json_u64(j, "protects", st->protects);
 	json_u64(j, "unprotects", st->unprotects);

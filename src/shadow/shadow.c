@@ -1279,6 +1279,7 @@ void shadow_set_stub_base(struct shadow *s, uint64_t stub_base)
 		SHADOW_BUG("stub base %#llx not 2 MiB-aligned and canonical",
 			   (unsigned long long)stub_base);
 	s->stub_base = stub_base;
+	s->kvm_stale = s->kvm_stale_stub = true;
 	for (unsigned i = 0; i < SHADOW_MAX_ROOTS; i++) {
 		struct shadow_root *r = &s->roots[i];
 
@@ -1301,6 +1302,7 @@ void shadow_kvm_flushed(struct shadow *s)
 {
 	s->kvm_stale = false;
 	s->kvm_stale_guest = false;
+	s->kvm_stale_stub = false;
 	while (s->nr_held)
 		s->free_pages[s->nr_free++] = s->held_pages[--s->nr_held];
 }

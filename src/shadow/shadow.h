@@ -54,14 +54,15 @@ struct shadow_root {
 
 struct shadow_stats {
 	uint64_t fills, guest_faults, root_switches, root_flushes, evictions, invlpgs;
-	uint64_t kvm_flushes; /* counted by the caller, which performs them */
-	uint64_t root_hits;   /* CR3 loads that found their root cached */
-	uint64_t protects;    /* guest frames that became write-protected page tables */
-	uint64_t unprotects;  /* guest writes to a protected table, let through (unsync) */
-	uint64_t resyncs;     /* unsync mirrors checked against the guest at a flush point */
-	uint64_t pte_zaps;    /* shadow entries dropped because their guest entry changed */
-	uint64_t prefetched;  /* neighbouring entries filled along with a miss */
-	uint64_t prefilled;   /* guest #PF addresses filled once the guest fixed its tables */
+	uint64_t kvm_flushes;	  /* counted by the caller, which performs them */
+	uint64_t kvm_tlb_flushes; /* of them, done by the stub's TLB flush (transport.c) */
+	uint64_t root_hits;	  /* CR3 loads that found their root cached */
+	uint64_t protects;	  /* guest frames that became write-protected page tables */
+	uint64_t unprotects;	  /* guest writes to a protected table, let through (unsync) */
+	uint64_t resyncs;	  /* unsync mirrors checked against the guest at a flush point */
+	uint64_t pte_zaps;	  /* shadow entries dropped because their guest entry changed */
+	uint64_t prefetched;	  /* neighbouring entries filled along with a miss */
+	uint64_t prefilled;	  /* guest #PF addresses filled once the guest fixed its tables */
 };
 
 struct shadow {
@@ -124,6 +125,9 @@ struct shadow {
 	 * what KVM keeps is only ever what this root gave before.
 	 */
 	bool kvm_stale_guest;
+	/* Set with kvm_stale when the stub's own region changed (relocation): the stub's code
+	 * may not run there before the TLB is clean, so its TLB flush cannot do. */
+	bool kvm_stale_stub;
 	bool deferring;	    /* inside shadow_pte_written's zaps */
 	uint64_t last_root; /* the root the guest last ran on (shadow_root, flush = false) */
 	/* The last fill found the entry already as it would write it: a backend that does not

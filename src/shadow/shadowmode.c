@@ -9,6 +9,7 @@
 
 #include "front/exitcode.h"
 #include "front/log.h"
+#include "kvm/kvm.h"
 #include "kvm/mode.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
@@ -36,6 +37,10 @@ static int shadow_start(struct vm *vm)
 		/* Measured (docs/shadow-mode.md): on kvm_pvm a trap the stub handles costs a third
 		 * of one handed to lodger; hardware KVM would favour the stub even more. */
 		.fast_paths = cfg->traps == TRAPS_AUTO,
+		/* Where KVM walks the shadow tables in hardware, a removed entry needs only the
+		 * CPU's TLB flush, which the stub does; elsewhere KVM must drop its own copy
+		 * (docs/shadow-mode.md, "KVM must not keep stale views"). */
+		.tlb_flush_in_stub = cfg->traps == TRAPS_AUTO && kvm_backend_has_tdp(),
 		.reloc_hot = cfg->reloc_hot,
 		.reloc_window_ms = cfg->reloc_window_ms,
 	};

@@ -124,7 +124,14 @@ static int vector_exit(struct trap *t, int vector)
 }
 
 /* Step 2: which entry ran, from RIP (past its `out`, once completed). */
-enum entry { ENTRY_NONE, ENTRY_VECTOR, ENTRY_SYSCALL, ENTRY_PIO_DONE, ENTRY_APIC_DONE };
+enum entry {
+	ENTRY_NONE,
+	ENTRY_VECTOR,
+	ENTRY_SYSCALL,
+	ENTRY_PIO_DONE,
+	ENTRY_APIC_DONE,
+	ENTRY_TLB_FLUSH_DONE
+};
 
 /* Where the parked trampoline's exit leaves RIP: past its in/out (1 byte, 2 with the
  * 16-bit operand prefix) and past the exit's `out`. Its in/out itself exits at any other
@@ -154,6 +161,8 @@ static enum entry which_entry(const struct guestcpu *g, uint64_t rip, int *vecto
 	/* past the 2-byte `movl %eax, (%rdx)` and the exit's `out` */
 	if (g->apic_pending && rip == code + STUB_APIC_W32 + 2 + STUB_ENTRY_SIZE)
 		return ENTRY_APIC_DONE;
+	if (g->flush_pending && rip == code + STUB_TLB_FLUSH_DONE)
+		return ENTRY_TLB_FLUSH_DONE;
 	return ENTRY_NONE;
 }
 
@@ -226,6 +235,9 @@ int stubexit_handle(struct vcpu *vcpu)
 	case ENTRY_APIC_DONE:
 		status = park_finish_apic_write(&t);
 		break;
+	case ENTRY_TLB_FLUSH_DONE:
+		status = transport_finish_tlb_flush(&t);
+		break;
 	default:
 		status = park_finish_port_io(&t);
 		break;
@@ -234,8 +246,9 @@ int stubexit_handle(struct vcpu *vcpu)
 		status = held_deliver(&t);
 	if (!status && !t.parked && g->pers->pending)
 		status = g->pers->pending(&t);
-	/* A hidden shadow fill ran no guest instruction: a debugger's step goes on. */
-	if (!status && !t.parked)
+	/* A hidden shadow fill ran no guest instruction: a debugger's step goes on. After the
+	 * stub's TLB flush the step was already armed, on the registers it saved. */
+	if (!status && !t.parked && entry != ENTRY_TLB_FLUSH_DONE)
 		status = shadow_debug_resume(&t, g->stats.by_kind[TK_SHADOW_FILL] == fills);
 	if (!status && !t.parked)
 		status = transport_resume(&t);

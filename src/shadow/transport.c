@@ -79,19 +79,53 @@ static int set_sti_shadow(struct vcpu *vcpu)
 	return kvm_ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ? EXIT_HOST_ERROR : 0;
 }
 
+/* Whether the stale translations can wait for the stub's TLB flush on the way back to
+ * the guest (transport_resume) instead of a memslot re-registration now. */
+static bool tlb_flush_will_do(const struct guestcpu *g)
+{
+	return g->tlb_flush_in_stub && !g->shadow.kvm_stale_stub;
+}
+
 int transport_sync_kvm(struct trap *t)
 {
 	struct shadow *s = &t->g->shadow;
 
 	int r;
 
-	if (!s->kvm_stale)
+	if (!s->kvm_stale || tlb_flush_will_do(t->g))
 		return 0;
 	s->stats.kvm_flushes++;
 	r = vm_flush_monitor(t->vcpu->vm);
 	if (!r)
 		shadow_kvm_flushed(s);
 	return r;
+}
+
+static bool stub_flush_due(const struct guestcpu *g)
+{
+	return g->shadow.kvm_stale && tlb_flush_will_do(g);
+}
+
+/*
+ * KVM walks the shadow tables in hardware (EPT/NPT), so what the CPU may still hold is
+ * only its TLB: the stub reloads CR3 at CPL0 (STUB_TLB_FLUSH) and exits, and the guest
+ * resumes from there (transport_finish_tlb_flush) with the registers t holds now. One
+ * exit, where a memslot re-registration makes KVM tear down and rebuild its own tables.
+ */
+static int flush_then_resume(struct trap *t)
+{
+	struct guestcpu *g = t->g;
+
+	g->saved = t->regs;
+	g->saved_sregs = t->sregs;
+	g->flush_sti_shadow = t->sti_shadow;
+	g->flush_pending = true;
+	t->regs.rip = stub_linear(&g->stub, STUB_CODE + STUB_TLB_FLUSH);
+	t->regs.rsp = stub_linear(&g->stub, STUB_STACK_TOP);
+	t->regs.rflags = RFLAGS_FIXED;
+	t->sregs.cs = cpu_flat_segment(STUB_CS, true, true);
+	t->sregs.ss = cpu_flat_segment(STUB_DS, false, false);
+	return transport_commit(t);
 }
 
 int transport_resume(struct trap *t)
@@ -129,10 +163,27 @@ int transport_resume(struct trap *t)
 	 * mode (where the guest cannot clear it). */
 	t->regs.rflags = (t->regs.rflags & ~(RFLAGS_IF | RFLAGS_IOPL | RFLAGS_NT | RFLAGS_VM)) |
 			 RFLAGS_FIXED | (real_if ? RFLAGS_IF : 0);
+	if (stub_flush_due(g))
+		return flush_then_resume(t);
 	r = transport_commit(t);
 	if (r)
 		return r;
 	return t->sti_shadow ? set_sti_shadow(t->vcpu) : 0;
+}
+
+int transport_finish_tlb_flush(struct trap *t)
+{
+	struct guestcpu *g = t->g;
+
+	g->flush_pending = false;
+	t->regs = g->saved;
+	t->sregs = g->saved_sregs;
+	t->sti_shadow = g->flush_sti_shadow;
+	/* Nothing ran between the stub's CR3 reload and here but the stub. */
+	g->shadow.stats.kvm_tlb_flushes++;
+	g->shadow.stats.kvm_flushes++;
+	shadow_kvm_flushed(&g->shadow);
+	return 0;
 }
 
 int transport_set_syscall_msrs(struct vcpu *vcpu, struct guestcpu *g)

@@ -27,8 +27,14 @@ int transport_commit(struct trap *t);
  * mode, the stub's tables, IOPL 0, the real IF the personality asks for. */
 int transport_resume(struct trap *t);
 
-/* Shadow entries were removed: KVM must not keep using what it derived from them. */
+/* Shadow entries were removed: KVM must not keep using what it derived from them. Where
+ * KVM walks the tables in hardware, this waits for the stub's TLB flush, which
+ * transport_resume runs before the guest's next instruction. */
 int transport_sync_kvm(struct trap *t);
+
+/* The stub's TLB flush exited (t holds the stub's registers): the flush is done, and t
+ * gets back the guest's registers as transport_resume left them. */
+int transport_finish_tlb_flush(struct trap *t);
 
 /* The syscall MSRs point at the stub's entry: they move with it. */
 int transport_set_syscall_msrs(struct vcpu *vcpu, struct guestcpu *g);

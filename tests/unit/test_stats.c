@@ -405,6 +405,7 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 				    .evictions = 1,
 				    .invlpgs = 9,
 				    .kvm_flushes = 3,
+				    .kvm_tlb_flushes = 2,
 				    .root_hits = 5,
 				    .protects = 7,
 				    .unprotects = 8,
@@ -466,6 +467,7 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 				"    \"evictions\": 1,\n"
 				"    \"invlpgs\": 9,\n"
 				"    \"kvm_flushes\": 3,\n"
+				"    \"kvm_tlb_flushes\": 2,\n"
 				"    \"root_hits\": 5,\n"
 				"    \"protects\": 7,\n"
 				"    \"unprotects\": 8,\n"
