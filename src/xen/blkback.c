@@ -242,6 +242,9 @@ static bool start(struct blkback *b, struct slot *s, const blkif_request_t *req)
 		blkif_request_indirect_t ind;
 
 		memcpy(&ind, req, sizeof(ind));
+		/* answered with the operation it carries, as Xen's blkback does: Linux's blkfront
+		 * disables the disk on a response naming BLKIF_OP_INDIRECT */
+		s->op = ind.indirect_op;
 		if (ind.indirect_op != BLKIF_OP_READ && ind.indirect_op != BLKIF_OP_WRITE)
 			goto error;
 		nseg = ind.nr_segments;

@@ -128,8 +128,8 @@ static void run(const blkif_request_t *reqs, unsigned n)
 	}
 }
 
-/* The next response; its id must be `id`. */
-static int16_t response(uint64_t id)
+/* The next response; its id must be `id` and its operation `op`. */
+static int16_t response(uint64_t id, uint8_t op)
 {
 	blkif_response_t r;
 
@@ -137,13 +137,24 @@ static int16_t response(uint64_t id)
 		      (unsigned long long)id);
 	r = *RING_GET_RESPONSE(&fr, fr.rsp_cons++);
 	cr_expect_eq(r.id, id);
+	cr_expect_eq(r.operation, op, "response operation %u, expected %u", r.operation, op);
 	return r.status;
 }
 
+/* One request's status. An indirect request is answered with the operation it carries, as
+ * Xen's blkback does (Linux's blkfront disables the disk on anything else). */
 static int16_t one(blkif_request_t req)
 {
+	uint8_t op = req.operation;
+
+	if (op == BLKIF_OP_INDIRECT) {
+		blkif_request_indirect_t ind;
+
+		memcpy(&ind, &req, sizeof(ind));
+		op = ind.indirect_op;
+	}
 	run(&req, 1);
-	return response(req.id);
+	return response(req.id, op);
 }
 
 static blkif_request_t rw(uint8_t op, uint64_t id, uint64_t sector, unsigned nseg)
