@@ -55,11 +55,19 @@ void xen_console_drain(struct xen_vcpu *v)
 	/* a hostile producer index: at most one ring's worth */
 	if (prod - cons > sizeof(ring->out))
 		cons = prod - sizeof(ring->out);
+	/* one write per contiguous run (two when the data wraps), not one per byte: a boot's
+	 * console is tens of thousands of bytes */
 	while (cons != prod) {
-		char c = ring->out[MASK_XENCONS_IDX(cons, ring->out)];
+		XENCONS_RING_IDX at = MASK_XENCONS_IDX(cons, ring->out);
+		unsigned run = sizeof(ring->out) - at;
+		char chunk[sizeof(ring->out)];
 
-		out(v, &c, 1);
-		cons++;
+		if (run > prod - cons)
+			run = prod - cons;
+		/* copied first: the guest may rewrite the ring while lodger writes it out */
+		memcpy(chunk, &ring->out[at], run);
+		out(v, chunk, run);
+		cons += run;
 	}
 	__atomic_store_n(&ring->out_cons, cons, __ATOMIC_RELEASE);
 }

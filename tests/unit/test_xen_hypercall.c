@@ -37,11 +37,12 @@ static struct xen_domain d;
 static struct xen_layout l;
 static struct xen_vcpu v;
 static char console[4096];
-static unsigned console_len, pte_writes, flushes, roots;
+static unsigned console_len, console_writes, pte_writes, flushes, roots;
 
 static void console_write(void *o, const char *b, unsigned n)
 {
 	(void)o;
+	console_writes++;
 	if (console_len + n < sizeof(console)) {
 		memcpy(console + console_len, b, n);
 		console_len += n;
@@ -150,6 +151,25 @@ Test(hc, console_ring_hostile_producer)
 	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_send, SCRATCH, 0, 0), 0);
 	cr_expect_leq(console_len, sizeof(ring->out));
 	cr_expect_eq(ring->out_cons, 0x80000000u);
+}
+
+Test(hc, console_ring_is_written_out_in_runs_across_the_wrap)
+{
+	struct xencons_interface *ring = at(d.console_gpa);
+	const char text[] = "0123456789abcdef";
+	const unsigned start = sizeof(ring->out) - 6, n = sizeof(text) - 1;
+
+	for (unsigned i = 0; i < n; i++)
+		ring->out[MASK_XENCONS_IDX(start + i, ring->out)] = text[i];
+	ring->out_cons = start;
+	ring->out_prod = start + n;
+	*(evtchn_port_t *)at(SCRATCH) = 2;
+	console_len = console_writes = 0;
+	cr_expect_eq(call(__HYPERVISOR_event_channel_op, EVTCHNOP_send, SCRATCH, 0, 0), 0);
+	cr_expect_eq(console_len, n);
+	cr_expect_arr_eq(console, text, n);
+	cr_expect_eq(console_writes, 2, "one write each side of the wrap, not one per byte");
+	cr_expect_eq(ring->out_cons, start + n);
 }
 
 Test(hc, xen_version)
