@@ -177,7 +177,10 @@ int transport_finish_tlb_flush(struct trap *t)
 
 	g->flush_pending = false;
 	t->regs = g->saved;
-	t->sregs = g->saved_sregs;
+	/* Only what the trampoline changed: the rest of t->sregs is this exit's, and an old
+	 * copy would give KVM back an interrupt it has since delivered (interrupt_bitmap). */
+	t->sregs.cs = g->saved_sregs.cs;
+	t->sregs.ss = g->saved_sregs.ss;
 	t->sti_shadow = g->flush_sti_shadow;
 	/* Nothing ran between the stub's CR3 reload and here but the stub. */
 	g->shadow.stats.kvm_tlb_flushes++;
