@@ -74,7 +74,8 @@ int guestcpu_start(struct vcpu *vcpu, const struct personality_boot *boot)
 	struct trap t = {.vcpu = vcpu, .g = g};
 	int r;
 
-	if (cpu_set_cpuid(vcpu))
+	if (cpu_set_cpuid(vcpu) ||
+	    shadow_set_open_bus(&g->shadow, open_bus_window(vcpu->vm->mem.phys_bits)))
 		return EXIT_HOST_ERROR;
 	if (kvm_ioctl(vcpu->fd, KVM_GET_SREGS, &t.sregs) < 0)
 		return EXIT_HOST_ERROR;

@@ -681,6 +681,18 @@ static uint32_t pow2_at_least(uint64_t n)
 	return v;
 }
 
+int shadow_set_open_bus(struct shadow *s, uint64_t open_bus_gpa)
+{
+	const struct guest_mem *mem = s->mem;
+
+	if ((open_bus_gpa & (PAGE_SIZE - 1)) ||
+	    ranges_overlap(open_bus_gpa, mem->monitor_size, 0, mem->ram_size) ||
+	    ranges_overlap(open_bus_gpa, mem->monitor_size, mem->monitor_gpa, mem->monitor_size))
+		return -EINVAL;
+	s->open_bus_gpa = open_bus_gpa;
+	return 0;
+}
+
 int shadow_init(struct shadow *s, struct guest_mem *mem, uint64_t pool_off, uint64_t pool_pages,
 		uint64_t stub_base, uint64_t stub_pt_gpa, uint64_t open_bus_gpa)
 {
@@ -692,15 +704,12 @@ int shadow_init(struct shadow *s, struct guest_mem *mem, uint64_t pool_off, uint
 	s->pool_pages = pool_pages;
 	s->stub_base = stub_base;
 	s->stub_pt_gpa = stub_pt_gpa;
-	s->open_bus_gpa = open_bus_gpa;
 	/* Slots (page * 512 + index) + 1 must fit in 32 bits. */
 	if (!mem->monitor || (mem->monitor_gpa & (PAGE_SIZE - 1)) || (pool_off & (PAGE_SIZE - 1)) ||
 	    !pool_pages || pool_pages >= (UINT32_MAX / ENTRIES) ||
 	    !range_within(pool_off, pool_pages * PAGE_SIZE, mem->monitor_size) ||
 	    !stub_base_ok(stub_base) || (stub_pt_gpa & (PAGE_SIZE - 1)) ||
-	    in_pool(s, stub_pt_gpa) || (open_bus_gpa & (PAGE_SIZE - 1)) ||
-	    ranges_overlap(open_bus_gpa, mem->monitor_size, 0, mem->ram_size) ||
-	    ranges_overlap(open_bus_gpa, mem->monitor_size, mem->monitor_gpa, mem->monitor_size))
+	    in_pool(s, stub_pt_gpa) || shadow_set_open_bus(s, open_bus_gpa))
 		return -EINVAL;
 	slots = pool_pages * ENTRIES;
 	s->mhash_mask = pow2_at_least(pool_pages) - 1;

@@ -203,6 +203,10 @@ void shadow_note_fault(struct shadow *s, uint64_t guest_cr3, bool user_root, uin
 bool shadow_prefill(struct shadow *s, uint64_t guest_cr3, bool user_root,
 		    const struct shadow_guest_mode *mode);
 
+/* Moves the window standing in for monitor memory (before the first fill: once the CPU's
+ * physical address width is known). -EINVAL when it would overlap RAM or monitor memory. */
+int shadow_set_open_bus(struct shadow *s, uint64_t open_bus_gpa);
+
 /* Drops every root's contents (a guest CR4 or CR0 change that affects translation). */
 void shadow_flush_all(struct shadow *s);
 
