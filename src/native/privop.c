@@ -749,6 +749,32 @@ static int halt(struct op *o)
 	return DONE;
 }
 
+/* The guest's sti is followed by hlt, and nothing steps through them one by one. */
+static bool sti_then_hlt(struct op *o)
+{
+	struct gview v = view(o);
+	struct gfault f;
+	uint8_t byte;
+
+	if ((o->t->regs.rflags & RFLAGS_TF) || o->t->g->dbg.armed)
+		return false;
+	return gmem_read(&v, o->t->regs.rip + o->in.length, &byte, 1, true, &f) && byte == 0xf4;
+}
+
+/*
+ * sti; hlt with IF clear: sti's interrupt shadow holds interrupts off until the hlt has
+ * run, so the pair halts with IF set and an interrupt wakes it past the hlt. Done as one
+ * step, not by resuming at the hlt under KVM's interrupt shadow: a backend that does not
+ * honour that shadow (nested SVM under QEMU's TCG) delivers the interrupt at the hlt.
+ */
+static int sti_hlt(struct op *o)
+{
+	o->t->g->vif = true;
+	o->t->regs.rip += o->in.length + 1;
+	o->status = park_halt(o->t);
+	return DONE;
+}
+
 static int dispatch(struct op *o)
 {
 	struct guestcpu *g = o->t->g;
@@ -759,6 +785,8 @@ static int dispatch(struct op *o)
 	case ZYDIS_MNEMONIC_STI:
 		if (!o->kernel)
 			return NOT_MINE;
+		if (o->in.mnemonic == ZYDIS_MNEMONIC_STI && !g->vif && sti_then_hlt(o))
+			return sti_hlt(o);
 		g->vif = o->in.mnemonic == ZYDIS_MNEMONIC_STI;
 		o->t->sti_shadow = g->vif;
 		return next(o);
