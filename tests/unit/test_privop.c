@@ -296,6 +296,31 @@ Test(privop, cli_and_sti_move_the_virtual_if_sti_with_its_shadow)
 	cr_assert(fk.g->vif && fk.t.sti_shadow);
 }
 
+Test(privop, sti_then_hlt_with_if_clear_halts_in_one_step_past_the_hlt)
+{
+	fk.vcpu->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+	fk.g->vif = false;
+	cr_assert_eq(run(INSN(0xfb, 0xf4)), 0);
+	cr_assert(fk.g->vif && fk.t.parked && fk.g->halted, "halted with the virtual IF set");
+	cr_assert_eq(fk.g->saved.rip, FAKE_CODE + 2, "an interrupt wakes it past the hlt");
+	cr_assert(!fk.t.sti_shadow);
+}
+
+Test(privop, sti_then_hlt_steps_one_by_one_when_if_is_set_or_tf_traps)
+{
+	fk.g->vif = true; /* no shadow: sti changes nothing, the hlt traps on its own */
+	cr_assert_eq(run(INSN(0xfb, 0xf4)), 0);
+	cr_assert(!fk.g->halted);
+	assert_emulated(1);
+
+	fk.g->vif = false; /* single-stepping: the #DB after the sti comes first */
+	fk.t.regs.rflags |= RFLAGS_TF;
+	cr_assert_eq(run(INSN(0xfb, 0xf4)), 0);
+	cr_assert(!fk.g->halted);
+	cr_assert_eq(fk.t.regs.rip, FAKE_HANDLER + VEC_DB * 16, "the #DB after the sti, got %#llx",
+		     (unsigned long long)fk.t.regs.rip);
+}
+
 Test(privop, user_iretq_or_lret_to_the_stubs_kernel_alias_is_gp_of_the_selector)
 {
 	static const uint8_t lretq[] = {0x48, 0xcb};
