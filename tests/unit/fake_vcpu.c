@@ -54,7 +54,10 @@ static int fake_ioctl(int fd, unsigned long req, void *arg)
 			fk.kvm_regs.rip += fk.complete_len;
 		fk.complete_len = 0;
 		return 0;
-	default: /* vCPU events, memslots: done */
+	case KVM_SET_USER_MEMORY_REGION:
+		fk.memslot_sets++;
+		return 0;
+	default: /* vCPU events: done */
 		return 0;
 	}
 }

@@ -50,6 +50,7 @@ struct fake {
 	unsigned calls;		      /* ioctls made */
 	struct kvm_lapic_state lapic; /* the last KVM_SET_LAPIC (KVM_GET_LAPIC gives it back) */
 	unsigned lapic_sets;
+	unsigned memslot_sets; /* KVM_SET_USER_MEMORY_REGION calls */
 };
 
 extern struct fake fk;

@@ -441,6 +441,59 @@ Test(stubexit, a_trampoline_exit_anywhere_but_past_its_out_is_not_a_completion)
 
 /* ---- resumption ---- */
 
+/* Where KVM walks the tables in hardware, a removed shadow entry costs the stub's CR3
+ * reload on the way back, not a memslot re-registration; the guest then resumes from the
+ * trampoline's exit exactly where it would have. */
+Test(dispatch, with_hardware_paging_the_stub_flushes_the_tlb_before_the_guest_runs)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	unsigned slots = fk.memslot_sets;
+
+	fk.g->tlb_flush_in_stub = true;
+	fk.g->shadow.kvm_stale = true;
+	fake_put(FAKE_CODE, (const uint8_t[]){0xfa}, 1);
+	stub_exit_of_vector(VEC_GP, 0, true);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(fk.g->flush_pending);
+	cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + STUB_TLB_FLUSH));
+	cr_assert_eq(run->s.regs.sregs.cs.selector, STUB_CS, "the trampoline runs at CPL0");
+	cr_assert_eq(run->s.regs.sregs.cr3, shadow_root(&fk.g->shadow, fk.g->cr3, false, false),
+		     "on the root the guest resumes on");
+	cr_assert_eq(fk.memslot_sets, slots, "no memslot re-registration");
+
+	pio_exit_at(STUB_TLB_FLUSH_DONE - 1, 0); /* anywhere else: not the flush's exit */
+	cr_assert_eq(mode_exit(), MODE_EXIT_UNCLAIMED);
+	pio_exit_at(STUB_TLB_FLUSH_DONE, 0);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(!fk.g->flush_pending && !fk.g->shadow.kvm_stale);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_HANDLER + VEC_GP * 16, "the guest's #GP handler");
+	cr_assert_eq(run->s.regs.sregs.cs.selector, STUB_GUEST_KERNEL_CS);
+	cr_assert_eq(fk.g->shadow.stats.kvm_tlb_flushes, 1);
+	cr_assert_eq(fk.memslot_sets, slots);
+}
+
+Test(dispatch, a_stub_move_or_a_shadowing_kvm_still_re_registers_the_memslot)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	unsigned slots = fk.memslot_sets;
+
+	fk.g->tlb_flush_in_stub = true; /* the stub's new region may be stale: no trampoline */
+	fk.g->shadow.kvm_stale = fk.g->shadow.kvm_stale_stub = true;
+	fake_put(FAKE_CODE, (const uint8_t[]){0xfa}, 1);
+	stub_exit_of_vector(VEC_GP, 0, true);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(!fk.g->flush_pending && !fk.g->shadow.kvm_stale);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_HANDLER + VEC_GP * 16);
+	cr_assert_eq(fk.memslot_sets, slots + 2, "removed and added again");
+
+	fk.g->tlb_flush_in_stub = false; /* kvm_pvm, or EPT/NPT off */
+	fk.g->shadow.kvm_stale = true;
+	stub_exit_of_vector(VEC_GP, 0, true);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(!fk.g->flush_pending);
+	cr_assert_eq(fk.memslot_sets, slots + 4);
+}
+
 Test(dispatch, resuming_at_a_non_canonical_rip_is_the_guests_gp_there_never_kvms_entry)
 {
 	struct kvm_run *run = fk.vcpu->run;
