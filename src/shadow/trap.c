@@ -49,7 +49,17 @@ struct gview trap_view(const struct trap *t, bool user)
 
 void trap_set_mode(struct trap *t, bool user)
 {
+	const struct guestcpu *g = t->g;
+
 	t->g->user = user;
+	/* A kernel that runs on the stub's present aliases of its selectors (Xen PV: what
+	 * Linux reads from CS and SS it loads again, as iret_to_self does in every sync_core)
+	 * gets them on every way back, or each such reload is a #NP for lodger. */
+	if (!user && g->pers && g->pers->kernel_on_aliases && g->stub.aliases) {
+		t->sregs.cs = cpu_flat_segment(STUB_ALIAS_KERNEL_CS, true, true);
+		t->sregs.ss = cpu_flat_segment(STUB_ALIAS_KERNEL_DS, false, false);
+		return;
+	}
 	t->sregs.cs = trap_segment(user ? STUB_GUEST_USER_CS : STUB_GUEST_KERNEL_CS);
 	t->sregs.ss = trap_segment(user ? STUB_GUEST_USER_DS : STUB_GUEST_KERNEL_DS);
 }

@@ -90,16 +90,10 @@ void xen_regs_out(struct xen_pstate *p, struct trap *t)
 	k->r8 = r->r8, k->r9 = r->r9, k->r10 = r->r10, k->r11 = r->r11;
 	k->r12 = r->r12, k->r13 = r->r13, k->r14 = r->r14, k->r15 = r->r15;
 	k->rip = r->rip, k->rflags = r->rflags;
+	/* kernel mode on the stub's present aliases (kernel_on_aliases): what it reads from
+	 * CS and SS then loads natively, as Xen's ring-3 kernel selectors do. User mode keeps
+	 * the not-present ones: nothing there can reach a kernel descriptor. */
 	trap_set_mode(t, user);
-	/* In kernel mode, the kernel runs on the stub's present aliases of its selectors
-	 * (stub_abi.h, kernel_on_aliases): what it reads from CS and SS then loads natively,
-	 * as Xen's ring-3 kernel selectors do, so Linux's iret_to_self (sync_core, once per
-	 * patched instruction) does not trap. User mode keeps the not-present ones: nothing
-	 * there can reach a kernel descriptor. */
-	if (!user && g->stub.aliases) {
-		t->sregs.cs = cpu_flat_segment(STUB_ALIAS_KERNEL_CS, true, true);
-		t->sregs.ss = cpu_flat_segment(STUB_ALIAS_KERNEL_DS, false, false);
-	}
 	/* Each mode runs on the shadow of its own base pointer (Xen switches them too). */
 	g->cr3 = user && p->v.user_cr3 ? p->v.user_cr3 : p->v.kernel_cr3;
 	t->sregs.fs.base = p->v.fs_base;

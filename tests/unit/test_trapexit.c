@@ -89,6 +89,25 @@ Test(stubexit, a_user_gp_on_cli_is_delivered_to_the_guests_handler_and_resumed)
 	cr_assert_eq(fk.g->stats.by_kind[TK_REFLECTED], 1);
 }
 
+/* A personality whose kernel runs on the stub's present aliases (Xen PV) gets them back
+ * on every way into kernel mode, so what the kernel reads from CS and SS reloads natively;
+ * the native personality keeps the guest's own selectors. */
+Test(stubexit, a_kernel_on_the_aliases_is_resumed_on_them_after_any_trap)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	struct personality on_aliases = *fk.g->pers;
+
+	on_aliases.kernel_on_aliases = true;
+	fk.g->pers = &on_aliases;
+	fk.g->stub.aliases = true;
+	fake_put(FAKE_CODE, (const uint8_t[]){0xfa}, 1);
+	stub_exit_of_vector(VEC_GP, 0, true);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_HANDLER + VEC_GP * 16);
+	cr_assert_eq(run->s.regs.sregs.cs.selector, STUB_ALIAS_KERNEL_CS);
+	cr_assert_eq(run->s.regs.sregs.ss.selector, STUB_ALIAS_KERNEL_DS);
+}
+
 Test(stubexit, the_same_through_the_register_ioctls)
 {
 	fake_put(FAKE_CODE, (const uint8_t[]){0xfa}, 1);
