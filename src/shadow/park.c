@@ -32,6 +32,17 @@ static int run_in_stub(struct trap *t, uint64_t offset, bool interrupts)
 	return 0;
 }
 
+void park_give_back(struct trap *t)
+{
+	const struct guestcpu *g = t->g;
+
+	t->regs = g->saved;
+	/* Only what the stub's code ran on: the rest of t->sregs is this exit's, and an old
+	 * copy would give KVM back an interrupt it has since delivered (interrupt_bitmap). */
+	t->sregs.cs = g->saved_sregs.cs;
+	t->sregs.ss = g->saved_sregs.ss;
+}
+
 int park_halt(struct trap *t)
 {
 	t->g->halted = true;
@@ -64,9 +75,7 @@ int park_finish_port_io(struct trap *t)
 	uint64_t value = t->regs.rax;
 
 	g->pio_pending = false;
-	t->regs = g->saved;
-	t->sregs.cs = g->saved_sregs.cs;
-	t->sregs.ss = g->saved_sregs.ss;
+	park_give_back(t);
 	if (g->pio_in) {
 		if (g->pio_size == 4)
 			t->regs.rax = (uint32_t)value;
@@ -97,9 +106,7 @@ int park_finish_apic_write(struct trap *t)
 	struct guestcpu *g = t->g;
 
 	g->apic_pending = false;
-	t->regs = g->saved;
-	t->sregs.cs = g->saved_sregs.cs;
-	t->sregs.ss = g->saved_sregs.ss;
+	park_give_back(t);
 	return park_step_trap(t);
 }
 
@@ -119,7 +126,5 @@ void park_wake(struct trap *t)
 
 	g->halted = false;
 	g->stats.by_kind[TK_HALT_WAKE]++;
-	t->regs = g->saved;
-	t->sregs.cs = g->saved_sregs.cs;
-	t->sregs.ss = g->saved_sregs.ss;
+	park_give_back(t);
 }

@@ -13,6 +13,9 @@
 
 #include "shadow/trap.h"
 
+/* The guest's registers, kept while the stub ran (g->saved), become t's again. */
+void park_give_back(struct trap *t);
+
 /* Parks the vCPU in the idle loop; t->regs.rip is where the guest resumes. */
 int park_halt(struct trap *t);
 

@@ -12,6 +12,7 @@
 #include "kvm/vm.h"
 #include "lodger/stub_abi.h"
 #include "shadow/guestcpu.h"
+#include "shadow/park.h"
 #include "shadow/personality.h"
 
 #define SYNC_REGS (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)
@@ -176,11 +177,7 @@ int transport_finish_tlb_flush(struct trap *t)
 	struct guestcpu *g = t->g;
 
 	g->flush_pending = false;
-	t->regs = g->saved;
-	/* Only what the trampoline changed: the rest of t->sregs is this exit's, and an old
-	 * copy would give KVM back an interrupt it has since delivered (interrupt_bitmap). */
-	t->sregs.cs = g->saved_sregs.cs;
-	t->sregs.ss = g->saved_sregs.ss;
+	park_give_back(t);
 	t->sti_shadow = g->flush_sti_shadow;
 	/* Nothing ran between the stub's CR3 reload and here but the stub. */
 	g->shadow.stats.kvm_tlb_flushes++;
