@@ -55,6 +55,11 @@ struct guestcpu_stats {
 	uint64_t stub_cli, stub_sti; /* handled by the stub's fast path (guestcpu_sync_stats) */
 };
 
+/* Where RIP is when KVM_RUN returns KVM_EXIT_IO for the stub's `out`: kvm_intel and
+ * kvm_amd leave it at the instruction (their fast port-I/O path; the next KVM_RUN moves it
+ * past unless userspace has changed RIP meanwhile); kvm_pvm's emulator has moved it past. */
+enum out_exit_rip { OUT_EXIT_RIP_UNKNOWN, OUT_EXIT_RIP_AT_OUT, OUT_EXIT_RIP_PAST_OUT };
+
 struct guestcpu {
 	const struct personality *pers;
 	void *pstate; /* a personality's own state (boot allocates, destroy frees) */
@@ -84,8 +89,14 @@ struct guestcpu {
 	bool flush_pending;	/* in the stub's TLB flush on the way back (transport.c) */
 	bool flush_sti_shadow;	/* the resumption it holds up ends an sti's shadow */
 	bool tlb_flush_in_stub; /* KVM walks the tables in hardware: flush by the stub */
-	struct held held;	/* NMIs and interrupts taken inside a stub path (held.h) */
-	struct kvm_regs saved;	/* guest registers while halted or in a PIO trampoline */
+	/* Where this KVM leaves RIP at the stub's exit (learnt at the first one, stubexit.c),
+	 * and, where it is left at the `out`, that exit's address while KVM has not yet
+	 * completed it (transport.c). */
+	enum out_exit_rip out_exit_rip;
+	bool out_pending;
+	uint64_t out_rip;
+	struct held held;      /* NMIs and interrupts taken inside a stub path (held.h) */
+	struct kvm_regs saved; /* guest registers while halted or in a PIO trampoline */
 	struct kvm_sregs saved_sregs;
 	unsigned pio_size;
 	bool pio_in;

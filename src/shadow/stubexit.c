@@ -3,8 +3,9 @@
  *
  * Every trap the guest takes lands on a one-instruction stub entry that exits to lodger
  * (claims 8/20: the second portion handles what the first cannot). In order:
- *   1. let KVM finish the stub's `out` (a KVM_RUN with immediate_exit), so that setting
- *      the registers afterwards is safe and RIP is past the `out` on every backend;
+ *   1. find RIP past the stub's `out`: KVM leaves it there (kvm_pvm) or at the `out`
+ *      (kvm_intel, kvm_amd), which lodger learns at the first exit by letting KVM
+ *      complete that one (a KVM_RUN with immediate_exit);
  *   2. recognise the exit: which stub entry ran (a vector, the syscall entry, the end of
  *      a port-I/O trampoline), from that RIP;
  *   3. rebuild the guest's context from the hardware frame on the stub's stack, read
@@ -34,22 +35,6 @@
 #include "shadow/park.h"
 #include "shadow/syscall.h"
 #include "shadow/transport.h"
-
-/* Step 1: completes the stub's `out` before lodger changes any register. */
-static int complete_stub_exit(struct vcpu *vcpu)
-{
-	uint64_t start = phase_now();
-
-	vcpu->run->kvm_dirty_regs = 0; /* nothing of lodger's may go in before the completion */
-	vcpu->run->immediate_exit = 1;
-	if (kvm_raw_ioctl(vcpu->fd, KVM_RUN, 0) < 0 && errno != EINTR) {
-		pr_err("vcpu%u: KVM_RUN (completing the stub exit): %s", vcpu->id, strerror(errno));
-		return EXIT_HOST_ERROR;
-	}
-	vcpu->run->immediate_exit = 0;
-	phase_end(vcpu->phases, PHASE_COMPLETE, start);
-	return 0;
-}
 
 /* Step 3: the hardware frame on the stub's stack. */
 static int read_frame(struct trap *t, uint64_t frame[5])
@@ -199,6 +184,7 @@ int stubexit_handle(struct vcpu *vcpu)
 	uint64_t fills = g->stats.by_kind[TK_SHADOW_FILL], start = phase_now();
 	enum entry entry;
 	int vector, status;
+	bool completed;
 
 	status = transport_load(&t);
 	if (status)
@@ -208,20 +194,37 @@ int stubexit_handle(struct vcpu *vcpu)
 	 * it. */
 	if (t.sregs.cs.selector != STUB_CS || vcpu->run->io.direction != KVM_EXIT_IO_OUT)
 		return STUBEXIT_NOT_STUB;
-	/* Which `out` ran is told from RIP once KVM has completed it: at the exit, RIP is past
-	 * it on kvm_pvm (its emulator) but still at it on kvm_intel/kvm_amd (KVM's fast port
-	 * I/O path), and the entries are back to back, so "at entry v" and "past entry v-1"
-	 * look alike. After the completion RIP is past the `out` on every backend. An `out` of
-	 * the guest's through the trampoline is a write the run loop drops: completing it first
-	 * changes nothing. */
-	status = complete_stub_exit(vcpu);
-	if (!status)
-		status = transport_load_regs(&t);
-	if (status)
-		return status;
+	/* Which `out` ran is told from RIP past it: at the exit RIP is past it on kvm_pvm (its
+	 * emulator) but still at it on kvm_intel/kvm_amd (KVM's fast port-I/O path), and the
+	 * entries are back to back, so "at entry v" and "past entry v-1" look alike. lodger
+	 * learns which at the vCPU's first exit: it lets KVM complete that `out` (a KVM_RUN with
+	 * immediate_exit) and sees whether RIP moved by the `out`'s length or not at all. After
+	 * that no completion run is needed: where RIP was left at the `out`, KVM moves it past
+	 * at the next KVM_RUN only if RIP is still there, and lodger resumes elsewhere
+	 * (transport_commit). An `out` of the guest's through the trampoline is a write the run
+	 * loop drops: it matches no entry, and nothing here has changed the vCPU. */
+	g->out_pending = false;
+	completed = g->out_exit_rip == OUT_EXIT_RIP_UNKNOWN;
+	if (completed) {
+		uint64_t at_exit = t.regs.rip;
+
+		status = transport_complete_out(vcpu);
+		if (!status)
+			status = transport_load_regs(&t);
+		if (status)
+			return status;
+		if (t.regs.rip == at_exit)
+			g->out_exit_rip = OUT_EXIT_RIP_PAST_OUT;
+		else if (t.regs.rip == at_exit + STUB_ENTRY_SIZE)
+			g->out_exit_rip = OUT_EXIT_RIP_AT_OUT;
+	} else if (g->out_exit_rip == OUT_EXIT_RIP_AT_OUT) {
+		g->out_rip = t.regs.rip;
+		t.regs.rip += STUB_ENTRY_SIZE;
+	}
 	entry = which_entry(g, t.regs.rip, &vector);
 	if (entry == ENTRY_NONE)
 		return STUBEXIT_NOT_STUB;
+	g->out_pending = !completed && g->out_exit_rip == OUT_EXIT_RIP_AT_OUT;
 	switch (entry) {
 	case ENTRY_VECTOR:
 		status = vector_exit(&t, vector);

@@ -3,6 +3,9 @@
  */
 #include "shadow/transport.h"
 
+#include <errno.h>
+#include <string.h>
+
 #include "arch/x86.h"
 #include "front/exitcode.h"
 #include "front/log.h"
@@ -50,12 +53,38 @@ int transport_load_regs(struct trap *t)
 	return kvm_ioctl(vcpu->fd, KVM_GET_REGS, &t->regs) < 0 ? EXIT_HOST_ERROR : 0;
 }
 
+int transport_complete_out(struct vcpu *vcpu)
+{
+	uint64_t start = phase_now();
+
+	vcpu->run->kvm_dirty_regs = 0; /* nothing of lodger's may go in before the completion */
+	vcpu->run->immediate_exit = 1;
+	if (kvm_raw_ioctl(vcpu->fd, KVM_RUN, 0) < 0 && errno != EINTR) {
+		pr_err("vcpu%u: KVM_RUN (completing the stub exit): %s", vcpu->id, strerror(errno));
+		return EXIT_HOST_ERROR;
+	}
+	vcpu->run->immediate_exit = 0;
+	phase_end(vcpu->phases, PHASE_COMPLETE, start);
+	return 0;
+}
+
 int transport_commit(struct trap *t)
 {
 	struct kvm_run *run = t->vcpu->run;
-	uint64_t start = phase_now();
+	struct guestcpu *g = t->g;
+	uint64_t start;
 	int r = 0;
 
+	/* KVM still holds the stub's `out` (stubexit.c) and moves RIP past it at the next
+	 * KVM_RUN only if RIP is still there; were lodger to resume at that very address, the
+	 * completion must come first. */
+	if (g->out_pending && t->regs.rip == g->out_rip) {
+		r = transport_complete_out(t->vcpu);
+		if (r)
+			return r;
+	}
+	g->out_pending = false;
+	start = phase_now();
 	if (sync_regs(t->vcpu)) {
 		run->s.regs.regs = t->regs;
 		run->s.regs.sregs = t->sregs;

@@ -20,6 +20,10 @@ int transport_load(struct trap *t);
  * changes. Returns 0 or EXIT_HOST_ERROR. */
 int transport_load_regs(struct trap *t);
 
+/* Lets KVM complete the `out` the vCPU exited on (a KVM_RUN with immediate_exit), so that
+ * RIP is past it. Returns 0 or EXIT_HOST_ERROR. */
+int transport_complete_out(struct vcpu *vcpu);
+
 /* Hands t's registers to the vCPU as they are. Returns 0 or EXIT_HOST_ERROR. */
 int transport_commit(struct trap *t);
 

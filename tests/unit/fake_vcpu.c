@@ -48,12 +48,18 @@ static int fake_ioctl(int fd, unsigned long req, void *arg)
 	case KVM_GET_MSRS:
 		return ((struct kvm_msrs *)arg)->nmsrs;
 	case KVM_RUN: /* completes the exit's instruction, as KVM's complete_userspace_io */
-		if (fk.vcpu->run->kvm_valid_regs & KVM_SYNC_X86_REGS)
-			fk.vcpu->run->s.regs.regs.rip += fk.complete_len;
-		else
-			fk.kvm_regs.rip += fk.complete_len;
+	{
+		__u64 *rip = fk.vcpu->run->kvm_valid_regs & KVM_SYNC_X86_REGS
+				     ? &fk.vcpu->run->s.regs.regs.rip
+				     : &fk.kvm_regs.rip;
+
+		fk.kvm_runs++;
+		if (!fk.exit_rip || *rip == fk.exit_rip)
+			*rip += fk.complete_len;
 		fk.complete_len = 0;
+		fk.exit_rip = 0;
 		return 0;
+	}
 	case KVM_SET_USER_MEMORY_REGION:
 		fk.memslot_sets++;
 		return 0;

@@ -47,7 +47,11 @@ struct fake {
 	 * KVM_RUN (the completion, immediate_exit included) moves RIP past these many bytes.
 	 * 0: RIP was already past it, as on kvm_pvm. */
 	unsigned complete_len;
+	/* As KVM's complete_fast_pio_out, the completion moves RIP only if it is still here
+	 * (userspace's dirty registers go in first); 0: wherever it is. */
+	uint64_t exit_rip;
 	unsigned calls;		      /* ioctls made */
+	unsigned kvm_runs;	      /* KVM_RUN calls: lodger's completions */
 	struct kvm_lapic_state lapic; /* the last KVM_SET_LAPIC (KVM_GET_LAPIC gives it back) */
 	unsigned lapic_sets;
 	unsigned memslot_sets; /* KVM_SET_USER_MEMORY_REGION calls */

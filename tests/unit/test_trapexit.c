@@ -11,6 +11,7 @@
 #include "arch/x86.h"
 #include "fake_vcpu.h"
 #include "front/exitcode.h"
+#include "kvm/kvm.h"
 #include "kvm/mode.h"
 #include "lodger/stub_abi.h"
 #include "native/native.h"
@@ -577,6 +578,7 @@ static void rip_at_the_out(void)
 {
 	fk.vcpu->run->s.regs.regs.rip -= STUB_ENTRY_SIZE;
 	fk.complete_len = STUB_ENTRY_SIZE;
+	fk.exit_rip = fk.vcpu->run->s.regs.regs.rip;
 }
 
 Test(stubexit, the_first_fetch_fault_is_a_shadow_fill_where_kvm_leaves_rip_at_the_out)
@@ -602,6 +604,7 @@ Test(stubexit, every_vector_is_the_same_whether_kvm_leaves_rip_at_or_past_the_ou
 		for (int at = 0; at < 2; at++) {
 			uint64_t before = 0, after = 0;
 
+			fk.g->out_exit_rip = OUT_EXIT_RIP_UNKNOWN; /* each a first exit */
 			for (unsigned i = 0; i < 256; i++)
 				before += fk.g->stats.by_vector[i];
 			stub_exit_of_vector(v, 0, at);
@@ -627,6 +630,7 @@ Test(stubexit, a_syscall_is_told_from_its_entry_whether_kvm_leaves_rip_at_or_pas
 
 	use_other_personality();
 	for (int at = 0; at < 2; at++) {
+		fk.g->out_exit_rip = OUT_EXIT_RIP_UNKNOWN; /* each a first exit */
 		stub_exit_of_vector(0, 0, true);
 		run->s.regs.regs.rip = entry + (at ? 0 : STUB_ENTRY_SIZE);
 		fk.complete_len = at ? STUB_ENTRY_SIZE : 0;
@@ -644,24 +648,32 @@ Test(stubexit, where_kvm_leaves_rip_at_the_in_the_guests_port_0xe5_read_is_not_c
 
 	fake_put(FAKE_CODE, (const uint8_t[]){0xe5, 0xe5}, 2); /* inl $0xe5, %eax */
 	stub_exit_of_vector(VEC_GP, 0, true);
+	rip_at_the_out();
 	fk.g->user = false;
 	memcpy(fk.vm.mem.monitor + fk.g->stub.mon_off + STUB_STACK_TOP - 4 * 8,
 	       (const uint64_t[]){STUB_GUEST_KERNEL_CS}, 8);
 	cr_assert_eq(mode_exit(), 0);
 	cr_assert(fk.g->pio_pending, "parked in the in32 trampoline");
+	cr_assert_eq(fk.g->out_exit_rip, OUT_EXIT_RIP_AT_OUT, "learnt at the first exit");
 	/* Its inl exits with RIP at the inl: the run loop answers before KVM completes it. */
 	pio_exit_dir(entry, 0x12345678, true);
 	fk.complete_len = 1;
 	cr_assert_eq(mode_exit(), MODE_EXIT_UNCLAIMED);
 	cr_assert_eq(fk.complete_len, 1u, "lodger did not complete the guest's in");
 	cr_assert(fk.g->pio_pending, "still parked");
-	/* The trampoline's exit `out`, RIP at it: the completion moves it past. */
+	/* The trampoline's exit `out`, RIP at it: lodger knows it is past it, and KVM's
+	 * completion at the next KVM_RUN leaves the guest's RIP alone. */
 	pio_exit_at(entry + 1, 0xffffffff);
 	fk.complete_len = STUB_ENTRY_SIZE;
+	fk.exit_rip = run->s.regs.regs.rip;
+	fk.kvm_runs = 0;
 	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(fk.kvm_runs, 0, "no completion run");
 	cr_assert(!fk.g->pio_pending);
 	cr_assert_eq(run->s.regs.regs.rax, 0xffffffff);
 	cr_assert_eq(run->s.regs.regs.rip, FAKE_CODE + 2);
+	cr_assert_eq(kvm_ioctl_hook(fk.vcpu->fd, KVM_RUN, NULL), 0); /* the run loop's */
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_CODE + 2, "KVM's completion moved nothing");
 }
 
 Test(stubexit, where_kvm_leaves_rip_at_the_out_the_guests_port_0xe5_write_is_not_the_end)
@@ -1046,4 +1058,122 @@ Test(held, a_parked_port_access_with_tf_set_ends_in_the_guests_single_step_db)
 	cr_assert_eq(mode_exit(), 0);
 	assert_delivered_after_inb(VEC_DB);
 	cr_assert(fk.g->dr[6] & DR6_BS);
+}
+
+/* ---- known backends: no completion run (stubexit.c, transport_commit) ---- */
+
+/* Known backends: lodger knows where KVM leaves RIP and runs no completion; KVM moves RIP
+ * past the `out` at the next KVM_RUN only if lodger left it there. */
+Test(stubexit, on_a_known_backend_every_vector_is_read_without_a_completion_run)
+{
+	for (unsigned v = 0; v < 256; v++) {
+		for (int at = 0; at < 2; at++) {
+			fk.g->out_exit_rip = at ? OUT_EXIT_RIP_AT_OUT : OUT_EXIT_RIP_PAST_OUT;
+			stub_exit_of_vector(v, 0, true);
+			if (at)
+				fk.vcpu->run->s.regs.regs.rip -= STUB_ENTRY_SIZE;
+			fk.complete_len = 0;
+			(void)mode_exit();
+			cr_assert_eq(fk.g->stats.by_vector[v], 1u + at, "vector %u (%s)", v,
+				     at ? "at" : "past");
+			cr_assert_eq(fk.kvm_runs, 0, "vector %u: no completion run", v);
+		}
+	}
+}
+
+Test(stubexit, on_a_known_backend_a_syscall_is_told_without_a_completion_run)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t entry = stub_linear(&fk.g->stub, STUB_CODE + STUB_SYSCALL_ENTRY);
+
+	use_other_personality();
+	fk.g->out_exit_rip = OUT_EXIT_RIP_AT_OUT;
+	stub_exit_of_vector(0, 0, true);
+	run->s.regs.regs.rip = entry;
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(syscalls_seen, 1);
+	cr_assert_eq(fk.kvm_runs, 0);
+	cr_assert(!fk.g->out_pending, "the resumption moved RIP: KVM will not skip");
+}
+
+Test(stubexit, where_kvm_holds_the_out_a_resumption_at_that_out_completes_it_first)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t nmi_out = stub_linear(&fk.g->stub, STUB_CODE + VEC_NMI * STUB_ENTRY_SIZE);
+
+	fk.g->out_exit_rip = OUT_EXIT_RIP_AT_OUT;
+	fk.g->user = false;
+	/* An NMI whose frame names the NMI entry's own `out`, where KVM's RIP still is: the
+	 * stub goes on there, so KVM must not move RIP past it afterwards. */
+	exit_in_stub(VEC_NMI, VEC_NMI * STUB_ENTRY_SIZE, RFLAGS_FIXED,
+		     stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	run->s.regs.regs.rip -= STUB_ENTRY_SIZE;
+	fk.complete_len = STUB_ENTRY_SIZE;
+	fk.exit_rip = nmi_out;
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(fk.g->held.nmi, "held");
+	cr_assert_eq(fk.kvm_runs, 1, "completed before the registers went in");
+	cr_assert_eq(run->s.regs.regs.rip, nmi_out, "resumed at the out");
+	cr_assert_eq(kvm_ioctl_hook(fk.vcpu->fd, KVM_RUN, NULL), 0); /* the run loop's */
+	cr_assert_eq(run->s.regs.regs.rip, nmi_out, "the out not skipped");
+	/* Anywhere else in the stub: no completion. */
+	fk.kvm_runs = 0;
+	fk.g->held.nmi = false;
+	exit_in_stub(VEC_NMI, STUB_IDLE, RFLAGS_FIXED, stub_linear(&fk.g->stub, STUB_STACK_TOP));
+	run->s.regs.regs.rip -= STUB_ENTRY_SIZE;
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(fk.kvm_runs, 0);
+}
+
+Test(stubexit, on_a_known_backend_the_guests_port_0xe5_write_leaves_the_vcpu_untouched)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t entry = STUB_PIO + STUB_PIO_OUT16 * STUB_PIO_SIZE;
+
+	fk.g->out_exit_rip = OUT_EXIT_RIP_AT_OUT;
+	fk.g->pio_pending = true;
+	fk.g->pio_in = false;
+	fk.g->pio_size = 2;
+	/* outw %ax, %dx (2 bytes) to port 0xe5 with RIP at it: RIP + 2 is the trampoline's
+	 * exit `out`, not past it. */
+	pio_exit_at(entry, 0);
+	run->kvm_dirty_regs = 0;
+	cr_assert_eq(mode_exit(), MODE_EXIT_UNCLAIMED);
+	cr_assert(fk.g->pio_pending, "still parked");
+	cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + entry));
+	cr_assert_eq(run->kvm_dirty_regs, 0, "nothing written");
+	cr_assert_eq(fk.kvm_runs, 0, "KVM_RUN of the run loop completes it");
+}
+
+Test(stubexit, the_first_exit_learns_where_kvm_leaves_rip)
+{
+	struct kvm_run *run = fk.vcpu->run;
+
+	/* Hardware KVM: the completion moves RIP by the out's length. */
+	stub_exit_of_vector(VEC_PF, PFEC_U, true);
+	run->s.regs.sregs.cr2 = FAKE_UNMAPPED;
+	rip_at_the_out();
+	(void)mode_exit();
+	cr_assert_eq(fk.g->out_exit_rip, OUT_EXIT_RIP_AT_OUT);
+	cr_assert_eq(fk.kvm_runs, 1);
+	stub_exit_of_vector(VEC_UD, 0, true);
+	rip_at_the_out();
+	(void)mode_exit();
+	cr_assert_eq(fk.kvm_runs, 1, "no completion after the first exit");
+	cr_assert_eq(fk.g->stats.by_vector[VEC_UD], 1, "read as #UD");
+	/* kvm_pvm: RIP already past, the completion moves nothing. */
+	fk.g->out_exit_rip = OUT_EXIT_RIP_UNKNOWN;
+	stub_exit_of_vector(VEC_UD, 0, true);
+	(void)mode_exit();
+	cr_assert_eq(fk.g->out_exit_rip, OUT_EXIT_RIP_PAST_OUT);
+	cr_assert_eq(fk.g->stats.by_vector[VEC_UD], 2);
+	/* A guest's 1-byte outb to port 0xe5 through the trampoline teaches nothing. */
+	fk.g->out_exit_rip = OUT_EXIT_RIP_UNKNOWN;
+	fk.g->pio_pending = true;
+	fk.g->pio_in = false;
+	fk.g->pio_size = 1;
+	pio_exit_at(STUB_PIO + STUB_PIO_OUT8 * STUB_PIO_SIZE, 0);
+	fk.complete_len = 1;
+	cr_assert_eq(mode_exit(), MODE_EXIT_UNCLAIMED);
+	cr_assert_eq(fk.g->out_exit_rip, OUT_EXIT_RIP_UNKNOWN);
 }
