@@ -103,6 +103,7 @@ static void write_shadow(struct json *j, const struct shadow_stats *st)
 	json_u64(j, "pte_zaps", st->pte_zaps);
 	json_u64(j, "prefetched", st->prefetched);
 	json_u64(j, "prefilled", st->prefilled);
+	json_u64(j, "refilled", st->refilled);
 	json_close(j);
 }
 

@@ -997,9 +997,29 @@ static uint64_t *leaf_slot(struct shadow *s, struct shadow_root *r, uint64_t la,
 #define PREFETCH_SPAN 8 /* neighbours on each side of a miss, in the same guest page table */
 
 /*
- * Fills the neighbours of the entry just filled at `pte` that the guest has used before
- * (Accessed set, so no A/D bit of the guest's changes), as their own misses would:
- * each is a trap saved when the guest touches it again.
+ * Fills the empty shadow leaf *e for `la` from the guest entry `ge` at `ge_gpa`, as a miss
+ * there would, where that changes nothing of the guest's (Accessed already set, so no
+ * A/D bit to set) and the walk of r's tables reaches that very entry. Returns whether it
+ * did.
+ */
+static bool fill_ahead(struct shadow *s, const struct shadow_root *r, uint64_t *e, uint64_t la,
+		       uint64_t ge_gpa, uint64_t ge, const struct shadow_guest_mode *mode)
+{
+	struct walk w;
+
+	if ((*e & PTE_P) || (ge & (PTE_P | PTE_A)) != (PTE_P | PTE_A) || in_stub(s, la))
+		return false;
+	if (pagewalk(s->mem, r->guest_cr3, la, &w) != WALK_OK || w.level != 1 ||
+	    w.entry_gpa[0] != ge_gpa || (!mode->nxe && !w.executable) || (r->user && !w.user))
+		return false;
+	SET_LEAF(s, e, shadow_leaf(s, &w, ge, r->user, mode));
+	s->gval[slot_of(s, e)] = ge;
+	return true;
+}
+
+/*
+ * Fills the neighbours of the entry just filled at `pte` that the guest has used before,
+ * as their own misses would: each is a trap saved when the guest touches it again.
  */
 static void prefetch(struct shadow *s, const struct shadow_root *r, uint64_t *pte, uint64_t la,
 		     const struct walk *w, const struct shadow_guest_mode *mode)
@@ -1015,20 +1035,44 @@ static void prefetch(struct shadow *s, const struct shadow_root *r, uint64_t *pt
 		return;
 	for (unsigned j = lo; j <= hi; j++) {
 		uint64_t lj = (la & ~0x1fffffULL) | (uint64_t)j << 12;
-		uint64_t ge = __atomic_load_n(&g[j], __ATOMIC_RELAXED);
-		struct walk wj;
 
-		if (j == at || (spt[j] & PTE_P) || (ge & (PTE_P | PTE_A)) != (PTE_P | PTE_A) ||
-		    in_stub(s, lj))
-			continue;
-		if (pagewalk(s->mem, r->guest_cr3, lj, &wj) != WALK_OK || wj.level != 1 ||
-		    wj.entry_gpa[0] != gpt + j * 8 || (!mode->nxe && !wj.executable) ||
-		    (r->user && !wj.user))
-			continue;
-		SET_LEAF(s, &spt[j], shadow_leaf(s, &wj, ge, r->user, mode));
-		s->gval[slot_of(s, &spt[j])] = ge;
-		s->stats.prefetched++;
+		if (j != at && fill_ahead(s, r, &spt[j], lj, gpt + j * 8,
+					  __atomic_load_n(&g[j], __ATOMIC_RELAXED), mode))
+			s->stats.prefetched++;
 	}
+}
+
+/* The root whose tables hold pool page p: up its parents to a PML4. */
+static const struct shadow_root *root_of_page(const struct shadow *s, uint32_t p)
+{
+	for (int up = 0; up < 3 && s->pg_parent[p]; up++)
+		p = (s->pg_parent[p] - 1) / ENTRIES;
+	if (s->pg_level[p] != 4)
+		return NULL;
+	for (unsigned k = 0; k < SHADOW_MAX_ROOTS; k++)
+		if (s->roots[k].in_use && s->roots[k].pml4_gpa == page_gpa(s, p))
+			return &s->roots[k];
+	return NULL;
+}
+
+/*
+ * The guest wrote entry i of the leaf table that mirror p was made from (mmu_update,
+ * ptwr): where the new entry is one a miss would take as it is, it goes in now, as a
+ * prefetch would put it, and the guest's first access through it does not trap. A Xen
+ * guest maps a page this way and uses it at once (text_poke, a fork's copy, a fault's
+ * fix).
+ */
+static void refill_written(struct shadow *s, uint32_t p, unsigned i)
+{
+	uint64_t frame = s->pg_gsrc[p];
+	const uint64_t *g = gpa_ptr_guest(s->mem, frame, PAGE_SIZE);
+	const struct shadow_root *r = root_of_page(s, p);
+	uint64_t *t = table(s, page_gpa(s, p));
+
+	if (g && r &&
+	    fill_ahead(s, r, &t[i], entry_la(s->pg_la[p], i, 1), frame + i * 8,
+		       __atomic_load_n(&g[i], __ATOMIC_RELAXED), &s->mode))
+		s->stats.refilled++;
 }
 
 enum shadow_fill_result shadow_fill(struct shadow *s, uint64_t guest_cr3, bool user_root,
@@ -1236,15 +1280,20 @@ void shadow_pte_written(struct shadow *s, uint64_t gpa, uint64_t len)
 				if (s->pg_gsrc[p] != frame)
 					continue;
 				for (unsigned i = first; i <= last; i++) {
-					if (!(t[i] & PTE_P) || (level == 2 && is_stub_pde(s, t[i])))
-						continue;
-					s->stats.pte_zaps++;
-					/* the guest's own change: KVM may keep the old
-					 * translation until its flush point, as a TLB would */
-					s->deferring = true;
-					zap_entry(s, &t[i], level, entry_la(s->pg_la[p], i, level));
-					s->deferring = false;
-					again |= level > 1;
+					if ((t[i] & PTE_P) &&
+					    !(level == 2 && is_stub_pde(s, t[i]))) {
+						s->stats.pte_zaps++;
+						/* the guest's own change: KVM may keep the
+						 * old translation until its flush point, as
+						 * a TLB would */
+						s->deferring = true;
+						zap_entry(s, &t[i], level,
+							  entry_la(s->pg_la[p], i, level));
+						s->deferring = false;
+						again |= level > 1;
+					}
+					if (level == 1)
+						refill_written(s, p, i);
 				}
 			}
 		}

@@ -63,6 +63,7 @@ struct shadow_stats {
 	uint64_t pte_zaps;	  /* shadow entries dropped because their guest entry changed */
 	uint64_t prefetched;	  /* neighbouring entries filled along with a miss */
 	uint64_t prefilled;	  /* guest #PF addresses filled once the guest fixed its tables */
+	uint64_t refilled;	  /* leaves filled as the guest wrote them (shadow_pte_written) */
 };
 
 struct shadow {

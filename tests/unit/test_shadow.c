@@ -1682,3 +1682,48 @@ Test(shadow_prefetch, a_guest_fault_is_filled_once_the_guest_fixed_its_table)
 	cr_assert_eq(shadow_fill(&sh, gcr3, false, LA_U, 0, &WP_NXE, &pfec), SHADOW_FILLED);
 	check_coherent();
 }
+
+Test(shadow_prefetch, a_leaf_the_guest_writes_goes_in_as_it_writes_it)
+{
+	uint64_t rk = root(false), ru = root(true);
+	uint64_t far = LA_U + 100 * 0x1000ULL; /* beyond a miss's prefetch */
+
+	gmap(gcr3, LA_U, 1, FRAME_A, USER_RW | PTE_A, UPPER);
+	assert_result(fill(false, LA_U, PFEC_U), SHADOW_FILLED);
+	assert_result(fill(true, LA_U, PFEC_U), SHADOW_FILLED);
+	/* mmu_update of an empty entry of that table: in both roots at once. */
+	*gentry(gcr3, far, 1) = FRAME_B | USER_RW | PTE_A | PTE_D;
+	shadow_pte_written(&sh, entry_gpa(gcr3, far, 1), 8);
+	for (int user = 0; user < 2; user++) {
+		uint64_t e = sentry(user ? ru : rk, far, 1);
+
+		cr_assert(e & PTE_P, "root %d: expected the written entry filled", user);
+		cr_assert_eq(e & PTE_ADDR_MASK, FRAME_B);
+		cr_assert(e & PTE_W, "expected D set: writable");
+	}
+	cr_assert_eq(sh.stats.refilled, 2);
+	/* A new frame for a filled entry: the old one goes (KVM told at the flush point), the
+	 * new one comes in. */
+	sh.kvm_stale_guest = false;
+	*gentry(gcr3, far, 1) = FRAME_A | USER_RW | PTE_A;
+	shadow_pte_written(&sh, entry_gpa(gcr3, far, 1), 8);
+	cr_assert_eq(sentry(rk, far, 1) & PTE_ADDR_MASK, FRAME_A);
+	cr_assert_eq(sentry(rk, far, 1) & PTE_W, 0, "expected D clear: read-only");
+	cr_assert(sh.kvm_stale_guest, "expected the old translation flushed at the flush point");
+	/* Never used (A clear): left to the access, which sets A. */
+	*gentry(gcr3, far + 0x1000, 1) = FRAME_B | USER_RW;
+	shadow_pte_written(&sh, entry_gpa(gcr3, far + 0x1000, 1), 8);
+	cr_assert_eq(sentry(rk, far + 0x1000, 1), 0);
+	cr_assert_eq(*gentry(gcr3, far + 0x1000, 1) & PTE_A, 0, "expected A untouched");
+	/* A supervisor page: the kernel root only. */
+	*gentry(gcr3, far + 0x2000, 1) = FRAME_B | PTE_P | PTE_W | PTE_A;
+	shadow_pte_written(&sh, entry_gpa(gcr3, far + 0x2000, 1), 8);
+	cr_assert_neq(sentry(rk, far + 0x2000, 1), 0);
+	cr_assert_eq(sentry(ru, far + 0x2000, 1), 0, "expected no supervisor page for the user");
+	/* Not present: nothing. */
+	*gentry(gcr3, far + 0x3000, 1) = FRAME_B | PTE_A;
+	shadow_pte_written(&sh, entry_gpa(gcr3, far + 0x3000, 1), 8);
+	cr_assert_eq(sentry(rk, far + 0x3000, 1), 0);
+	cr_assert_eq(sh.stats.refilled, 5); /* 2 + 2 (both roots) + 1 (the kernel's) */
+	check_coherent();
+}

@@ -412,7 +412,8 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 				    .resyncs = 10,
 				    .pte_zaps = 11,
 				    .prefetched = 12,
-				    .prefilled = 13};
+				    .prefilled = 13,
+				    .refilled = 14};
 	text = stats_text(&f.vm, 0);
 	assert_stats_text(text, "{\n"
 				"  \"lodger\": \"V\",\n"
@@ -474,7 +475,8 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 				"    \"resyncs\": 10,\n"
 				"    \"pte_zaps\": 11,\n"
 				"    \"prefetched\": 12,\n"
-				"    \"prefilled\": 13\n"
+				"    \"prefilled\": 13,\n"
+				"    \"refilled\": 14\n"
 				"  },\n"
 				"  \"relocation\": {\n"
 				"    \"enabled\": true,\n"
