@@ -4,7 +4,8 @@ blkif: xen-blkfront), by the same Linux under QEMU TCG (virtio-blk, aio=io_uring
 the host itself (the limit), in one run.
 
 Usage: bench/disk.py [BUILD_DIR] [--runs N] [--configs a,b,...] [--size MIB] [--scale F]
-       (default build/, 3 runs of each configuration, a 1024 MiB image)
+                     [--image PATH]
+       (default build/, 3 runs of each configuration, a 1024 MiB image in BUILD_DIR)
 
 The same static program, build/bench/disk-io (bench/disk_io.c), does every pattern with
 O_DIRECT: inside the guests (from an initramfs with the block driver's modules, taken from
@@ -123,6 +124,8 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the MiB moved")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per guest boot")
     ap.add_argument("--memory", type=int, default=512, help="guest RAM in MiB")
+    ap.add_argument("--image", help="the raw image (default BUILD/bench-disk.img): its "
+                    "filesystem is the one measured")
     args = ap.parse_args()
     configs = [c for c in args.configs.split(",") if c]
     bad = [c for c in configs if c not in CONFIGS]
@@ -132,7 +135,7 @@ def main():
     args.disk_io = os.path.join(args.build, "bench", "disk-io")
     if not os.path.exists(args.disk_io):
         sys.exit(f"bench: {args.disk_io} not found: build first (ninja -C {args.build})")
-    args.image = os.path.join(args.build, "bench-disk.img")
+    args.image = args.image or os.path.join(args.build, "bench-disk.img")
     make_image(args.image, args.size)
 
     cannot, k = {}, None
