@@ -149,6 +149,31 @@ static uint32_t whash(const struct shadow *s, uint64_t frame)
 	return (uint32_t)((frame >> 12) * 0x9e3779b97f4a7c15ULL >> 32) & s->whash_mask;
 }
 
+static bool is_unsync(const struct shadow *s, uint32_t p)
+{
+	return s->unsync_at[p] != 0;
+}
+
+static void unsync_add(struct shadow *s, uint32_t p)
+{
+	if (is_unsync(s, p))
+		return;
+	s->unsync_list[s->nr_unsync++] = p;
+	s->unsync_at[p] = s->nr_unsync;
+}
+
+static void unsync_remove(struct shadow *s, uint32_t p)
+{
+	uint32_t at = s->unsync_at[p], last;
+
+	if (!at)
+		return;
+	last = s->unsync_list[--s->nr_unsync];
+	s->unsync_list[at - 1] = last;
+	s->unsync_at[last] = at;
+	s->unsync_at[p] = 0;
+}
+
 static void mirror_unlink(struct shadow *s, uint32_t p)
 {
 	uint64_t src = s->pg_gsrc[p];
@@ -162,10 +187,7 @@ static void mirror_unlink(struct shadow *s, uint32_t p)
 		if (next)
 			s->pg_mprev[next - 1] = prev;
 	}
-	if (s->pg_unsync[p]) {
-		s->pg_unsync[p] = 0;
-		s->nr_unsync--;
-	}
+	unsync_remove(s, p);
 	s->pg_mnext[p] = s->pg_mprev[p] = 0;
 	s->pg_gsrc[p] = NO_SRC;
 }
@@ -174,7 +196,7 @@ static void mirror_unlink(struct shadow *s, uint32_t p)
 static uint32_t mirror_first(const struct shadow *s, uint64_t frame, bool protecting_only)
 {
 	for (uint32_t m = s->mhead[mhash(s, frame)]; m; m = s->pg_mnext[m - 1])
-		if (s->pg_gsrc[m - 1] == frame && !(protecting_only && s->pg_unsync[m - 1]))
+		if (s->pg_gsrc[m - 1] == frame && !(protecting_only && is_unsync(s, m - 1)))
 			return m;
 	return 0;
 }
@@ -389,10 +411,8 @@ static void zap_entry(struct shadow *s, uint64_t *e, int level, uint64_t la)
 static void unsync_mirrors(struct shadow *s, uint64_t frame)
 {
 	for (uint32_t m = s->mhead[mhash(s, frame)]; m; m = s->pg_mnext[m - 1])
-		if (s->pg_gsrc[m - 1] == frame && !s->pg_unsync[m - 1]) {
-			s->pg_unsync[m - 1] = 1;
-			s->nr_unsync++;
-		}
+		if (s->pg_gsrc[m - 1] == frame)
+			unsync_add(s, m - 1);
 }
 
 /*
@@ -645,14 +665,18 @@ static void resync_page(struct shadow *s, uint32_t p)
 static void unsync_flush(struct shadow *s)
 {
 	bool reprotect = s->nr_unsync > UNSYNC_MAX;
+	uint32_t n = s->nr_unsync;
 
-	for (uint32_t p = 0; s->nr_unsync && p < s->pool_pages; p++) {
-		if (!s->pg_level[p] || !s->pg_unsync[p])
+	/* A resync may free pages (and so unlist them): walk a copy of the list. */
+	memcpy(s->unsync_scratch, s->unsync_list, n * sizeof(*s->unsync_list));
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t p = s->unsync_scratch[i];
+
+		if (!s->pg_level[p] || !is_unsync(s, p))
 			continue;
 		resync_page(s, p);
-		if (reprotect && s->pg_level[p] && s->pg_unsync[p]) {
-			s->pg_unsync[p] = 0;
-			s->nr_unsync--;
+		if (reprotect && s->pg_level[p] && is_unsync(s, p)) {
+			unsync_remove(s, p);
 			protect_frame(s, s->pg_gsrc[p]);
 		}
 	}
@@ -718,7 +742,9 @@ int shadow_init(struct shadow *s, struct guest_mem *mem, uint64_t pool_off, uint
 	s->held_pages = calloc(pool_pages, sizeof(*s->held_pages));
 	s->page_busy = calloc(pool_pages, sizeof(*s->page_busy));
 	s->pg_level = calloc(pool_pages, 1);
-	s->pg_unsync = calloc(pool_pages, 1);
+	s->unsync_list = calloc(pool_pages, sizeof(*s->unsync_list));
+	s->unsync_at = calloc(pool_pages, sizeof(*s->unsync_at));
+	s->unsync_scratch = calloc(pool_pages, sizeof(*s->unsync_scratch));
 	s->gval = calloc(slots, sizeof(*s->gval));
 	s->pg_la = calloc(pool_pages, sizeof(*s->pg_la));
 	s->pg_gsrc = calloc(pool_pages, sizeof(*s->pg_gsrc));
@@ -729,9 +755,10 @@ int shadow_init(struct shadow *s, struct guest_mem *mem, uint64_t pool_off, uint
 	s->wnext = calloc(slots, sizeof(*s->wnext));
 	s->wprev = calloc(slots, sizeof(*s->wprev));
 	s->whead = calloc((uint64_t)s->whash_mask + 1, sizeof(*s->whead));
-	if (!s->free_pages || !s->held_pages || !s->page_busy || !s->pg_level || !s->pg_unsync ||
-	    !s->pg_la || !s->pg_gsrc || !s->pg_parent || !s->pg_mnext || !s->pg_mprev ||
-	    !s->mhead || !s->wnext || !s->wprev || !s->whead || !s->gval) {
+	if (!s->free_pages || !s->held_pages || !s->page_busy || !s->pg_level || !s->unsync_list ||
+	    !s->unsync_at || !s->unsync_scratch || !s->pg_la || !s->pg_gsrc || !s->pg_parent ||
+	    !s->pg_mnext || !s->pg_mprev || !s->mhead || !s->wnext || !s->wprev || !s->whead ||
+	    !s->gval) {
 		shadow_destroy(s);
 		return -ENOMEM;
 	}
@@ -751,7 +778,9 @@ void shadow_destroy(struct shadow *s)
 	free(s->held_pages);
 	free(s->page_busy);
 	free(s->pg_level);
-	free(s->pg_unsync);
+	free(s->unsync_list);
+	free(s->unsync_at);
+	free(s->unsync_scratch);
 	free(s->gval);
 	free(s->pg_la);
 	free(s->pg_gsrc);
@@ -903,12 +932,10 @@ static void mirror_set(struct shadow *s, uint32_t p, uint64_t src, uint64_t no_t
 	if (*head)
 		s->pg_mprev[*head - 1] = p + 1;
 	*head = p + 1;
-	if (unsync) {
-		s->pg_unsync[p] = 1;
-		s->nr_unsync++;
-	} else if (!protected) {
+	if (unsync)
+		unsync_add(s, p);
+	else if (!protected)
 		protect_frame(s, src);
-	}
 }
 
 /* The guest entry a level-`level` shadow entry on w's path derives from (inside a split

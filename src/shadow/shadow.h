@@ -86,7 +86,7 @@ struct shadow {
 	 * for a root), and the guest table it mirrors (pg_gsrc, docs/shadow-mode.md), chained
 	 * by frame in a hash so a guest write finds every mirror of the table it hits.
 	 */
-	uint8_t *pg_level, *pg_unsync;
+	uint8_t *pg_level;
 	uint64_t *pg_la, *pg_gsrc;
 	uint32_t *pg_parent, *pg_mnext, *pg_mprev, *mhead, mhash_mask;
 	/* Writable shadow leaves by the guest frame they map (slot + 1, chained), so a frame
@@ -97,7 +97,10 @@ struct shadow {
 	 * path), so that a table the guest writes freely (unsync) is checked at its flush
 	 * points entry by entry. */
 	uint64_t *gval;
-	uint32_t nr_unsync;	       /* mirrors of tables the guest may write without a trap */
+	/* Mirrors of tables the guest may write without a trap, listed so that a flush point
+	 * visits only them: unsync_at[p] is p's position in unsync_list + 1 (0: in sync). */
+	uint32_t *unsync_list, *unsync_at, *unsync_scratch;
+	uint32_t nr_unsync;
 	bool stub_dirty;	       /* an entry on the stub's path was dropped: reinstall it */
 	struct shadow_guest_mode mode; /* the last fill's, for invlpg's check */
 	struct {

@@ -264,6 +264,18 @@ static void check_tables(void)
 	cr_assert_eq(used, sh.pool_pages - sh.nr_free - sh.nr_held,
 		     "%llu tables reachable, %llu allocated", (unsigned long long)used,
 		     (unsigned long long)(sh.pool_pages - sh.nr_free - sh.nr_held));
+	/* The unsync list names exactly the in-use pages marked unsync, each once. */
+	for (uint32_t i = 0; i < sh.nr_unsync; i++) {
+		uint32_t p = sh.unsync_list[i];
+
+		cr_assert_lt(p, sh.pool_pages, "unsync list entry %u out of the pool", i);
+		cr_assert_eq(sh.unsync_at[p], i + 1, "unsync page %u listed at %u, says %u", p, i,
+			     sh.unsync_at[p]);
+		cr_assert_neq(sh.pg_level[p], 0, "free page %u on the unsync list", p);
+	}
+	for (uint32_t p = 0; p < sh.pool_pages; p++)
+		cr_assert(!sh.unsync_at[p] || sh.unsync_at[p] <= sh.nr_unsync,
+			  "page %u marked unsync past the list", p);
 #undef SEE
 }
 
