@@ -14,6 +14,7 @@
 #include "front/config.h"
 #include "front/exitcode.h"
 #include "front/log.h"
+#include "front/phase.h"
 #include "front/signals.h"
 #include "front/stats.h"
 #include "kvm/vm.h"
@@ -197,8 +198,8 @@ int main(int argc, char **argv)
 	if (status) {
 		config_free(&cfg);
 		return status;
-		return status;
 	}
+	phase_timing(cfg.stats_file != NULL);
 	stats_start_clock();
 	signals_install();
 	if (check_serial_file(&cfg) < 0 || (cfg.pidfile && write_pidfile(cfg.pidfile) < 0)) {

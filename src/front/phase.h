@@ -13,6 +13,7 @@
 #ifndef LODGER_PHASE_H
 #define LODGER_PHASE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum phase {
@@ -42,8 +43,15 @@ struct phase_stats {
 /* JSON keys, one per phase (docs/cli.md, -stats). */
 extern const char *const phase_names[PHASES];
 
-/* CLOCK_MONOTONIC in ns. */
+/* CLOCK_MONOTONIC in ns; 0 while timing is off. */
 uint64_t phase_now(void);
+
+/*
+ * Timing on (the default) or off. lodger turns it off when no -stats file will show it:
+ * a clock read is tens of ns with a TSC clocksource but a system call and an HPET read
+ * (microseconds) on hosts whose kernel fell back to the HPET, ~8 per exit.
+ */
+void phase_timing(bool on);
 
 /* Adds one occurrence of ns to s. */
 void phase_add(struct phase_stats *s, uint64_t ns);
