@@ -178,8 +178,14 @@ static long dispatch(struct xen_vcpu *v, uint64_t nr, const uint64_t a[6])
 
 long xen_hypercall(struct xen_vcpu *v, uint64_t nr, const uint64_t a[6])
 {
-	uint64_t start = phase_now();
-	long r = dispatch(v, nr, a);
+	uint64_t start = phase_now(), from = v->regs.rip, stack[3] = {0};
+	long r;
+
+	/* For -d xen: the top of the guest's stack, where its caller is when the call went
+	 * through a common function (Linux's xen_hypercall_pv pushes RCX and R11 first). */
+	if (log_enabled(LOG_XEN) && xen_copy_from_guest(v, stack, v->regs.rsp, sizeof(stack)))
+		memset(stack, 0, sizeof(stack));
+	r = dispatch(v, nr, a);
 	const char *name = xen_hypercall_name(nr);
 	char unnamed[32];
 
@@ -190,9 +196,12 @@ long xen_hypercall(struct xen_vcpu *v, uint64_t nr, const uint64_t a[6])
 		snprintf(unnamed, sizeof(unnamed), "hypercall_%llu", (unsigned long long)nr);
 		name = unnamed;
 	}
-	pr_debug(LOG_XEN, "%s(%#llx, %#llx, %#llx, %#llx, %#llx) = %ld", name,
-		 (unsigned long long)a[0], (unsigned long long)a[1], (unsigned long long)a[2],
-		 (unsigned long long)a[3], (unsigned long long)a[4], r);
+	pr_debug(LOG_XEN,
+		 "%s(%#llx, %#llx, %#llx, %#llx, %#llx) = %ld at %#llx (stack %#llx %#llx %#llx)",
+		 name, (unsigned long long)a[0], (unsigned long long)a[1], (unsigned long long)a[2],
+		 (unsigned long long)a[3], (unsigned long long)a[4], r, (unsigned long long)from,
+		 (unsigned long long)stack[0], (unsigned long long)stack[1],
+		 (unsigned long long)stack[2]);
 	return r;
 }
 
