@@ -19,7 +19,7 @@ const struct log_category_name log_categories[] = {
 	{"reloc", LOG_RELOC,
 	 "shadow mode: each relocation of the stub (from, to, kind, reason, cost)"},
 	{"xen", LOG_XEN,
-	 "Xen PV guests: every hypercall (name, arguments, result), bounce and event"},
+	 "Xen PV guests: every hypercall (arguments, result, RIP, stack top), bounce, event"},
 	{NULL, 0, NULL},
 };
 

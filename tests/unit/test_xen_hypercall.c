@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <xen/callback.h>
 #include <xen/io/console.h>
@@ -21,6 +22,7 @@
 #include <xen/vcpu.h>
 #include <xen/version.h>
 
+#include "front/log.h"
 #include "xen/domain.h"
 #include "xen/families.h"
 #include "xen/hypercall.h"
@@ -120,6 +122,45 @@ Test(hc, regs_interface)
 	xen_hypercall_regs(&v);
 	cr_expect_eq(v.regs.rax, 4 << 16 | 17);
 	cr_expect_str_eq(xen_hypercall_name(__HYPERVISOR_mmu_update), "mmu_update");
+}
+
+/* -d xen reads the top of the guest's stack: at a hostile RSP (unmapped, non-canonical,
+ * straddling the end of the mapping) the hypercall still completes and the log shows 0s;
+ * at a mapped one it shows the words there. */
+static void stack_logged(uint64_t rsp, const char *want)
+{
+	char path[] = "/tmp/lodger-hc-logXXXXXX", line[512] = "";
+	int fd = mkstemp(path);
+	FILE *f;
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(log_open_file(path), 0);
+	log_set_mask(LOG_XEN);
+	v.regs.rsp = rsp;
+	cr_expect_eq(call(__HYPERVISOR_xen_version, XENVER_version, 0, 0, 0), 4 << 16 | 17,
+		     "rsp %#llx", (unsigned long long)rsp);
+	log_set_mask(0);
+	log_close();
+	f = fopen(path, "r");
+	cr_assert(f);
+	cr_expect(fgets(line, sizeof(line), f));
+	fclose(f);
+	unlink(path);
+	cr_expect(strstr(line, want), "rsp %#llx: %s lacks %s", (unsigned long long)rsp, line,
+		  want);
+}
+
+Test(hc, debug_log_reads_a_hostile_stack_safely)
+{
+	uint64_t *words = at(SCRATCH + 0x100);
+
+	words[0] = 0x11, words[1] = 0x22, words[2] = 0x33;
+	stack_logged(SCRATCH + 0x100, "(stack 0x11 0x22 0x33)");
+	stack_logged(UNMAPPED, "(stack 0 0 0)");
+	stack_logged(NONCANON, "(stack 0 0 0)");
+	stack_logged(~7ULL, "(stack 0 0 0)");
+	stack_logged(l.v_end - 8, "(stack 0 0 0)");
 }
 
 Test(hc, console_io)
