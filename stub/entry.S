@@ -116,6 +116,32 @@ stub_code_start:
 	out %al, $STUB_EXIT_PORT
 	.org stub_code_start + STUB_TLB_FLUSH_DONE
 
+	/* The zap log (stub_abi.h): KVM keeps its own shadow of lodger's tables and sees only
+	 * guest-side writes to them, so each entry lodger removed is written again here, at
+	 * CPL0 through the pool window: KVM then drops what it derived from it, or, where it
+	 * let the page be written (an unsync page), re-reads it at the CR3 reload below.
+	 * Then the window's slots are cleared the same way, so that lodger may point them
+	 * elsewhere next time. The registers are lodger's. */
+	.org stub_code_start + STUB_ZAP
+	lea .Lstart + STUB_ZAP_LOG(%rip), %rsi
+	lea .Lstart + STUB_POOL_WINDOW(%rip), %rdi
+	mov STUB_ZAP_NR_WRITES(%rsi), %ecx
+	test %ecx, %ecx
+	jz 2f
+1:	mov STUB_ZAP_WRITES - 4(%rsi,%rcx,4), %eax
+	mov (%rdi,%rax), %rdx
+	mov %rdx, (%rdi,%rax)
+	dec %ecx
+	jnz 1b
+2:	mov STUB_ZAP_NR_SLOTS(%rsi), %ecx
+	test %ecx, %ecx
+	jz 4f
+	lea .Lstart + STUB_PT_WINDOW + STUB_POOL_WINDOW / 0x1000 * 8(%rip), %rdi
+3:	movq $0, -8(%rdi,%rcx,8)
+	dec %ecx
+	jnz 3b
+4:	jmp .Lstart + STUB_TLB_FLUSH
+
 	.org stub_code_start + STUB_CODE_END
 	.globl stub_code_end
 stub_code_end:

@@ -15,8 +15,8 @@
 #define LODGER_STUB_ABI_H
 
 #define STUB_ABI_VERSION                                                                           \
-	4 /* 2: the area grouped by direction; 3: the xAPIC write trampoline;                      \
-	   4: the TLB flush trampoline */
+	5 /* 2: the area grouped by direction; 3: the xAPIC write trampoline;                      \
+	   4: the TLB flush trampoline; 5: the zap log and the pool window */
 
 #define STUB_REGION_SIZE 0x200000 /* the stub owns a 2 MiB-aligned 2 MiB region */
 
@@ -29,11 +29,25 @@
 #define STUB_STACK_BOTTOM 0x5000 /* trap stack: TSS.RSP0 = STUB_STACK_TOP */
 #define STUB_STACK_TOP	  0x7000
 #define STUB_IST_TOP	  0x8000 /* IST1: NMI, #DF, #MC get a known-good stack */
-#define STUB_PAGES	  8
+#define STUB_ZAP_LOG	  0x8000 /* struct stub_zap_log: removals the stub writes again */
+#define STUB_PAGES	  9
 #define STUB_MONITOR_SIZE (STUB_PAGES * 0x1000) /* monitor memory the stub's pages take */
 /* Not monitor memory: the xAPIC page (APIC_MMIO_GPA), mapped supervisor-only and uncached
  * right after the stub's pages, where the xAPIC write trampoline reaches KVM's local APIC. */
 #define STUB_APIC_WINDOW (STUB_PAGES * 0x1000)
+/*
+ * On a KVM without TDP (kvm_pvm; kvm_intel/kvm_amd with EPT/NPT off) KVM keeps its own
+ * shadow of lodger's tables and never sees lodger's writes to them, so an entry lodger
+ * removes must also be written by the guest side, where KVM does see it: the stub
+ * rewrites each entry the zap log names, through the pool window - STUB_POOL_SLOTS pages
+ * lodger points at the pool pages concerned - then clears the window's entries through
+ * its view of its own page table (STUB_PT_WINDOW), and leaves through the TLB flush.
+ * Both are supervisor-only, mapped only where lodger uses them (docs/shadow-mode.md).
+ */
+#define STUB_PT_WINDOW	 0x0ff000 /* the stub's page table, writable */
+#define STUB_POOL_WINDOW 0x100000 /* slot i: the pool page lodger put there */
+#define STUB_POOL_SLOTS	 256
+#define STUB_ZAP_MAX	 1022 /* entries one log holds */
 
 /* Entry code layout (offsets from STUB_CODE); each entry is one 2-byte `out`. */
 #define STUB_ENTRY_SIZE	    2
@@ -54,7 +68,8 @@
 #define STUB_APIC_W32	    0x2f8 /* a guest write to the xAPIC page, done at CPL0 */
 #define STUB_TLB_FLUSH	    0x300 /* a TLB flush where KVM walks the tables in hardware */
 #define STUB_TLB_FLUSH_DONE 0x308 /* RIP once its exit has been completed */
-#define STUB_CODE_END	    0x310
+#define STUB_ZAP	    0x310 /* the zap log, then the TLB flush (KVM without TDP) */
+#define STUB_CODE_END	    0x360
 
 /*
  * The per-vCPU stub<->VMM area at STUB_AREA (struct stub_area below). Each field is written
@@ -69,6 +84,11 @@
 #define STUB_AREA_FAST_CLI 0x08 /* u64: guest cli handled in the stub */
 #define STUB_AREA_FAST_STI 0x10 /* u64: guest sti handled in the stub */
 #define STUB_AREA_SIZE	   0x18
+
+/* The zap log page (STUB_ZAP_LOG): offsets into the pool window, each naming one entry. */
+#define STUB_ZAP_NR_WRITES 0x0 /* u32 */
+#define STUB_ZAP_NR_SLOTS  0x4 /* u32: window slots to clear afterwards, from slot 0 */
+#define STUB_ZAP_WRITES	   0x8 /* u32[STUB_ZAP_MAX]: slot * 4096 + index * 8 */
 
 /* Every stub entry ends in `out %al, $STUB_EXIT_PORT`: a KVM_EXIT_IO to lodger. */
 #define STUB_EXIT_PORT 0xe5
@@ -125,6 +145,20 @@ _Static_assert(offsetof(struct stub_area, fast_cli) == STUB_AREA_FAST_CLI, "stub
 _Static_assert(offsetof(struct stub_area, fast_sti) == STUB_AREA_FAST_STI, "stub area");
 _Static_assert(sizeof(struct stub_area) == STUB_AREA_SIZE, "stub area");
 _Static_assert(STUB_AREA + STUB_AREA_SIZE <= STUB_STACK_BOTTOM, "the stub area overflows");
+
+struct stub_zap_log {
+	uint32_t nr_writes;
+	uint32_t nr_slots;
+	uint32_t writes[STUB_ZAP_MAX];
+};
+
+_Static_assert(offsetof(struct stub_zap_log, nr_writes) == STUB_ZAP_NR_WRITES, "zap log");
+_Static_assert(offsetof(struct stub_zap_log, nr_slots) == STUB_ZAP_NR_SLOTS, "zap log");
+_Static_assert(offsetof(struct stub_zap_log, writes) == STUB_ZAP_WRITES, "zap log");
+_Static_assert(sizeof(struct stub_zap_log) == 0x1000, "the zap log is one page");
+_Static_assert(STUB_APIC_WINDOW < STUB_PT_WINDOW &&
+		       STUB_POOL_WINDOW + STUB_POOL_SLOTS * 0x1000 <= STUB_REGION_SIZE,
+	       "the windows overlap the stub or leave its region");
 #endif
 
 #endif

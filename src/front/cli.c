@@ -69,7 +69,8 @@ static const char usage[] =
 	"                      instruction (needs -gdb or -s)\n"
 	"  -machine [type=]lodger[,mode=direct|shadow][,accel=kvm]   (also -M)\n"
 	"                      shadow mode (ignored in direct): [,stub-base=ADDR]\n"
-	"                      [,traps=auto|vmm][,relocate=on|off][,seed=N]\n"
+	"                      [,traps=auto|vmm][,kvm-sync=auto|memslot]\n"
+	"                      [,relocate=on|off][,seed=N]\n"
 	"                      [,reloc-hot=N][,reloc-window-ms=MS]; ADDR and N\n"
 	"                      are hex (0x...) or decimal, ADDR 2 MiB-aligned and canonical\n"
 	"                      [,personality=auto|native|xen]: the guest's ABI; auto\n"
@@ -211,6 +212,7 @@ static int prop_machine(struct cli *cli, const char *opt, const char *arg, const
 	} shadow_props[] = {
 		{"stub-base", config_set_stub_base, CONFIG_SET_STUB_BASE},
 		{"traps", config_set_traps, CONFIG_SET_TRAPS},
+		{"kvm-sync", config_set_kvm_sync, CONFIG_SET_KVM_SYNC},
 		{"personality", config_set_personality, CONFIG_SET_PERSONALITY},
 		{"relocate", config_set_relocate, CONFIG_SET_RELOCATE},
 		{"seed", config_set_seed, CONFIG_SET_SEED},
@@ -234,7 +236,8 @@ static int prop_machine(struct cli *cli, const char *opt, const char *arg, const
 					  shadow_props[i].set_bit);
 	return unknown_prop(cli, opt, arg, key,
 			    is_machine ? "lodger knows type, mode, personality, accel, stub-base, "
-					 "traps, relocate, seed, reloc-hot and reloc-window-ms"
+					 "traps, kvm-sync, relocate, seed, reloc-hot and "
+					 "reloc-window-ms"
 				       : "lodger knows accel and mode");
 }
 

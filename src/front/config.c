@@ -246,6 +246,14 @@ int config_set_traps(struct config *cfg, const char *s, char *why)
 	return why_fail(why, "unknown trap path '%s' (auto or vmm)", s);
 }
 
+int config_set_kvm_sync(struct config *cfg, const char *s, char *why)
+{
+	if (strcmp(s, "auto") && strcmp(s, "memslot"))
+		return why_fail(why, "unknown kvm-sync '%s' (auto or memslot)", s);
+	cfg->kvm_sync_memslot = strcmp(s, "memslot") == 0;
+	return 0;
+}
+
 int config_set_personality(struct config *cfg, const char *s, char *why)
 {
 	for (size_t i = 0; i < sizeof(personality_names) / sizeof(personality_names[0]); i++) {
@@ -523,6 +531,8 @@ void config_merge(struct config *dst, struct config_layer *layer)
 	}
 	if (set & CONFIG_SET_TRAPS)
 		dst->traps = src->traps;
+	if (set & CONFIG_SET_KVM_SYNC)
+		dst->kvm_sync_memslot = src->kvm_sync_memslot;
 	if (set & CONFIG_SET_RELOCATE)
 		dst->relocate = src->relocate;
 	if (set & CONFIG_SET_RELOC_HOT)
@@ -904,6 +914,7 @@ static const struct key {
 	{GROUP_MACHINE, "initrd", key_initrd},
 	{GROUP_MACHINE, "stub-base", config_set_stub_base},
 	{GROUP_MACHINE, "traps", config_set_traps},
+	{GROUP_MACHINE, "kvm-sync", config_set_kvm_sync},
 	{GROUP_MACHINE, "personality", config_set_personality},
 	{GROUP_MACHINE, "relocate", config_set_relocate},
 	{GROUP_MACHINE, "seed", config_set_seed},
@@ -1116,6 +1127,7 @@ void config_print(const struct config *cfg, FILE *out)
 		fprintf(out, "  seed = \"%llu\"\n", (unsigned long long)cfg->seed);
 	fprintf(out, "  reloc-hot = \"%u\"\n", cfg->reloc_hot);
 	fprintf(out, "  reloc-window-ms = \"%u\"\n", cfg->reloc_window_ms);
+	fprintf(out, "  kvm-sync = \"%s\"\n", cfg->kvm_sync_memslot ? "memslot" : "auto");
 	if (cfg->kernel)
 		config_print_str(out, "kernel", cfg->kernel);
 	if (cfg->append && *cfg->append)

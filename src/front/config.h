@@ -67,6 +67,7 @@ struct config {
 	uint64_t stub_base;	  /* the stub's initial linear base, when stub_base_set */
 	bool stub_base_set;	  /* false: lodger chooses */
 	enum trap_path traps;	  /* -machine traps= */
+	bool kvm_sync_memslot;	  /* -machine kvm-sync=memslot: no stub flush or zap log */
 	bool relocate;		  /* the stub moves away when the guest touches its region */
 	uint64_t seed;		  /* for the relocation's random choices, when seed_set */
 	bool seed_set;		  /* false: lodger picks a seed and logs it */
@@ -162,6 +163,7 @@ enum config_set {
 	CONFIG_SET_DEBUG_EXIT = 1u << 25, /* debug_exit_port and debug_exit_size together */
 	CONFIG_SET_GDB = 1u << 26,
 	CONFIG_SET_GDB_WAIT = 1u << 27,
+	CONFIG_SET_KVM_SYNC = 1u << 28,
 };
 
 struct config_layer {
@@ -188,6 +190,7 @@ int config_set_string(char **field, const char *s, char *why);		   /* copy, may 
 int config_set_gdb(char **field, const char *s, char *why);		   /* tcp:[HOST]:PORT */
 int config_set_stub_base(struct config *cfg, const char *s, char *why);	   /* 2 MiB, canonical */
 int config_set_traps(struct config *cfg, const char *s, char *why);	   /* auto | vmm */
+int config_set_kvm_sync(struct config *cfg, const char *s, char *why);	   /* auto | memslot */
 int config_set_personality(struct config *cfg, const char *s, char *why);  /* auto|native|xen */
 int config_set_relocate(struct config *cfg, const char *s, char *why);	   /* on | off */
 int config_set_reloc_hot(struct config *cfg, const char *s, char *why);	   /* 1 .. 1000000 */

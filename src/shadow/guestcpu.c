@@ -41,6 +41,16 @@ static void build_stub_page_table(struct vcpu *vcpu, struct guestcpu *g)
 			(i * 0x1000 == STUB_CODE ? 0 : PTE_NX);
 	pt[STUB_APIC_WINDOW / 0x1000] =
 		APIC_MMIO_GPA | PTE_P | PTE_W | PTE_NX | (1ULL << 4) | (1ULL << 3); /* PCD PWT */
+	/* The zap log's windows (stub_abi.h): the pool's slots start empty. */
+	if (g->pool_window)
+		pt[STUB_PT_WINDOW / 0x1000] =
+			(mem->monitor_gpa + MON_STUB_PT) | PTE_P | PTE_W | PTE_NX;
+}
+
+/* The shadow's pool is dry but for pages KVM may still shadow: make KVM drop them all. */
+static int flush_kvm_for_pool(void *vcpu)
+{
+	return vm_flush_monitor(((struct vcpu *)vcpu)->vm);
 }
 
 int guestcpu_create(struct vcpu *vcpu, const struct guestcpu_options *opt)
@@ -60,9 +70,14 @@ int guestcpu_create(struct vcpu *vcpu, const struct guestcpu_options *opt)
 	stub_install(&g->stub, mem, MON_STUB, opt->fast_paths && g->pers->kernel_if_is_real,
 		     g->pers->kernel_on_aliases);
 	stub_place(&g->stub, opt->stub_base);
+	if (opt->zap_in_stub)
+		g->pool_window = MON_PTR(mem, MON_STUB_PT + STUB_POOL_WINDOW / 0x1000 * 8,
+					 STUB_POOL_SLOTS * 8);
 	build_stub_page_table(vcpu, g);
 	if (shadow_init(&g->shadow, mem, MON_POOL, (mem->monitor_size - MON_POOL) / 0x1000,
 			opt->stub_base, mem->monitor_gpa + MON_STUB_PT, OPEN_BUS_WINDOW))
+		return EXIT_HOST_ERROR;
+	if (opt->zap_in_stub && shadow_zap_enable(&g->shadow, flush_kvm_for_pool, vcpu))
 		return EXIT_HOST_ERROR;
 	g->shadow.phases = vcpu->phases;
 	return 0;

@@ -89,6 +89,7 @@ struct guestcpu {
 	bool flush_pending;	/* in the stub's TLB flush on the way back (transport.c) */
 	bool flush_sti_shadow;	/* the resumption it holds up ends an sti's shadow */
 	bool tlb_flush_in_stub; /* KVM walks the tables in hardware: flush by the stub */
+	uint64_t *pool_window;	/* the stub page table's STUB_POOL_WINDOW entries (zap log) */
 	/* Where this KVM leaves RIP at the stub's exit (learnt at the first one, stubexit.c),
 	 * and, where it is left at the `out`, that exit's address while KVM has not yet
 	 * completed it (transport.c). */
@@ -137,6 +138,7 @@ struct guestcpu_options {
 	bool relocate;		/* move the stub when the guest wants its region */
 	bool fast_paths;	/* let the stub handle the traps it can (claims 7, 19) */
 	bool tlb_flush_in_stub; /* KVM walks the tables in hardware: the stub flushes the TLB */
+	bool zap_in_stub;	/* KVM shadows them itself: the stub writes the removals again */
 	uint64_t seed;		/* for relocation's random choices */
 	unsigned reloc_hot, reloc_window_ms; /* claim 12's policy */
 };

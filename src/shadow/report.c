@@ -96,6 +96,9 @@ static void write_shadow(struct json *j, const struct shadow_stats *st)
 	json_u64(j, "invlpgs", st->invlpgs);
 	json_u64(j, "kvm_flushes", st->kvm_flushes);
 	json_u64(j, "kvm_tlb_flushes", st->kvm_tlb_flushes);
+	json_u64(j, "kvm_zaps", st->kvm_zaps);
+	json_u64(j, "zap_writes", st->zap_writes);
+	json_u64(j, "pool_flushes", st->pool_flushes);
 	json_u64(j, "root_hits", st->root_hits);
 	json_u64(j, "protects", st->protects);
 	json_u64(j, "unprotects", st->unprotects);

@@ -254,6 +254,47 @@ static void check_leaf(const struct shadow *s, uint64_t e, const char *file, int
 	shadow_bug(file, line, "shadow leaf %#llx reaches monitor memory", (unsigned long long)e);
 }
 
+/*
+ * Entry e held something KVM may have derived and no longer does: that must reach KVM
+ * before the guest runs (kvm_stale), or by the guest's next flush point when the guest
+ * took it away itself (kvm_stale_guest, inside shadow_pte_written). Where the stub
+ * writes removals again (zap_in_stub), e is logged for it.
+ */
+static void note_removed(struct shadow *s, uint64_t *e)
+{
+	uint32_t slot = slot_of(s, e), page = slot / ENTRIES;
+
+	if (s->deferring)
+		s->kvm_stale_guest = true;
+	else
+		s->kvm_stale = true;
+	if (!s->zap_in_stub || s->zap_overflow || (s->zap_logged[slot / 64] >> (slot % 64) & 1))
+		return;
+	if (s->nr_zaps == STUB_ZAP_MAX ||
+	    (!s->zap_window[page] && s->nr_zap_pages == STUB_POOL_SLOTS)) {
+		s->zap_overflow = true;
+		return;
+	}
+	if (!s->zap_window[page]) {
+		s->zap_pages[s->nr_zap_pages] = page;
+		s->zap_window[page] = (uint16_t)++s->nr_zap_pages;
+	}
+	s->zap_logged[slot / 64] |= 1ULL << (slot % 64);
+	s->zap_log[s->nr_zaps++] = slot;
+}
+
+static void zap_log_clear(struct shadow *s)
+{
+	if (!s->zap_in_stub)
+		return;
+	for (uint32_t i = 0; i < s->nr_zaps; i++)
+		s->zap_logged[s->zap_log[i] / 64] = 0;
+	for (uint32_t i = 0; i < s->nr_zap_pages; i++)
+		s->zap_window[s->zap_pages[i]] = 0;
+	s->nr_zaps = s->nr_zap_pages = 0;
+	s->zap_overflow = false;
+}
+
 static void leaf_set_at(struct shadow *s, uint64_t *pte, uint64_t e, const char *file, int line)
 {
 	uint64_t old = *pte;
@@ -265,12 +306,8 @@ static void leaf_set_at(struct shadow *s, uint64_t *pte, uint64_t e, const char 
 	if (leaf_writable(old))
 		wl_unlink(s, slot, old & PTE_ADDR_MASK);
 	/* A and D in a shadow leaf are the backend's (its walks set them), not a right. */
-	if ((old & PTE_P) && ((old | PTE_W) & ~(PTE_A | PTE_D)) != (e & ~(PTE_A | PTE_D))) {
-		if (s->deferring)
-			s->kvm_stale_guest = true;
-		else
-			s->kvm_stale = true;
-	}
+	if ((old & PTE_P) && ((old | PTE_W) & ~(PTE_A | PTE_D)) != (e & ~(PTE_A | PTE_D)))
+		note_removed(s, pte);
 	*pte = e;
 	if (!(e & PTE_P))
 		s->gval[slot] = 0;
@@ -333,6 +370,12 @@ static void free_page(struct shadow *s, uint64_t gpa)
 	mirror_unlink(s, index);
 	s->pg_level[index] = 0;
 	s->page_busy[index] = false;
+	/* KVM may keep a shadow of the page's old contents, and would find it again by frame
+	 * were the page reused (zap_in_stub): held until the next memslot flush. */
+	if (s->zap_in_stub) {
+		s->held_pages[s->nr_held++] = index;
+		return;
+	}
 	if (s->deferring) {
 		s->held_pages[s->nr_held++] = index;
 		s->kvm_stale_guest = true;
@@ -397,6 +440,7 @@ static void zap_entry(struct shadow *s, uint64_t *e, int level, uint64_t la)
 	if (level > 2)
 		free_children(s, child, level - 1);
 	free_page(s, child);
+	note_removed(s, e);
 	*e = 0;
 	s->gval[slot_of(s, e)] = 0;
 	if (covers_stub(s, la, level))
@@ -500,14 +544,37 @@ static void remove_stub(struct shadow *s, struct shadow_root *r, uint64_t base)
 }
 
 /*
+ * Freed pages wait for KVM to forget them (zap_in_stub, free_page): when the pool needs
+ * them, a memslot flush makes KVM drop everything, cheaper than evicting any root.
+ */
+static bool release_held(struct shadow *s)
+{
+	if (!s->nr_held || !s->flush_kvm)
+		return false;
+	s->stats.kvm_flushes++;
+	s->stats.pool_flushes++;
+	if (s->flush_kvm(s->flush_ctx))
+		return false;
+	shadow_kvm_flushed(s);
+	return true;
+}
+
+/*
  * Empties a root down to its stub mapping, as a TLB flush would. Cannot fail: the root
- * held the stub's PDPT and PD, which freeing everything gives back.
+ * held the stub's PDPT and PD, which freeing everything gives back (held pages, with
+ * zap_in_stub, once KVM has forgotten them).
  */
 static void root_reset(struct shadow *s, struct shadow_root *r)
 {
+	uint64_t *pml4 = table(s, r->pml4_gpa);
+
+	/* The root stays: KVM must see its entries go (the freed tables below need not). */
+	for (unsigned i = 0; i < ENTRIES; i++)
+		if (pml4[i] & PTE_P)
+			note_removed(s, &pml4[i]);
 	free_children(s, r->pml4_gpa, 4);
 	s->stats.root_flushes++;
-	if (!install_stub(s, r))
+	if (!install_stub(s, r) && !(release_held(s) && install_stub(s, r)))
 		SHADOW_BUG("no page for the stub mapping of a root just emptied");
 }
 
@@ -547,6 +614,8 @@ static bool reclaim(struct shadow *s, uint64_t cr3, bool user, bool *sibling_don
 {
 	struct shadow_root *sibling;
 
+	if (release_held(s))
+		return true;
 	if (evict_lru(s, cr3))
 		return true;
 	if (*sibling_done)
@@ -776,6 +845,9 @@ void shadow_destroy(struct shadow *s)
 {
 	free(s->free_pages);
 	free(s->held_pages);
+	free(s->zap_log);
+	free(s->zap_logged);
+	free(s->zap_window);
 	free(s->page_busy);
 	free(s->pg_level);
 	free(s->unsync_list);
@@ -1388,6 +1460,53 @@ void shadow_kvm_flushed(struct shadow *s)
 	s->kvm_stale = false;
 	s->kvm_stale_guest = false;
 	s->kvm_stale_stub = false;
+	zap_log_clear(s);
 	while (s->nr_held)
 		s->free_pages[s->nr_free++] = s->held_pages[--s->nr_held];
+}
+
+int shadow_zap_enable(struct shadow *s, int (*flush_kvm)(void *ctx), void *ctx)
+{
+	uint64_t slots = s->pool_pages * ENTRIES;
+
+	s->zap_log = calloc(STUB_ZAP_MAX, sizeof(*s->zap_log));
+	s->zap_logged = calloc((slots + 63) / 64, sizeof(*s->zap_logged));
+	s->zap_window = calloc(s->pool_pages, sizeof(*s->zap_window));
+	if (!s->zap_log || !s->zap_logged || !s->zap_window)
+		return -ENOMEM;
+	s->flush_kvm = flush_kvm;
+	s->flush_ctx = ctx;
+	s->zap_in_stub = true;
+	/* What was removed before is not in the log. */
+	s->zap_overflow = s->kvm_stale || s->kvm_stale_guest;
+	return 0;
+}
+
+bool shadow_zap_ready(const struct shadow *s)
+{
+	return s->zap_in_stub && !s->zap_overflow && !s->kvm_stale_stub;
+}
+
+void shadow_zap_export(struct shadow *s, struct stub_zap_log *log, uint64_t *window_ptes)
+{
+	if (!shadow_zap_ready(s))
+		SHADOW_BUG("a zap log exported with removals missing from it");
+	for (uint32_t i = 0; i < s->nr_zap_pages; i++)
+		window_ptes[i] = page_gpa(s, s->zap_pages[i]) | PTE_P | PTE_W | PTE_NX;
+	for (uint32_t i = 0; i < s->nr_zaps; i++) {
+		uint32_t slot = s->zap_log[i];
+
+		log->writes[i] = (uint32_t)(s->zap_window[slot / ENTRIES] - 1) * PAGE_SIZE +
+				 slot % ENTRIES * 8;
+	}
+	log->nr_writes = s->nr_zaps;
+	log->nr_slots = s->nr_zap_pages;
+	s->stats.zap_writes += s->nr_zaps;
+}
+
+void shadow_kvm_zapped(struct shadow *s)
+{
+	s->kvm_stale = false;
+	s->kvm_stale_guest = false;
+	zap_log_clear(s);
 }

@@ -24,6 +24,7 @@
 
 #include "front/phase.h"
 #include "kvm/mem.h"
+#include "lodger/stub_abi.h"
 
 #define SHADOW_MAX_ROOTS 16 /* cached (guest CR3, kernel|user) roots, LRU-evicted */
 
@@ -56,6 +57,7 @@ struct shadow_stats {
 	uint64_t fills, guest_faults, root_switches, root_flushes, evictions, invlpgs;
 	uint64_t kvm_flushes;	  /* counted by the caller, which performs them */
 	uint64_t kvm_tlb_flushes; /* of them, done by the stub's TLB flush (transport.c) */
+	uint64_t kvm_zaps;	  /* of them, done by the stub's writes (zap log, transport.c) */
 	uint64_t root_hits;	  /* CR3 loads that found their root cached */
 	uint64_t protects;	  /* guest frames that became write-protected page tables */
 	uint64_t unprotects;	  /* guest writes to a protected table, let through (unsync) */
@@ -64,6 +66,8 @@ struct shadow_stats {
 	uint64_t prefetched;	  /* neighbouring entries filled along with a miss */
 	uint64_t prefilled;	  /* guest #PF addresses filled once the guest fixed its tables */
 	uint64_t refilled;	  /* leaves filled as the guest wrote them (shadow_pte_written) */
+	uint64_t zap_writes;	  /* removals the stub wrote again for KVM (zap_in_stub) */
+	uint64_t pool_flushes;	  /* memslot flushes to reuse held pages (zap_in_stub) */
 };
 
 struct shadow {
@@ -140,6 +144,20 @@ struct shadow {
 	/* The guest's CR4.SMEP (set by the CR4 emulation, which flushes every root when it
 	 * changes): guest user pages are not executable in kernel roots. */
 	bool smep;
+	/*
+	 * A KVM without TDP (shadow_zap_enable): each removal is also logged (zap_log, pool
+	 * slots) for the stub to write again where KVM sees it, instead of a flush of the
+	 * whole memslot. Freed pages stay held until such a flush, which KVM's shadow of
+	 * their old contents makes necessary before reuse (flush_kvm, when the pool is dry).
+	 * zap_overflow: the log missed something; only a memslot flush will do.
+	 */
+	bool zap_in_stub, zap_overflow;
+	uint32_t *zap_log, nr_zaps;
+	uint64_t *zap_logged; /* per slot, one bit: in the log already */
+	uint16_t *zap_window; /* per pool page: its window slot + 1, while it is logged */
+	uint32_t zap_pages[STUB_POOL_SLOTS], nr_zap_pages; /* by window slot */
+	int (*flush_kvm)(void *ctx);
+	void *flush_ctx;
 };
 
 /*
@@ -224,5 +242,26 @@ void shadow_flush_point(struct shadow *s);
 
 /* KVM dropped what it derived from the tables (vm_flush_monitor): held pages are free. */
 void shadow_kvm_flushed(struct shadow *s);
+
+/*
+ * For a KVM without TDP: removals reach KVM through the stub's writes (the zap log,
+ * stub_abi.h) rather than a memslot flush. flush_kvm(ctx) must make KVM drop everything
+ * derived from the pool (vm_flush_monitor) and return 0; the shadow calls it when the
+ * pool is dry and freed pages wait for it. -ENOMEM when the log cannot be allocated.
+ */
+int shadow_zap_enable(struct shadow *s, int (*flush_kvm)(void *ctx), void *ctx);
+
+/* Whether the zap log holds every removal KVM has not seen (else a memslot flush must). */
+bool shadow_zap_ready(const struct shadow *s);
+
+/*
+ * Writes the log for the stub: window slot i onto a pool page (window_ptes[i], the stub
+ * page table's entries for STUB_POOL_WINDOW; all zero before), and each logged entry as
+ * its offset in the window. Only when shadow_zap_ready.
+ */
+void shadow_zap_export(struct shadow *s, struct stub_zap_log *log, uint64_t *window_ptes);
+
+/* The stub wrote the exported log: KVM saw every removal; held pages stay held. */
+void shadow_kvm_zapped(struct shadow *s);
 
 #endif

@@ -40,7 +40,12 @@ static int shadow_start(struct vm *vm)
 		/* Where KVM walks the shadow tables in hardware, a removed entry needs only the
 		 * CPU's TLB flush, which the stub does; elsewhere KVM must drop its own copy
 		 * (docs/shadow-mode.md, "KVM must not keep stale views"). */
-		.tlb_flush_in_stub = cfg->traps == TRAPS_AUTO && kvm_backend_has_tdp(),
+		.tlb_flush_in_stub =
+			cfg->traps == TRAPS_AUTO && !cfg->kvm_sync_memslot && kvm_backend_has_tdp(),
+		/* Elsewhere the stub writes each removed entry again, where KVM sees it
+		 * (docs/shadow-mode.md, "Removals on a KVM without TDP"). */
+		.zap_in_stub = cfg->traps == TRAPS_AUTO && !cfg->kvm_sync_memslot &&
+			       !kvm_backend_has_tdp(),
 		.reloc_hot = cfg->reloc_hot,
 		.reloc_window_ms = cfg->reloc_window_ms,
 	};

@@ -141,6 +141,11 @@ void stub_set_guest_mode(const struct stub *stub, bool user)
 	}
 }
 
+struct stub_zap_log *stub_zap_log(const struct stub *stub)
+{
+	return stub_ptr(stub, STUB_ZAP_LOG, sizeof(struct stub_zap_log));
+}
+
 struct stub_area *stub_area(const struct stub *stub)
 {
 	return stub_ptr(stub, STUB_AREA, sizeof(struct stub_area));

@@ -40,6 +40,9 @@ void stub_set_guest_mode(const struct stub *stub, bool user);
 /* The per-vCPU stub<->VMM area (stub_abi.h), in monitor memory. */
 struct stub_area *stub_area(const struct stub *stub);
 
+/* The zap log page (stub_abi.h), in monitor memory. */
+struct stub_zap_log *stub_zap_log(const struct stub *stub);
+
 /* Rewrites everything that holds the stub's linear address for `base`. */
 void stub_place(struct stub *stub, uint64_t base);
 

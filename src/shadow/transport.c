@@ -109,11 +109,16 @@ static int set_sti_shadow(struct vcpu *vcpu)
 	return kvm_ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev) < 0 ? EXIT_HOST_ERROR : 0;
 }
 
-/* Whether the stale translations can wait for the stub's TLB flush on the way back to
- * the guest (transport_resume) instead of a memslot re-registration now. */
+/*
+ * Whether the stub can make KVM current on the way back to the guest (transport_resume)
+ * instead of a memslot re-registration now: its TLB flush where KVM walks the tables in
+ * hardware; where KVM shadows them itself, its writes of the zap log, then the flush.
+ */
 static bool tlb_flush_will_do(const struct guestcpu *g)
 {
-	return g->tlb_flush_in_stub && !g->shadow.kvm_stale_stub;
+	if (g->tlb_flush_in_stub)
+		return !g->shadow.kvm_stale_stub;
+	return shadow_zap_ready(&g->shadow);
 }
 
 int transport_sync_kvm(struct trap *t)
@@ -141,6 +146,8 @@ static bool stub_flush_due(const struct guestcpu *g)
  * only its TLB: the stub reloads CR3 at CPL0 (STUB_TLB_FLUSH) and exits, and the guest
  * resumes from there (transport_finish_tlb_flush) with the registers t holds now. One
  * exit, where a memslot re-registration makes KVM tear down and rebuild its own tables.
+ * Where KVM shadows the tables itself, the stub first writes each removed entry again
+ * (STUB_ZAP, the zap log): KVM sees those writes and drops what it derived from them.
  */
 static int flush_then_resume(struct trap *t)
 {
@@ -151,6 +158,10 @@ static int flush_then_resume(struct trap *t)
 	g->flush_sti_shadow = t->sti_shadow;
 	g->flush_pending = true;
 	t->regs.rip = stub_linear(&g->stub, STUB_CODE + STUB_TLB_FLUSH);
+	if (!g->tlb_flush_in_stub) {
+		shadow_zap_export(&g->shadow, stub_zap_log(&g->stub), g->pool_window);
+		t->regs.rip = stub_linear(&g->stub, STUB_CODE + STUB_ZAP);
+	}
 	t->regs.rsp = stub_linear(&g->stub, STUB_STACK_TOP);
 	t->regs.rflags = RFLAGS_FIXED;
 	t->sregs.cs = cpu_flat_segment(STUB_CS, true, true);
@@ -209,8 +220,13 @@ int transport_finish_tlb_flush(struct trap *t)
 	park_give_back(t);
 	t->sti_shadow = g->flush_sti_shadow;
 	/* Nothing ran between the stub's CR3 reload and here but the stub. */
-	g->shadow.stats.kvm_tlb_flushes++;
 	g->shadow.stats.kvm_flushes++;
+	if (!g->tlb_flush_in_stub) {
+		g->shadow.stats.kvm_zaps++;
+		shadow_kvm_zapped(&g->shadow);
+		return 0;
+	}
+	g->shadow.stats.kvm_tlb_flushes++;
 	shadow_kvm_flushed(&g->shadow);
 	return 0;
 }

@@ -69,6 +69,7 @@
 #define G_UMIP 0x08
 #define G_CR4  0x10 /* CR4 as given */
 #define G_CR0  0x20 /* CR0 as given */
+#define G_ZAP  0x40 /* a KVM without TDP: removals go to the zap log (shadow.h) */
 
 static struct vm vm;
 static struct vcpu vcpu;
@@ -154,6 +155,39 @@ static void run_direct(struct kvm_regs *regs, uint64_t cr3, bool cpl3)
 			   (unsigned long long)rip, (unsigned long long)fuzz_kvm.regs.rip);
 }
 
+static int fuzz_flush_kvm(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+/* What the stub would be given: every write inside a window slot that maps the pool. */
+static void check_zap_log(void)
+{
+	static struct stub_zap_log log;
+	static uint64_t window[STUB_POOL_SLOTS];
+	struct shadow *s = &g->shadow;
+
+	if (!s->kvm_stale || !shadow_zap_ready(s))
+		return;
+	memset(window, 0, sizeof(window));
+	shadow_zap_export(s, &log, window);
+	FUZZ_CHECK(log.nr_writes <= STUB_ZAP_MAX && log.nr_slots <= STUB_POOL_SLOTS,
+		   "a zap log of %u writes in %u slots", log.nr_writes, log.nr_slots);
+	for (uint32_t i = 0; i < log.nr_slots; i++) {
+		uint64_t gpa = window[i] & PTE_ADDR_MASK;
+
+		FUZZ_CHECK((window[i] & ~PTE_ADDR_MASK) == (PTE_P | PTE_W | PTE_NX) &&
+				   gpa >= MON_GPA + POOL_OFF &&
+				   gpa < MON_GPA + POOL_OFF + POOL_PAGES * 0x1000,
+			   "window slot %u maps %#llx", i, (unsigned long long)window[i]);
+	}
+	for (uint32_t i = 0; i < log.nr_writes; i++)
+		FUZZ_CHECK(log.writes[i] / 0x1000 < log.nr_slots && log.writes[i] % 8 == 0,
+			   "zap write %u at window offset %#x", i, log.writes[i]);
+	shadow_kvm_zapped(s);
+}
+
 static void run_shadow(struct trap *t)
 {
 	bool was_user = g->user;
@@ -173,6 +207,8 @@ static void run_shadow(struct trap *t)
 			   "MSR %#x outside the KVM set reached KVM (%s)", index,
 			   fuzz_kvm.msr_write[i] ? "written" : "read");
 	}
+	if (g->shadow.zap_in_stub)
+		check_zap_log();
 	if (status)
 		return;
 	if (t->parked) {
@@ -271,6 +307,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reloc_init(&g->reloc, false, 0);
 	if (shadow_init(&g->shadow, &vm.mem, POOL_OFF, POOL_PAGES, STUB_BASE,
 			MON_GPA + STUB_MONITOR_SIZE, OPEN_BUS))
+		abort();
+	if ((gflags & G_ZAP) && shadow_zap_enable(&g->shadow, fuzz_flush_kvm, NULL))
 		abort();
 	vcpu.run->kvm_valid_regs = flags & F_SYNCREGS ? KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS : 0;
 	memset(&t, 0, sizeof(t));

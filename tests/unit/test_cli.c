@@ -514,6 +514,28 @@ Test(machine, the_last_shadow_setting_wins)
 	run_done(&r);
 }
 
+Test(machine, kvm_sync_takes_auto_or_memslot_and_the_last_wins)
+{
+	struct run r;
+
+	RUN(&r, "k");
+	assert_runs(&r);
+	cr_assert_not(r.cfg.kvm_sync_memslot, "expected auto by default");
+	run_done(&r);
+	RUN(&r, "-machine", "kvm-sync=memslot", "k");
+	assert_runs(&r);
+	cr_assert(r.cfg.kvm_sync_memslot);
+	run_done(&r);
+	RUN(&r, "-machine", "kvm-sync=memslot", "-M", "kvm-sync=auto", "k");
+	assert_runs(&r);
+	cr_assert_not(r.cfg.kvm_sync_memslot);
+	run_done(&r);
+	RUN(&r, "-machine", "kvm-sync=tlb", "k");
+	assert_err_is(&r,
+		      "lodger: -machine kvm-sync=tlb: unknown kvm-sync 'tlb' (auto or memslot)\n");
+	run_done(&r);
+}
+
 Test(machine, a_bad_stub_base_names_the_value_and_the_rule)
 {
 	struct run r;
@@ -560,8 +582,8 @@ Test(machine, unknown_property_lists_every_known_one)
 	RUN(&r, "-machine", "lodger,stub_base=0", "k");
 	assert_err_is(&r,
 		      "lodger: -machine lodger,stub_base=0: unknown property 'stub_base' "
-		      "(lodger knows type, mode, personality, accel, stub-base, traps, relocate, "
-		      "seed, reloc-hot and reloc-window-ms)\n");
+		      "(lodger knows type, mode, personality, accel, stub-base, traps, kvm-sync, "
+		      "relocate, seed, reloc-hot and reloc-window-ms)\n");
 	run_done(&r);
 }
 

@@ -1739,3 +1739,248 @@ Test(shadow_prefetch, a_leaf_the_guest_writes_goes_in_as_it_writes_it)
 	cr_assert_eq(sh.stats.refilled, 5); /* 2 + 2 (both roots) + 1 (the kernel's) */
 	check_coherent();
 }
+
+/*
+ * The zap log (a KVM without TDP, docs/shadow-mode.md): KVM keeps its own shadow of the
+ * pool and sees only what the stub writes. kvm_view models it - per pool slot, the entry
+ * KVM derived something from, or UNSEEN - and kvm_run() plays a guest entry: the log is
+ * exported and decoded as the stub would (or the memslot flushed when lodger asks for
+ * that), then no busy pool entry may have lost anything KVM still holds unless it waits
+ * in the log for the guest's flush point; and KVM may derive from every busy entry.
+ */
+#define UNSEEN (~0ULL)
+static uint64_t *kvm_view;
+static unsigned kvm_memslot_flushes, kvm_zap_runs;
+
+static int model_memslot_flush(void *ctx)
+{
+	(void)ctx;
+	for (uint64_t i = 0; i < sh.pool_pages * 512; i++)
+		kvm_view[i] = UNSEEN;
+	kvm_memslot_flushes++;
+	return 0;
+}
+
+static void zap_setup_pool(uint64_t pool_pages)
+{
+	setup_pool(pool_pages);
+	kvm_view = calloc(pool_pages * 512, sizeof(*kvm_view));
+	cr_assert(kvm_view);
+	model_memslot_flush(NULL);
+	kvm_memslot_flushes = kvm_zap_runs = 0;
+	cr_assert_eq(shadow_zap_enable(&sh, model_memslot_flush, NULL), 0);
+}
+
+static void zap_setup(void)
+{
+	zap_setup_pool(POOL_PAGES);
+}
+
+static void zap_teardown(void)
+{
+	free(kvm_view);
+	kvm_view = NULL;
+	teardown();
+}
+
+static uint64_t *pool_entry(uint32_t slot)
+{
+	return MON_PTR(&mem, POOL_OFF + slot * 8ULL, 8);
+}
+
+static bool zap_logged(uint32_t slot)
+{
+	return sh.zap_overflow || (sh.zap_logged[slot / 64] >> (slot % 64) & 1);
+}
+
+/* KVM holding what it derived from `was` gives the guest something `now` does not. */
+static bool takes_away(uint64_t was, uint64_t now, int level)
+{
+	uint64_t ad = PTE_A | PTE_D;
+
+	if (was == UNSEEN || !(was & PTE_P))
+		return false;
+	if ((was & ~ad) == (now & ~ad))
+		return false;
+	/* A leaf made writable: a write fault makes KVM walk again. */
+	return level != 1 || ((was | PTE_W) & ~ad) != (now & ~ad);
+}
+
+/* What the stub does with an exported log: each named entry written again, KVM drops
+ * what it derived from it; the window's slots cleared. */
+static void stub_runs_log(void)
+{
+	static struct stub_zap_log log;
+	static uint64_t window[STUB_POOL_SLOTS];
+
+	memset(&log, 0xa5, sizeof(log));
+	memset(window, 0, sizeof(window));
+	shadow_zap_export(&sh, &log, window);
+	cr_assert_leq(log.nr_writes, STUB_ZAP_MAX);
+	cr_assert_leq(log.nr_slots, STUB_POOL_SLOTS);
+	for (uint32_t i = 0; i < log.nr_slots; i++) {
+		uint64_t pte = window[i], gpa = pte & PTE_ADDR_MASK;
+
+		cr_assert_eq(pte & ~PTE_ADDR_MASK, PTE_P | PTE_W | PTE_NX,
+			     "window slot %u: %#llx not P|W|NX, supervisor", i,
+			     (unsigned long long)pte);
+		cr_assert(gpa >= MON_GPA + POOL_OFF &&
+				  gpa < MON_GPA + POOL_OFF + sh.pool_pages * 0x1000,
+			  "window slot %u maps %#llx, outside the pool", i,
+			  (unsigned long long)gpa);
+	}
+	for (uint32_t i = 0; i < log.nr_writes; i++) {
+		uint32_t off = log.writes[i], w = off / 0x1000;
+		uint32_t slot;
+
+		cr_assert_lt(w, log.nr_slots, "write %u in window slot %u of %u", i, w,
+			     log.nr_slots);
+		cr_assert_eq(off % 8, 0);
+		slot = (uint32_t)(((window[w] & PTE_ADDR_MASK) - MON_GPA - POOL_OFF) / 8 +
+				  off % 0x1000 / 8);
+		cr_assert(zap_logged(slot), "the log names slot %u, never logged", slot);
+		kvm_view[slot] = UNSEEN;
+	}
+	kvm_zap_runs++;
+	shadow_kvm_zapped(&sh);
+}
+
+static void kvm_run(void)
+{
+	if (sh.kvm_stale) {
+		if (shadow_zap_ready(&sh)) {
+			stub_runs_log();
+		} else {
+			model_memslot_flush(NULL);
+			shadow_kvm_flushed(&sh);
+		}
+	}
+	for (uint32_t p = 0; p < sh.pool_pages; p++) {
+		if (!sh.page_busy[p])
+			continue;
+		for (uint32_t slot = p * 512; slot < (p + 1) * 512; slot++) {
+			uint64_t now = *pool_entry(slot);
+
+			if (takes_away(kvm_view[slot], now, sh.pg_level[p])) {
+				cr_assert(zap_logged(slot) && !sh.kvm_stale,
+					  "KVM still holds %#llx at pool slot %u (level %d), now "
+					  "%#llx, and nothing will tell it",
+					  (unsigned long long)kvm_view[slot], slot, sh.pg_level[p],
+					  (unsigned long long)now);
+				continue;
+			}
+			if (!zap_logged(slot))
+				kvm_view[slot] = now;
+		}
+	}
+}
+
+TestSuite(shadow_zap, .init = zap_setup, .fini = zap_teardown);
+
+Test(shadow_zap, an_unmap_reaches_kvm_through_the_stub_not_the_memslot)
+{
+	uint64_t r = root(false), slot;
+
+	gmap(gcr3, LA_K, 1, FRAME_A, PTE_P | PTE_W | PTE_D, UPPER);
+	assert_result(fill(false, LA_K, PFEC_W), SHADOW_FILLED);
+	kvm_run();
+	/* The guest unmaps the page and invlpg's it. */
+	*gentry(gcr3, LA_K, 1) = 0;
+	shadow_invlpg(&sh, gcr3, LA_K);
+	cr_assert_eq(sentry(r, LA_K, 1), 0);
+	cr_assert(sh.kvm_stale && shadow_zap_ready(&sh));
+	cr_assert_eq(sh.nr_zaps, 1, "expected exactly the one entry logged, got %u", sh.nr_zaps);
+	slot = sh.zap_log[0];
+	cr_assert_eq(*pool_entry((uint32_t)slot), 0);
+	kvm_run();
+	cr_assert_eq(kvm_zap_runs, 1);
+	cr_assert_eq(kvm_memslot_flushes, 0, "expected no memslot flush");
+	cr_assert_eq(sh.nr_zaps, 0);
+	check_tables();
+}
+
+Test(shadow_zap, freed_tables_wait_for_a_memslot_flush_when_the_pool_runs_dry)
+{
+	uint64_t cr3s[3] = {gcr3, galloc(), galloc()};
+
+	zap_teardown();
+	zap_setup_pool(12);
+	for (int n = 0; n < 1000; n++) {
+		uint64_t cr3 = cr3s[rnd() % 3], la = random_la(false);
+		bool user_root = rnd() % 2;
+		uint32_t pfec;
+
+		gmap(cr3, la, 1, (rnd() % (RAM_SIZE / 0x1000)) * 0x1000, USER_RW, UPPER);
+		cr_assert_neq(shadow_root(&sh, cr3, user_root, false), 0);
+		cr_assert_neq(shadow_fill(&sh, cr3, user_root, la, PFEC_U, &WP_NXE, &pfec),
+			      SHADOW_NO_MEMORY);
+		kvm_run();
+		if (n % 50 == 0)
+			check_tables();
+	}
+	check_tables();
+	cr_assert_gt(sh.stats.evictions, 10);
+	cr_assert_gt(kvm_memslot_flushes, 10, "expected the dry pool to flush KVM");
+	cr_assert_eq(sh.stats.pool_flushes, kvm_memslot_flushes);
+}
+
+Test(shadow_zap, a_log_too_long_or_a_moved_stub_falls_back_to_the_memslot)
+{
+	uint64_t la = 0x00007f0000000000ULL;
+
+	/* 1,100 pages mapped, then unmapped by the guest one by one (mmu_update-like). */
+	for (unsigned i = 0; i < 1100; i++)
+		gmap(gcr3, la + i * 0x1000ULL, 1, FRAME_A, USER_RW | PTE_A, UPPER);
+	for (unsigned i = 0; i < 1100; i++)
+		assert_result(fill(false, la + i * 0x1000ULL, PFEC_U), SHADOW_FILLED);
+	kvm_run();
+	for (unsigned i = 0; i < 1100; i++) {
+		*gentry(gcr3, la + i * 0x1000ULL, 1) = 0;
+		shadow_pte_written(&sh, entry_gpa(gcr3, la + i * 0x1000ULL, 1), 8);
+		kvm_run(); /* before the guest's flush point: KVM may keep them */
+	}
+	cr_assert(sh.zap_overflow, "expected more than the log holds");
+	shadow_invlpg(&sh, gcr3, la);
+	cr_assert(sh.kvm_stale && !shadow_zap_ready(&sh));
+	kvm_run();
+	cr_assert_eq(kvm_memslot_flushes, 1);
+	cr_assert_not(sh.zap_overflow);
+	/* Relocation: the stub's own path changed, which its writes cannot fix. */
+	shadow_set_stub_base(&sh, NEW_STUB);
+	cr_assert_not(shadow_zap_ready(&sh));
+	kvm_run();
+	cr_assert_eq(kvm_memslot_flushes, 2);
+	check_tables();
+}
+
+Test(shadow_zap, random_writes_switches_and_flushes_never_leave_kvm_stale)
+{
+	uint64_t cr3s[4] = {gcr3, galloc(), galloc(), galloc()};
+
+	for (int n = 0; n < 3000; n++) {
+		uint64_t cr3 = cr3s[rnd() % 4], la = random_la(false);
+		bool user_root = rnd() % 2;
+		int level = rnd() % 10 ? 1 : 2;
+		uint64_t frame = (rnd() % (RAM_SIZE / 0x1000)) * 0x1000;
+		uint32_t access = (rnd() % 2 ? PFEC_W : 0) | (user_root ? PFEC_U : 0), pfec;
+
+		frame &= ~((1ULL << (12 + 9 * (level - 1))) - 1);
+		if (rnd() % 3)
+			gmap_notify(cr3, la, level, frame,
+				    random_flags(rnd() % 2 ? PTE_D | PTE_A : PTE_A),
+				    random_flags(0) | PTE_P);
+		cr_assert_neq(shadow_switch_root(&sh, cr3, user_root), 0);
+		cr_assert_neq(shadow_fill(&sh, cr3, user_root, la, access, &WP_NXE, &pfec),
+			      SHADOW_NO_MEMORY);
+		if (rnd() % 10 == 0)
+			shadow_invlpg(&sh, cr3, random_la(false));
+		if (rnd() % 300 == 0)
+			shadow_flush_all(&sh);
+		kvm_run();
+		if (n % 100 == 99)
+			check_coherent();
+	}
+	check_coherent();
+	cr_assert_gt(kvm_zap_runs, 100, "only %u zap runs", kvm_zap_runs);
+	cr_assert_gt(sh.stats.zap_writes, kvm_zap_runs);
+}

@@ -406,6 +406,9 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 				    .invlpgs = 9,
 				    .kvm_flushes = 3,
 				    .kvm_tlb_flushes = 2,
+				    .kvm_zaps = 1,
+				    .zap_writes = 9,
+				    .pool_flushes = 3,
 				    .root_hits = 5,
 				    .protects = 7,
 				    .unprotects = 8,
@@ -469,6 +472,9 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 				"    \"invlpgs\": 9,\n"
 				"    \"kvm_flushes\": 3,\n"
 				"    \"kvm_tlb_flushes\": 2,\n"
+				"    \"kvm_zaps\": 1,\n"
+				"    \"zap_writes\": 9,\n"
+				"    \"pool_flushes\": 3,\n"
 				"    \"root_hits\": 5,\n"
 				"    \"protects\": 7,\n"
 				"    \"unprotects\": 8,\n"
