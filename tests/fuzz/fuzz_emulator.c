@@ -310,6 +310,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if ((gflags & G_ZAP) && shadow_zap_enable(&g->shadow, fuzz_flush_kvm, NULL))
 		abort();
+	/* Shadow entries for what the instruction touches, so that it has some to take away. */
+	if (gflags & G_ZAP) {
+		struct shadow_guest_mode mode = {.wp = g->cr0 & CR0_WP, .nxe = g->efer & EFER_NXE};
+		uint64_t las[] = {regs.rip, regs.rsp, regs.rsp - 8, g->idtr_base, g->gdtr_base};
+		uint32_t pfec;
+
+		for (unsigned i = 0; i < sizeof(las) / sizeof(las[0]); i++)
+			for (int user = 0; user < 2; user++)
+				shadow_fill(&g->shadow, cr3, user, las[i], user ? PFEC_U : 0, &mode,
+					    &pfec);
+	}
 	vcpu.run->kvm_valid_regs = flags & F_SYNCREGS ? KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS : 0;
 	memset(&t, 0, sizeof(t));
 	t.vcpu = &vcpu;

@@ -178,6 +178,11 @@ write("emulator", "wrmsr-apic", emulator(INSNS["wrmsr"], regs=dict(rcx=0x1b)))
 write("emulator", "wrmsr-sysenter-cs", emulator(INSNS["wrmsr"], regs=dict(rcx=0x174, rax=0x8)))
 write("emulator", "rdmsr-sysenter-eip", emulator(INSNS["rdmsr"], regs=dict(rcx=0x176)))
 write("emulator", "ud-vector", emulator(bytes.fromhex("0f0b"), vector=6))
+# With the zap log (gflags 0x40: a KVM without TDP): a CR4 change empties every root, an
+# invlpg and a CR3 load check entries; the harness fills the shadow for what they touch.
+write("emulator", "zap-mov-cr4", emulator(INSNS["mov-cr4"], gflags=0x47, regs=dict(rax=0x6a0)))
+write("emulator", "zap-invlpg", emulator(INSNS["invlpg"], gflags=0x47, regs=dict(rax=CODE)))
+write("emulator", "zap-mov-cr3", emulator(INSNS["mov-cr3"], gflags=0x47, regs=dict(rax=0)))
 write("emulator", "direct-cmpxchg16b",
       emulator(bytes.fromhex("480fc708"), flags=0x01, regs=dict(rax=OPERAND)))
 write("emulator", "direct-int3", emulator(b"\xcc", flags=0x01))
