@@ -16,6 +16,8 @@ In one run it
         direct        lodger -machine mode=direct                    (needs /dev/kvm)
         shadow        lodger -machine mode=shadow,traps=auto         (needs /dev/kvm)
         shadow-vmm    lodger -machine mode=shadow,traps=vmm          (needs /dev/kvm)
+        shadow-memslot  traps=auto,kvm-sync=memslot: without EPT/NPT, removals as
+                      memslot re-registrations instead of the zap log (needs /dev/kvm)
      and prints the median per operation, the spread over the runs, and ratios; a
      configuration that cannot run here is listed with the reason;
   3. for each shadow configuration, counts each event's traps (lodger's -stats, two runs
@@ -47,8 +49,10 @@ CONFIGS = {
     "direct": ("lodger direct", "lodger", ["-machine", "mode=direct"]),
     "shadow": ("lodger shadow", "lodger", ["-machine", "mode=shadow,traps=auto"]),
     "shadow-vmm": ("shadow traps=vmm", "lodger", ["-machine", "mode=shadow,traps=vmm"]),
+    "shadow-memslot": ("shadow kvm-sync=memslot", "lodger",
+                       ["-machine", "mode=shadow,traps=auto,kvm-sync=memslot"]),
 }
-SHADOW = ("shadow", "shadow-vmm")
+SHADOW = ("shadow", "shadow-vmm", "shadow-memslot")
 
 # The events guests/bench.c reports, in its order, with the words.
 EVENTS = {
