@@ -1198,6 +1198,19 @@ Test(shadow_random, a_thousand_random_fills_never_map_monitor_memory)
 	cr_assert_gt(results[SHADOW_NONCANONICAL], 5);
 }
 
+/* A random user page mapped in one of three address spaces, and filled. */
+static void random_user_fill(const uint64_t cr3s[3])
+{
+	uint64_t cr3 = cr3s[rnd() % 3], la = random_la(false);
+	bool user_root = rnd() % 2;
+	uint32_t pfec;
+
+	gmap(cr3, la, 1, (rnd() % (RAM_SIZE / 0x1000)) * 0x1000, USER_RW, UPPER);
+	cr_assert_neq(shadow_root(&sh, cr3, user_root, false), 0);
+	cr_assert_neq(shadow_fill(&sh, cr3, user_root, la, PFEC_U, &WP_NXE, &pfec),
+		      SHADOW_NO_MEMORY);
+}
+
 Test(shadow_random, a_small_pool_under_random_fills_stays_consistent)
 {
 	uint64_t cr3s[3] = {gcr3, galloc(), galloc()};
@@ -1205,14 +1218,7 @@ Test(shadow_random, a_small_pool_under_random_fills_stays_consistent)
 	shadow_destroy(&sh);
 	cr_assert_eq(shadow_init(&sh, &mem, POOL_OFF, 12, STUB_BASE, STUB_PT_GPA, OPEN_BUS_GPA), 0);
 	for (int n = 0; n < 1000; n++) {
-		uint64_t cr3 = cr3s[rnd() % 3], la = random_la(false);
-		bool user_root = rnd() % 2;
-		uint32_t pfec;
-
-		gmap(cr3, la, 1, (rnd() % (RAM_SIZE / 0x1000)) * 0x1000, USER_RW, UPPER);
-		cr_assert_neq(shadow_root(&sh, cr3, user_root, false), 0);
-		cr_assert_neq(shadow_fill(&sh, cr3, user_root, la, PFEC_U, &WP_NXE, &pfec),
-			      SHADOW_NO_MEMORY);
+		random_user_fill(cr3s);
 		if (n % 50 == 0)
 			check_tables();
 	}
@@ -1587,27 +1593,35 @@ static void gmap_notify(uint64_t cr3, uint64_t la, int level, uint64_t frame, ui
 		shadow_pte_written(&sh, entry_gpa(cr3, la, l), 8);
 }
 
+/* One step of a random workload on four address spaces: a guest table written (and
+ * lodger told), a switch, a fill, now and then an invlpg or (flush_all) a CR4 change. */
+static void random_guest_step(const uint64_t cr3s[4], bool flush_all)
+{
+	uint64_t cr3 = cr3s[rnd() % 4], la = random_la(false);
+	bool user_root = rnd() % 2;
+	int level = rnd() % 10 ? 1 : 2;
+	uint64_t frame = (rnd() % (RAM_SIZE / 0x1000)) * 0x1000;
+	uint32_t access = (rnd() % 2 ? PFEC_W : 0) | (user_root ? PFEC_U : 0), pfec;
+
+	frame &= ~((1ULL << (12 + 9 * (level - 1))) - 1);
+	if (rnd() % 3)
+		gmap_notify(cr3, la, level, frame, random_flags(rnd() % 2 ? PTE_D | PTE_A : PTE_A),
+			    random_flags(0) | PTE_P);
+	cr_assert_neq(shadow_switch_root(&sh, cr3, user_root), 0);
+	cr_assert_neq(shadow_fill(&sh, cr3, user_root, la, access, &WP_NXE, &pfec),
+		      SHADOW_NO_MEMORY);
+	if (rnd() % 10 == 0)
+		shadow_invlpg(&sh, cr3, random_la(false));
+	if (flush_all && rnd() % 300 == 0)
+		shadow_flush_all(&sh);
+}
+
 Test(shadow_coherence, random_writes_and_switches_keep_every_root_coherent)
 {
 	uint64_t cr3s[4] = {gcr3, galloc(), galloc(), galloc()};
 
 	for (int n = 0; n < 3000; n++) {
-		uint64_t cr3 = cr3s[rnd() % 4], la = random_la(false);
-		bool user_root = rnd() % 2;
-		int level = rnd() % 10 ? 1 : 2;
-		uint64_t frame = (rnd() % (RAM_SIZE / 0x1000)) * 0x1000;
-		uint32_t access = (rnd() % 2 ? PFEC_W : 0) | (user_root ? PFEC_U : 0), pfec;
-
-		frame &= ~((1ULL << (12 + 9 * (level - 1))) - 1);
-		if (rnd() % 3)
-			gmap_notify(cr3, la, level, frame,
-				    random_flags(rnd() % 2 ? PTE_D | PTE_A : PTE_A),
-				    random_flags(0) | PTE_P);
-		cr_assert_neq(shadow_switch_root(&sh, cr3, user_root), 0);
-		cr_assert_neq(shadow_fill(&sh, cr3, user_root, la, access, &WP_NXE, &pfec),
-			      SHADOW_NO_MEMORY);
-		if (rnd() % 10 == 0)
-			shadow_invlpg(&sh, cr3, random_la(false));
+		random_guest_step(cr3s, false);
 		if (n % 100 == 99)
 			check_coherent();
 	}
@@ -1906,14 +1920,7 @@ Test(shadow_zap, freed_tables_wait_for_a_memslot_flush_when_the_pool_runs_dry)
 	zap_teardown();
 	zap_setup_pool(12);
 	for (int n = 0; n < 1000; n++) {
-		uint64_t cr3 = cr3s[rnd() % 3], la = random_la(false);
-		bool user_root = rnd() % 2;
-		uint32_t pfec;
-
-		gmap(cr3, la, 1, (rnd() % (RAM_SIZE / 0x1000)) * 0x1000, USER_RW, UPPER);
-		cr_assert_neq(shadow_root(&sh, cr3, user_root, false), 0);
-		cr_assert_neq(shadow_fill(&sh, cr3, user_root, la, PFEC_U, &WP_NXE, &pfec),
-			      SHADOW_NO_MEMORY);
+		random_user_fill(cr3s);
 		kvm_run();
 		if (n % 50 == 0)
 			check_tables();
@@ -1958,24 +1965,7 @@ Test(shadow_zap, random_writes_switches_and_flushes_never_leave_kvm_stale)
 	uint64_t cr3s[4] = {gcr3, galloc(), galloc(), galloc()};
 
 	for (int n = 0; n < 3000; n++) {
-		uint64_t cr3 = cr3s[rnd() % 4], la = random_la(false);
-		bool user_root = rnd() % 2;
-		int level = rnd() % 10 ? 1 : 2;
-		uint64_t frame = (rnd() % (RAM_SIZE / 0x1000)) * 0x1000;
-		uint32_t access = (rnd() % 2 ? PFEC_W : 0) | (user_root ? PFEC_U : 0), pfec;
-
-		frame &= ~((1ULL << (12 + 9 * (level - 1))) - 1);
-		if (rnd() % 3)
-			gmap_notify(cr3, la, level, frame,
-				    random_flags(rnd() % 2 ? PTE_D | PTE_A : PTE_A),
-				    random_flags(0) | PTE_P);
-		cr_assert_neq(shadow_switch_root(&sh, cr3, user_root), 0);
-		cr_assert_neq(shadow_fill(&sh, cr3, user_root, la, access, &WP_NXE, &pfec),
-			      SHADOW_NO_MEMORY);
-		if (rnd() % 10 == 0)
-			shadow_invlpg(&sh, cr3, random_la(false));
-		if (rnd() % 300 == 0)
-			shadow_flush_all(&sh);
+		random_guest_step(cr3s, true);
 		kvm_run();
 		if (n % 100 == 99)
 			check_coherent();
