@@ -47,10 +47,21 @@ static void build_stub_page_table(struct vcpu *vcpu, struct guestcpu *g)
 			(mem->monitor_gpa + MON_STUB_PT) | PTE_P | PTE_W | PTE_NX;
 }
 
+int guestcpu_flush_kvm(struct vcpu *vcpu)
+{
+	struct guestcpu *g = vcpu->guest;
+	int r = vm_flush_monitor(vcpu->vm);
+
+	/* KVM derives nothing from monitor memory now: the window may be cleared from here. */
+	if (!r && g->pool_window)
+		memset(g->pool_window, 0, STUB_POOL_SLOTS * sizeof(*g->pool_window));
+	return r;
+}
+
 /* The shadow's pool is dry but for pages KVM may still shadow: make KVM drop them all. */
 static int flush_kvm_for_pool(void *vcpu)
 {
-	return vm_flush_monitor(((struct vcpu *)vcpu)->vm);
+	return guestcpu_flush_kvm(vcpu);
 }
 
 int guestcpu_create(struct vcpu *vcpu, const struct guestcpu_options *opt)

@@ -143,6 +143,10 @@ struct guestcpu_options {
 	unsigned reloc_hot, reloc_window_ms; /* claim 12's policy */
 };
 
+/* Makes KVM drop everything it derived from monitor memory (a memslot re-registration);
+ * the zap log's window starts empty again. 0 or an exit status. */
+int guestcpu_flush_kvm(struct vcpu *vcpu);
+
 /* Monitor memory's content, without KVM: the stub, its page table, the shadow pool.
  * Sets vcpu->guest. Returns 0 or an exit status. */
 int guestcpu_create(struct vcpu *vcpu, const struct guestcpu_options *opt);

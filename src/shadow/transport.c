@@ -118,7 +118,14 @@ static bool tlb_flush_will_do(const struct guestcpu *g)
 {
 	if (g->tlb_flush_in_stub)
 		return !g->shadow.kvm_stale_stub;
-	return shadow_zap_ready(&g->shadow);
+	if (!shadow_zap_ready(&g->shadow) || !g->pool_window)
+		return false;
+	/* The stub leaves the window empty; an entry left (a zap run that never finished)
+	 * may still be in KVM, and re-pointing it unseen would send the writes astray. */
+	for (unsigned i = 0; i < STUB_POOL_SLOTS; i++)
+		if (g->pool_window[i])
+			return false;
+	return true;
 }
 
 int transport_sync_kvm(struct trap *t)
@@ -130,7 +137,7 @@ int transport_sync_kvm(struct trap *t)
 	if (!s->kvm_stale || tlb_flush_will_do(t->g))
 		return 0;
 	s->stats.kvm_flushes++;
-	r = vm_flush_monitor(t->vcpu->vm);
+	r = guestcpu_flush_kvm(t->vcpu);
 	if (!r)
 		shadow_kvm_flushed(s);
 	return r;

@@ -18,7 +18,9 @@
 #include "shadow/conflict.h"
 #include "shadow/dispatch.h"
 #include "shadow/held.h"
+#include "shadow/monitor.h"
 #include "shadow/pagewalk.h"
+#include "shadow/stub.h"
 #include "shadow/syscall.h"
 #include "shadow/transport.h"
 
@@ -512,6 +514,61 @@ Test(dispatch, a_stub_move_or_a_shadowing_kvm_still_re_registers_the_memslot)
 	cr_assert_eq(mode_exit(), 0);
 	cr_assert(!fk.g->flush_pending);
 	cr_assert_eq(fk.memslot_sets, slots + 4);
+}
+
+static int flush_kvm_of_fake(void *ctx)
+{
+	(void)ctx;
+	return guestcpu_flush_kvm(fk.vcpu);
+}
+
+/* Without TDP a removed shadow entry is written again by the stub (the zap log) on the
+ * way back: one trampoline, no memslot; a window entry left over falls back to one. */
+Test(dispatch, without_hardware_paging_the_stub_writes_the_zap_log_before_the_guest_runs)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	const struct stub_zap_log *log = stub_zap_log(&fk.g->stub);
+	struct shadow_guest_mode mode = {.wp = true, .nxe = true};
+	unsigned slots = fk.memslot_sets;
+	uint32_t pfec;
+
+	fk.g->pool_window = MON_PTR(&fk.vm.mem, MON_STUB_PT + STUB_POOL_WINDOW / 0x1000 * 8,
+				    STUB_POOL_SLOTS * 8);
+	cr_assert_eq(shadow_zap_enable(&fk.g->shadow, flush_kvm_of_fake, NULL), 0);
+	cr_assert_eq(shadow_fill(&fk.g->shadow, FAKE_PML4, false, FAKE_DATA, 0, &mode, &pfec),
+		     SHADOW_FILLED);
+	fake_unmap(FAKE_DATA);
+	shadow_invlpg(&fk.g->shadow, FAKE_PML4, FAKE_DATA);
+	cr_assert(fk.g->shadow.kvm_stale);
+	fake_put(FAKE_CODE, (const uint8_t[]){0xfa}, 1);
+	stub_exit_of_vector(VEC_GP, 0, true);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(fk.g->flush_pending);
+	cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + STUB_ZAP));
+	cr_assert_eq(run->s.regs.sregs.cs.selector, STUB_CS, "the trampoline runs at CPL0");
+	cr_assert_eq(log->nr_writes, 1, "expected the one dropped entry, got %u", log->nr_writes);
+	cr_assert_eq(log->nr_slots, 1);
+	cr_assert_eq(fk.g->pool_window[0] & (PTE_P | PTE_W | PTE_U | PTE_NX),
+		     PTE_P | PTE_W | PTE_NX, "a supervisor window onto the pool");
+	cr_assert_eq(fk.memslot_sets, slots, "no memslot re-registration");
+	/* The stub clears the window and leaves through the TLB flush's exit. */
+	fk.g->pool_window[0] = 0;
+	pio_exit_at(STUB_TLB_FLUSH_DONE, 0);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(!fk.g->flush_pending && !fk.g->shadow.kvm_stale);
+	cr_assert_eq(run->s.regs.regs.rip, FAKE_HANDLER + VEC_GP * 16, "the guest's #GP handler");
+	cr_assert_eq(fk.g->shadow.stats.kvm_zaps, 1);
+	cr_assert_eq(fk.g->shadow.nr_zaps, 0);
+	cr_assert_eq(fk.memslot_sets, slots);
+
+	/* A window entry the stub never cleared: KVM may still map it, so the memslot. */
+	fk.g->pool_window[7] = 0x1000 | PTE_P;
+	fk.g->shadow.kvm_stale = true;
+	stub_exit_of_vector(VEC_GP, 0, true);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert(!fk.g->flush_pending);
+	cr_assert_eq(fk.memslot_sets, slots + 2, "removed and added again");
+	cr_assert_eq(fk.g->pool_window[7], 0, "the window cleared once KVM forgot it");
 }
 
 Test(dispatch, resuming_at_a_non_canonical_rip_is_the_guests_gp_there_never_kvms_entry)
