@@ -9,7 +9,8 @@
  * and resumes the guest by setting its registers. On kvm_pvm every CPL0 instruction is
  * interpreted (~1 us) and a trap already costs ~13 us, so the shortest stub is the
  * fastest one there (docs/shadow-mode.md has the figures).
- * How it leaves: always through the exit port; it never returns with iretq.
+ * How it leaves: through the exit port, but for the few paths that return to the guest
+ * with iretq themselves (the #GP fast path, the TLB flush and zap log on the way back).
  */
 #include "lodger/stub_abi.h"
 
@@ -119,10 +120,10 @@ stub_code_start:
 	/* The zap log (stub_abi.h): KVM keeps its own shadow of lodger's tables and sees only
 	 * guest-side writes to them, so each entry lodger removed is written again here, at
 	 * CPL0 through the pool window: KVM then drops what it derived from it, or, where it
-	 * let the page be written (an unsync page), re-reads it at the CR3 reload below.
+	 * let the page be written (an unsync page), re-reads it at the CR3 reload that follows.
 	 * Then the window's slots are cleared the same way, so that lodger may point them
-	 * elsewhere next time. The registers are lodger's. */
-	.org stub_code_start + STUB_ZAP
+	 * elsewhere next time. Uses %rax, %rcx, %rdx, %rsi, %rdi. */
+.macro ZAP_LOG
 	lea .Lstart + STUB_ZAP_LOG(%rip), %rsi
 	lea .Lstart + STUB_POOL_WINDOW(%rip), %rdi
 	mov STUB_ZAP_NR_WRITES(%rsi), %ecx
@@ -140,7 +141,31 @@ stub_code_start:
 3:	movq $0, -8(%rdi,%rcx,8)
 	dec %ecx
 	jnz 3b
-4:	jmp .Lstart + STUB_TLB_FLUSH
+4:
+.endm
+
+	/* The zap log, then the TLB flush and its exit (KVM without TDP). The registers are
+	 * lodger's. */
+	.org stub_code_start + STUB_ZAP
+	ZAP_LOG
+	jmp .Lstart + STUB_TLB_FLUSH
+
+	/* The same two returning to the guest without an exit: lodger left on the stack the
+	 * guest's registers the code uses and the frame iretq pops (struct stub_ret_frame),
+	 * and gave KVM the guest's others. Only where iretq loads what lodger would: the
+	 * kernel's present aliases, no sti shadow (transport.c). */
+	.org stub_code_start + STUB_TLB_FLUSH_RET
+	mov %cr3, %rax
+	mov %rax, %cr3
+	pop %rax
+	iretq
+	.org stub_code_start + STUB_ZAP_RET
+	ZAP_LOG
+	pop %rcx
+	pop %rdx
+	pop %rsi
+	pop %rdi
+	jmp .Lstart + STUB_TLB_FLUSH_RET
 
 	.org stub_code_start + STUB_CODE_END
 	.globl stub_code_end

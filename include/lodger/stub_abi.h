@@ -15,8 +15,9 @@
 #define LODGER_STUB_ABI_H
 
 #define STUB_ABI_VERSION                                                                           \
-	5 /* 2: the area grouped by direction; 3: the xAPIC write trampoline;                      \
-	   4: the TLB flush trampoline; 5: the zap log and the pool window */
+	6 /* 2: the area grouped by direction; 3: the xAPIC write trampoline;                      \
+	   4: the TLB flush trampoline; 5: the zap log and the pool window;                        \
+	   6: the TLB flush and zap log returning to the guest */
 
 #define STUB_REGION_SIZE 0x200000 /* the stub owns a 2 MiB-aligned 2 MiB region */
 
@@ -69,7 +70,9 @@
 #define STUB_TLB_FLUSH	    0x300 /* a TLB flush where KVM walks the tables in hardware */
 #define STUB_TLB_FLUSH_DONE 0x308 /* RIP once its exit has been completed */
 #define STUB_ZAP	    0x310 /* the zap log, then the TLB flush (KVM without TDP) */
-#define STUB_CODE_END	    0x360
+#define STUB_TLB_FLUSH_RET  0x360 /* the TLB flush, then iretq to the guest */
+#define STUB_ZAP_RET	    0x370 /* the zap log, then STUB_TLB_FLUSH_RET */
+#define STUB_CODE_END	    0x3d0
 
 /*
  * The per-vCPU stub<->VMM area at STUB_AREA (struct stub_area below). Each field is written
@@ -150,6 +153,17 @@ struct stub_zap_log {
 	uint32_t nr_writes;
 	uint32_t nr_slots;
 	uint32_t writes[STUB_ZAP_MAX];
+};
+
+/*
+ * What lodger leaves at the top of the stub's stack for STUB_ZAP_RET (all of it) or
+ * STUB_TLB_FLUSH_RET (from rax on): the guest's values of the registers the stub's code
+ * uses, then the frame its iretq pops.
+ */
+struct stub_ret_frame {
+	uint64_t rcx, rdx, rsi, rdi; /* the zap log's */
+	uint64_t rax;
+	uint64_t rip, cs, rflags, rsp, ss;
 };
 
 _Static_assert(offsetof(struct stub_zap_log, nr_writes) == STUB_ZAP_NR_WRITES, "zap log");

@@ -10,11 +10,13 @@
 #include "shadow/transport.h"
 
 /* Stub code that may return to the guest without leaving the VM: the #GP fast path up to
- * (not including) its exit's `out`. */
+ * (not including) its exit's `out`, and the flushes that end in iretq. */
 static bool returns_in_vm(const struct guestcpu *g, uint64_t rip)
 {
 	uint64_t code = stub_linear(&g->stub, STUB_CODE);
 
+	if (rip >= code + STUB_TLB_FLUSH_RET && rip < code + STUB_CODE_END)
+		return true;
 	return g->stub.fast_paths && rip >= code + STUB_GP_FAST && rip < code + STUB_GP_FAST_EXIT;
 }
 

@@ -97,6 +97,7 @@ static void write_shadow(struct json *j, const struct shadow_stats *st)
 	json_u64(j, "kvm_flushes", st->kvm_flushes);
 	json_u64(j, "kvm_tlb_flushes", st->kvm_tlb_flushes);
 	json_u64(j, "kvm_zaps", st->kvm_zaps);
+	json_u64(j, "kvm_flush_returns", st->kvm_flush_returns);
 	json_u64(j, "zap_writes", st->zap_writes);
 	json_u64(j, "pool_flushes", st->pool_flushes);
 	json_u64(j, "root_hits", st->root_hits);

@@ -55,19 +55,20 @@ struct shadow_root {
 
 struct shadow_stats {
 	uint64_t fills, guest_faults, root_switches, root_flushes, evictions, invlpgs;
-	uint64_t kvm_flushes;	  /* counted by the caller, which performs them */
-	uint64_t kvm_tlb_flushes; /* of them, done by the stub's TLB flush (transport.c) */
-	uint64_t kvm_zaps;	  /* of them, done by the stub's writes (zap log, transport.c) */
-	uint64_t root_hits;	  /* CR3 loads that found their root cached */
-	uint64_t protects;	  /* guest frames that became write-protected page tables */
-	uint64_t unprotects;	  /* guest writes to a protected table, let through (unsync) */
-	uint64_t resyncs;	  /* unsync mirrors checked against the guest at a flush point */
-	uint64_t pte_zaps;	  /* shadow entries dropped because their guest entry changed */
-	uint64_t prefetched;	  /* neighbouring entries filled along with a miss */
-	uint64_t prefilled;	  /* guest #PF addresses filled once the guest fixed its tables */
-	uint64_t refilled;	  /* leaves filled as the guest wrote them (shadow_pte_written) */
-	uint64_t zap_writes;	  /* removals the stub wrote again for KVM (zap_in_stub) */
-	uint64_t pool_flushes;	  /* memslot flushes to reuse held pages (zap_in_stub) */
+	uint64_t kvm_flushes;	    /* counted by the caller, which performs them */
+	uint64_t kvm_tlb_flushes;   /* of them, done by the stub's TLB flush (transport.c) */
+	uint64_t kvm_zaps;	    /* of them, done by the stub's writes (zap log, transport.c) */
+	uint64_t kvm_flush_returns; /* of the stub's, those it returned from with iretq */
+	uint64_t root_hits;	    /* CR3 loads that found their root cached */
+	uint64_t protects;	    /* guest frames that became write-protected page tables */
+	uint64_t unprotects;	    /* guest writes to a protected table, let through (unsync) */
+	uint64_t resyncs;	    /* unsync mirrors checked against the guest at a flush point */
+	uint64_t pte_zaps;	    /* shadow entries dropped because their guest entry changed */
+	uint64_t prefetched;	    /* neighbouring entries filled along with a miss */
+	uint64_t prefilled;	    /* guest #PF addresses filled once the guest fixed its tables */
+	uint64_t refilled;	    /* leaves filled as the guest wrote them (shadow_pte_written) */
+	uint64_t zap_writes;	    /* removals the stub wrote again for KVM (zap_in_stub) */
+	uint64_t pool_flushes;	    /* memslot flushes to reuse held pages (zap_in_stub) */
 };
 
 struct shadow {

@@ -146,6 +146,12 @@ struct stub_zap_log *stub_zap_log(const struct stub *stub)
 	return stub_ptr(stub, STUB_ZAP_LOG, sizeof(struct stub_zap_log));
 }
 
+struct stub_ret_frame *stub_ret_frame(const struct stub *stub)
+{
+	return stub_ptr(stub, STUB_STACK_TOP - sizeof(struct stub_ret_frame),
+			sizeof(struct stub_ret_frame));
+}
+
 struct stub_area *stub_area(const struct stub *stub)
 {
 	return stub_ptr(stub, STUB_AREA, sizeof(struct stub_area));

@@ -42,6 +42,8 @@ struct stub_area *stub_area(const struct stub *stub);
 
 /* The zap log page (stub_abi.h), in monitor memory. */
 struct stub_zap_log *stub_zap_log(const struct stub *stub);
+/* Where STUB_ZAP_RET finds its frame: the top of the stub's stack. */
+struct stub_ret_frame *stub_ret_frame(const struct stub *stub);
 
 /* Rewrites everything that holds the stub's linear address for `base`. */
 void stub_place(struct stub *stub, uint64_t base);

@@ -4,6 +4,7 @@
 #include "shadow/transport.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "arch/x86.h"
@@ -148,18 +149,94 @@ static bool stub_flush_due(const struct guestcpu *g)
 	return g->shadow.kvm_stale && tlb_flush_will_do(g);
 }
 
+/* iretq to CPL3 empties a data segment register whose DPL is below 3. */
+static bool kept_by_iretq(const struct kvm_segment *seg)
+{
+	return seg->unusable || !(seg->selector & ~3) || seg->dpl == 3;
+}
+
+/*
+ * Whether the stub may go back to the guest itself after its flush, with iretq: only
+ * where that gives the guest exactly what KVM_SET_SREGS would. iretq loads CS and SS from
+ * the GDT, where only the kernel's aliases are present (the guest's own selectors are not:
+ * stub_abi.h), so a kernel resumed on them (Xen PV); it cannot give an sti's interrupt
+ * shadow; and it must keep every data segment.
+ */
+static bool stub_may_return(const struct trap *t)
+{
+	const struct kvm_sregs *s = &t->sregs;
+
+	return !t->g->user && !t->sti_shadow && t->g->stub.aliases &&
+	       s->cs.selector == STUB_ALIAS_KERNEL_CS && s->ss.selector == STUB_ALIAS_KERNEL_DS &&
+	       kept_by_iretq(&s->ds) && kept_by_iretq(&s->es) && kept_by_iretq(&s->fs) &&
+	       kept_by_iretq(&s->gs);
+}
+
+/* The flush the stub is about to do is as good as done: nothing but the stub runs before
+ * it, and lodger touches no shadow table meanwhile (an NMI there is only held). */
+static void kvm_made_current(struct guestcpu *g)
+{
+	g->shadow.stats.kvm_flushes++;
+	if (!g->tlb_flush_in_stub) {
+		g->shadow.stats.kvm_zaps++;
+		shadow_kvm_zapped(&g->shadow);
+		return;
+	}
+	g->shadow.stats.kvm_tlb_flushes++;
+	shadow_kvm_flushed(&g->shadow);
+}
+
+/*
+ * The stub flushes, then returns to the guest with iretq (STUB_TLB_FLUSH_RET,
+ * STUB_ZAP_RET): no exit. KVM gets the guest's registers but those the stub's code uses,
+ * which go on the stub's stack with the frame iretq pops (struct stub_ret_frame).
+ */
+static int flush_and_return_in_stub(struct trap *t)
+{
+	struct guestcpu *g = t->g;
+	struct stub_ret_frame *f = stub_ret_frame(&g->stub);
+	bool zap = !g->tlb_flush_in_stub;
+
+	*f = (struct stub_ret_frame){.rcx = t->regs.rcx,
+				     .rdx = t->regs.rdx,
+				     .rsi = t->regs.rsi,
+				     .rdi = t->regs.rdi,
+				     .rax = t->regs.rax,
+				     .rip = t->regs.rip,
+				     .cs = t->sregs.cs.selector,
+				     .rflags = t->regs.rflags,
+				     .rsp = t->regs.rsp,
+				     .ss = t->sregs.ss.selector};
+	if (zap)
+		shadow_zap_export(&g->shadow, stub_zap_log(&g->stub), g->pool_window);
+	kvm_made_current(g);
+	g->shadow.stats.kvm_flush_returns++;
+	t->regs.rip = stub_linear(&g->stub, STUB_CODE + (zap ? STUB_ZAP_RET : STUB_TLB_FLUSH_RET));
+	t->regs.rsp =
+		stub_linear(&g->stub, STUB_STACK_TOP - sizeof(*f) +
+					      (zap ? 0 : offsetof(struct stub_ret_frame, rax)));
+	t->regs.rflags = RFLAGS_FIXED;
+	t->sregs.cs = cpu_flat_segment(STUB_CS, true, true);
+	t->sregs.ss = cpu_flat_segment(STUB_DS, false, false);
+	return transport_commit(t);
+}
+
 /*
  * KVM walks the shadow tables in hardware (EPT/NPT), so what the CPU may still hold is
- * only its TLB: the stub reloads CR3 at CPL0 (STUB_TLB_FLUSH) and exits, and the guest
- * resumes from there (transport_finish_tlb_flush) with the registers t holds now. One
- * exit, where a memslot re-registration makes KVM tear down and rebuild its own tables.
- * Where KVM shadows the tables itself, the stub first writes each removed entry again
- * (STUB_ZAP, the zap log): KVM sees those writes and drops what it derived from them.
+ * only its TLB: the stub reloads CR3 at CPL0 (STUB_TLB_FLUSH). Where KVM shadows the
+ * tables itself, the stub first writes each removed entry again (STUB_ZAP, the zap log):
+ * KVM sees those writes and drops what it derived from them. Either is one trip through
+ * the stub where a memslot re-registration makes KVM tear down and rebuild its own
+ * tables. The stub then returns to the guest itself where it can (above); elsewhere it
+ * exits, and the guest resumes from there (transport_finish_tlb_flush) with the registers
+ * t holds now.
  */
 static int flush_then_resume(struct trap *t)
 {
 	struct guestcpu *g = t->g;
 
+	if (stub_may_return(t))
+		return flush_and_return_in_stub(t);
 	g->saved = t->regs;
 	g->saved_sregs = t->sregs;
 	g->flush_sti_shadow = t->sti_shadow;
@@ -227,14 +304,7 @@ int transport_finish_tlb_flush(struct trap *t)
 	park_give_back(t);
 	t->sti_shadow = g->flush_sti_shadow;
 	/* Nothing ran between the stub's CR3 reload and here but the stub. */
-	g->shadow.stats.kvm_flushes++;
-	if (!g->tlb_flush_in_stub) {
-		g->shadow.stats.kvm_zaps++;
-		shadow_kvm_zapped(&g->shadow);
-		return 0;
-	}
-	g->shadow.stats.kvm_tlb_flushes++;
-	shadow_kvm_flushed(&g->shadow);
+	kvm_made_current(g);
 	return 0;
 }
 

@@ -407,6 +407,7 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 				    .kvm_flushes = 3,
 				    .kvm_tlb_flushes = 2,
 				    .kvm_zaps = 1,
+				    .kvm_flush_returns = 2,
 				    .zap_writes = 9,
 				    .pool_flushes = 3,
 				    .root_hits = 5,
@@ -473,6 +474,7 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 				"    \"kvm_flushes\": 3,\n"
 				"    \"kvm_tlb_flushes\": 2,\n"
 				"    \"kvm_zaps\": 1,\n"
+				"    \"kvm_flush_returns\": 2,\n"
 				"    \"zap_writes\": 9,\n"
 				"    \"pool_flushes\": 3,\n"
 				"    \"root_hits\": 5,\n"

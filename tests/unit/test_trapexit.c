@@ -571,6 +571,164 @@ Test(dispatch, without_hardware_paging_the_stub_writes_the_zap_log_before_the_gu
 	cr_assert_eq(fk.g->pool_window[7], 0, "the window cleared once KVM forgot it");
 }
 
+/* ---- the stub's flush returning to the guest itself ---- */
+
+/* The kernel runs on the stub's present aliases (Xen PV), as in
+ * a_kernel_on_the_aliases_is_resumed_on_them_after_any_trap. */
+static struct personality on_aliases;
+
+static void kernel_on_aliases(void)
+{
+	on_aliases = *fk.g->pers;
+	on_aliases.kernel_on_aliases = true;
+	fk.g->pers = &on_aliases;
+	fk.g->stub.aliases = true;
+}
+
+/* A user cli (#GP) that lodger delivers to the guest kernel, with guest registers that
+ * tell each other apart. */
+static void user_cli_with_registers(void)
+{
+	struct kvm_run *run = fk.vcpu->run;
+
+	fake_put(FAKE_CODE, (const uint8_t[]){0xfa}, 1);
+	stub_exit_of_vector(VEC_GP, 0, true);
+	run->s.regs.regs.rax = 0xa0;
+	run->s.regs.regs.rbx = 0xb0;
+	run->s.regs.regs.rcx = 0xc0;
+	run->s.regs.regs.rdx = 0xd0;
+	run->s.regs.regs.rsi = 0x50;
+	run->s.regs.regs.rdi = 0xd1;
+	run->s.regs.regs.r15 = 0xf15;
+}
+
+/* What the guest resumes with once the stub's iretq has run: the frame and registers on
+ * its stack, KVM's registers for the rest. */
+static void assert_returns_to_the_handler(unsigned scratch_words)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	const struct stub_ret_frame *f = stub_ret_frame(&fk.g->stub);
+	uint64_t frame_rsp = stub_linear(&fk.g->stub, STUB_STACK_TOP - sizeof(*f));
+
+	cr_assert_eq(run->s.regs.regs.rsp, frame_rsp + (4 - scratch_words) * 8,
+		     "RSP at the first word the stub pops");
+	cr_assert_eq(run->s.regs.sregs.cs.selector, STUB_CS, "the stub runs at CPL0");
+	cr_assert_eq(run->s.regs.regs.rflags & (RFLAGS_IF | RFLAGS_TF), 0, "and uninterrupted");
+	cr_assert_eq(run->s.regs.sregs.cr3, shadow_root(&fk.g->shadow, fk.g->cr3, false, false),
+		     "on the root the guest resumes on");
+	cr_assert_eq(f->rip, FAKE_HANDLER + VEC_GP * 16, "iretq to the guest's #GP handler");
+	cr_assert_eq(f->cs, STUB_ALIAS_KERNEL_CS);
+	cr_assert_eq(f->ss, STUB_ALIAS_KERNEL_DS);
+	cr_assert_eq(f->rsp, FAKE_RSP0 - 6 * 8, "on RSP0, below the guest's frame");
+	cr_assert_eq(fake_q(f->rsp + 8), FAKE_CODE, "the guest's frame: the cli");
+	cr_assert_eq(f->rflags & (RFLAGS_IOPL | RFLAGS_FIXED), RFLAGS_FIXED, "IOPL 0");
+	cr_assert_eq(f->rax, 0xa0);
+	if (scratch_words)
+		cr_assert(f->rcx == 0xc0 && f->rdx == 0xd0 && f->rsi == 0x50 && f->rdi == 0xd1,
+			  "the registers the zap log uses, kept for the guest");
+	cr_assert(run->s.regs.regs.rbx == 0xb0 && run->s.regs.regs.r15 == 0xf15,
+		  "the guest's other registers in KVM");
+	cr_assert(!fk.g->flush_pending, "no exit to wait for");
+	cr_assert(!fk.g->shadow.kvm_stale);
+	cr_assert_eq(fk.g->shadow.stats.kvm_flush_returns, 1);
+}
+
+/* With EPT/NPT: the stub's CR3 reload, then iretq; one trip through the stub, no exit. */
+Test(dispatch, a_kernel_on_the_aliases_gets_its_tlb_flush_and_iretq_from_the_stub)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	unsigned slots = fk.memslot_sets;
+
+	kernel_on_aliases();
+	fk.g->tlb_flush_in_stub = true;
+	fk.g->shadow.kvm_stale = true;
+	user_cli_with_registers();
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(run->s.regs.regs.rip,
+		     stub_linear(&fk.g->stub, STUB_CODE + STUB_TLB_FLUSH_RET));
+	assert_returns_to_the_handler(0);
+	cr_assert_eq(fk.g->shadow.stats.kvm_tlb_flushes, 1);
+	cr_assert_eq(fk.memslot_sets, slots, "no memslot re-registration");
+}
+
+/* Without TDP: the zap log, the flush, then iretq. */
+Test(dispatch, a_kernel_on_the_aliases_gets_the_zap_log_and_iretq_from_the_stub)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	const struct stub_zap_log *log = stub_zap_log(&fk.g->stub);
+	struct shadow_guest_mode mode = {.wp = true, .nxe = true};
+	unsigned slots = fk.memslot_sets;
+	uint32_t pfec;
+
+	kernel_on_aliases();
+	fk.g->pool_window = MON_PTR(&fk.vm.mem, MON_STUB_PT + STUB_POOL_WINDOW / 0x1000 * 8,
+				    STUB_POOL_SLOTS * 8);
+	cr_assert_eq(shadow_zap_enable(&fk.g->shadow, flush_kvm_of_fake, NULL), 0);
+	cr_assert_eq(shadow_fill(&fk.g->shadow, FAKE_PML4, false, FAKE_DATA, 0, &mode, &pfec),
+		     SHADOW_FILLED);
+	fake_unmap(FAKE_DATA);
+	shadow_invlpg(&fk.g->shadow, FAKE_PML4, FAKE_DATA);
+	user_cli_with_registers();
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + STUB_ZAP_RET));
+	assert_returns_to_the_handler(4);
+	cr_assert_eq(log->nr_writes, 1, "the dropped entry, for the stub to write");
+	cr_assert_eq(log->nr_slots, 1);
+	cr_assert(fk.g->pool_window[0] & PTE_P);
+	cr_assert_eq(fk.g->shadow.nr_zaps, 0, "the log is the stub's now");
+	cr_assert_eq(fk.g->shadow.stats.kvm_zaps, 1);
+	cr_assert_eq(fk.memslot_sets, slots);
+
+	/* Next time round, a window the stub never cleared still means the memslot. */
+	fk.g->shadow.kvm_stale = true;
+	user_cli_with_registers();
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(fk.memslot_sets, slots + 2, "removed and added again");
+	cr_assert_eq(fk.g->shadow.stats.kvm_flush_returns, 1);
+}
+
+/* Where iretq would not give the guest what lodger gives it, the flush exits as before. */
+Test(dispatch, the_stub_returns_only_where_iretq_gives_the_guest_what_lodger_would)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t exit_path = stub_linear(&fk.g->stub, STUB_CODE + STUB_TLB_FLUSH);
+
+	fk.g->tlb_flush_in_stub = true;
+	/* The native kernel's own selectors are not present: iretq would #NP. */
+	fk.g->shadow.kvm_stale = true;
+	user_cli_with_registers();
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(run->s.regs.regs.rip, exit_path);
+	pio_exit_at(STUB_TLB_FLUSH_DONE, 0);
+	cr_assert_eq(mode_exit(), 0);
+
+	/* Nor a data segment of DPL 0: iretq to CPL3 would empty it. */
+	kernel_on_aliases();
+	fk.g->shadow.kvm_stale = true;
+	user_cli_with_registers();
+	run->s.regs.sregs.fs =
+		(struct kvm_segment){.selector = 0x10, .present = 1, .s = 1, .type = 3, .dpl = 0};
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(run->s.regs.regs.rip, exit_path);
+	pio_exit_at(STUB_TLB_FLUSH_DONE, 0);
+	cr_assert_eq(mode_exit(), 0);
+
+	/* Nor an sti's interrupt shadow, which only KVM_SET_VCPU_EVENTS gives. */
+	fk.g->shadow.kvm_stale = true;
+	fake_mode(false);
+	run->kvm_valid_regs = SYNC_REGS;
+	fk.t.sregs = (struct kvm_sregs){0};
+	trap_set_mode(&fk.t, false);
+	fk.t.regs.rip = FAKE_CODE;
+	fk.t.regs.rsp = FAKE_RSP0;
+	fk.t.regs.rflags = RFLAGS_FIXED | RFLAGS_IF;
+	fk.t.sti_shadow = true;
+	cr_assert_eq(transport_resume(&fk.t), 0);
+	cr_assert_eq(run->s.regs.regs.rip, exit_path);
+	cr_assert_eq(fk.g->shadow.stats.kvm_flush_returns, 0);
+	cr_assert_eq(fk.g->shadow.stats.kvm_tlb_flushes, 2);
+}
+
 Test(dispatch, resuming_at_a_non_canonical_rip_is_the_guests_gp_there_never_kvms_entry)
 {
 	struct kvm_run *run = fk.vcpu->run;
@@ -897,6 +1055,28 @@ Test(held, an_nmi_in_the_gp_fast_path_steps_it_back_to_the_guest_then_is_deliver
 		     "expected the guest's NMI handler, RIP %#llx",
 		     (unsigned long long)run->s.regs.regs.rip);
 	cr_assert_eq(fake_q(run->s.regs.regs.rsp), FAKE_CODE, "the NMI's frame: the guest's RIP");
+	cr_assert_eq(run->s.regs.regs.rflags & RFLAGS_TF, 0);
+}
+
+/* An NMI while the stub flushes on its way back: held, the stub stepped to its iretq,
+ * then delivered in the guest. */
+Test(held, an_nmi_in_the_stubs_flush_steps_it_back_to_the_guest)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	uint64_t frame_rsp = stub_linear(&fk.g->stub, STUB_STACK_TOP - 6 * 8);
+
+	fk.g->user = false;
+	for (uint64_t off = STUB_TLB_FLUSH_RET; off < STUB_CODE_END; off += 0x20) {
+		exit_in_stub(VEC_NMI, off, RFLAGS_FIXED, frame_rsp);
+		cr_assert_eq(mode_exit(), 0, "at %#llx", (unsigned long long)off);
+		cr_assert(fk.g->held.nmi);
+		cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + off));
+		cr_assert(run->s.regs.regs.rflags & RFLAGS_TF, "stepped: it ends in iretq");
+		fk.g->held.stepping = false;
+	}
+	/* The exit path's flush is not: its own exit ends it. */
+	exit_in_stub(VEC_NMI, STUB_ZAP + 8, RFLAGS_FIXED, frame_rsp);
+	cr_assert_eq(mode_exit(), 0);
 	cr_assert_eq(run->s.regs.regs.rflags & RFLAGS_TF, 0);
 }
 
