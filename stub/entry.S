@@ -63,9 +63,11 @@ stub_code_start:
 	 * #GP fast path (claims 7, 19: a trap the stub handles itself, without leaving the
 	 * VM). Gate 13 points here only where lodger enables it (src/shadow/stub.c). On entry: RSP
 	 * at the hardware frame - error code, RIP, CS, RFLAGS, RSP, SS. A guest-kernel cli
-	 * or sti (opcode 0xfa/0xfb at RIP, and lodger's area says kernel mode) becomes a
-	 * change of IF in the frame and an iretq past it, through the present aliases of
-	 * the kernel's selectors; the guest's IF is the real one in kernel mode.
+	 * or sti (opcode 0xfa/0xfb at RIP, and lodger's area says kernel mode) does what the
+	 * area says (STUB_AREA_KERNEL_CLI_STI): a change of IF in the frame where the guest's
+	 * IF is the real one in kernel mode, nothing where the personality says so (Xen under
+	 * its virtual IOPL); then an iretq past it, through the present aliases of the kernel's
+	 * selectors.
  * With the guest's TF set it goes to lodger, which raises the single-step #DB after it.
 	 * sti followed by hlt goes to lodger, which keeps the pair atomic. Anything else
 	 * leaves through the exit at STUB_GP_FAST_EXIT. Clobbers nothing of the guest's.
@@ -74,6 +76,8 @@ stub_code_start:
 	push %rax
 	cmpb $0, .Lstart + STUB_AREA + STUB_AREA_GUEST_USER(%rip)
 	jne 3f
+	cmpb $STUB_CLI_STI_LODGER, .Lstart + STUB_AREA + STUB_AREA_KERNEL_CLI_STI(%rip)
+	je 3f
 	testb $1, 33(%rsp)	/* the guest's TF: its #DB after the cli/sti is lodger's */
 	jnz 3f
 	mov 16(%rsp), %rax
@@ -86,11 +90,15 @@ stub_code_start:
 	jne 3f
 	cmpb $0xf4, (%rax)	/* sti: is hlt next? */
 	je 3f
+	cmpb $STUB_CLI_STI_NOP, .Lstart + STUB_AREA + STUB_AREA_KERNEL_CLI_STI(%rip)
+	je 4f
 	orq $0x200, 32(%rsp)
-	incq .Lstart + STUB_AREA + STUB_AREA_FAST_STI(%rip)
+4:	incq .Lstart + STUB_AREA + STUB_AREA_FAST_STI(%rip)
 	jmp 2f
-1:	andq $~0x200, 32(%rsp)
-	incq .Lstart + STUB_AREA + STUB_AREA_FAST_CLI(%rip)
+1:	cmpb $STUB_CLI_STI_NOP, .Lstart + STUB_AREA + STUB_AREA_KERNEL_CLI_STI(%rip)
+	je 5f
+	andq $~0x200, 32(%rsp)
+5:	incq .Lstart + STUB_AREA + STUB_AREA_FAST_CLI(%rip)
 2:	incq 16(%rsp)
 	movq $STUB_ALIAS_KERNEL_CS, 24(%rsp)
 	movq $STUB_ALIAS_KERNEL_DS, 48(%rsp)

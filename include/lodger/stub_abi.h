@@ -17,7 +17,7 @@
 #define STUB_ABI_VERSION                                                                           \
 	6 /* 2: the area grouped by direction; 3: the xAPIC write trampoline;                      \
 	   4: the TLB flush trampoline; 5: the zap log and the pool window;                        \
-	   6: the TLB flush and zap log returning to the guest */
+	   6: the TLB flush and zap log returning to the guest; what kernel cli/sti do */
 
 #define STUB_REGION_SIZE 0x200000 /* the stub owns a 2 MiB-aligned 2 MiB region */
 
@@ -81,8 +81,13 @@
  * statistics. Fast paths to come add their fields to the group they belong to.
  */
 /* VMM -> stub */
-#define STUB_AREA_ABI_VERSION 0x00 /* u32: STUB_ABI_VERSION */
-#define STUB_AREA_GUEST_USER  0x04 /* u8: the guest is in user mode */
+#define STUB_AREA_ABI_VERSION	 0x00 /* u32: STUB_ABI_VERSION */
+#define STUB_AREA_GUEST_USER	 0x04 /* u8: the guest is in user mode */
+#define STUB_AREA_KERNEL_CLI_STI 0x05 /* u8: what a guest-kernel cli/sti does, below */
+/* STUB_AREA_KERNEL_CLI_STI, for the #GP fast path: */
+#define STUB_CLI_STI_FLIP_IF 0 /* they clear or set the real IF, which is the guest's */
+#define STUB_CLI_STI_NOP     1 /* they complete and change nothing (Xen's virtual IOPL) */
+#define STUB_CLI_STI_LODGER  2 /* lodger decides */
 /* stub -> VMM */
 #define STUB_AREA_FAST_CLI 0x08 /* u64: guest cli handled in the stub */
 #define STUB_AREA_FAST_STI 0x10 /* u64: guest sti handled in the stub */
@@ -136,7 +141,8 @@ struct stub_area {
 	/* VMM -> stub */
 	uint32_t abi_version;
 	uint8_t guest_user;
-	uint8_t reserved[3];
+	uint8_t kernel_cli_sti;
+	uint8_t reserved[2];
 	/* stub -> VMM */
 	uint64_t fast_cli;
 	uint64_t fast_sti;
@@ -144,6 +150,7 @@ struct stub_area {
 
 _Static_assert(offsetof(struct stub_area, abi_version) == STUB_AREA_ABI_VERSION, "stub area");
 _Static_assert(offsetof(struct stub_area, guest_user) == STUB_AREA_GUEST_USER, "stub area");
+_Static_assert(offsetof(struct stub_area, kernel_cli_sti) == STUB_AREA_KERNEL_CLI_STI, "stub area");
 _Static_assert(offsetof(struct stub_area, fast_cli) == STUB_AREA_FAST_CLI, "stub area");
 _Static_assert(offsetof(struct stub_area, fast_sti) == STUB_AREA_FAST_STI, "stub area");
 _Static_assert(sizeof(struct stub_area) == STUB_AREA_SIZE, "stub area");

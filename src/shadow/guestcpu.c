@@ -77,8 +77,10 @@ int guestcpu_create(struct vcpu *vcpu, const struct guestcpu_options *opt)
 	g->tlb_flush_in_stub = opt->tlb_flush_in_stub;
 	g->reloc.hot = opt->reloc_hot;
 	g->reloc.window_ns = opt->reloc_window_ms * 1000000ULL;
-	/* The stub's fast paths act on the real IF: only where that is the guest's. */
-	stub_install(&g->stub, mem, MON_STUB, opt->fast_paths && g->pers->kernel_if_is_real,
+	/* The stub's cli/sti act on the real IF only where that is the guest's; elsewhere
+	 * the personality says what they do (kernel_cli_sti). */
+	stub_install(&g->stub, mem, MON_STUB,
+		     opt->fast_paths && (g->pers->kernel_if_is_real || g->pers->kernel_cli_sti),
 		     g->pers->kernel_on_aliases);
 	stub_place(&g->stub, opt->stub_base);
 	if (opt->zap_in_stub)

@@ -54,6 +54,11 @@ struct personality {
 	 * The personality loads them (regs_out); lodger's record decides the mode. */
 	bool kernel_on_aliases;
 
+	/* What a guest-kernel cli or sti does in the stub's #GP fast path
+	 * (STUB_CLI_STI_NOP or STUB_CLI_STI_LODGER, stub_abi.h), asked on every return to the
+	 * guest. NULL: they act on the real IF, which must then be the guest's. */
+	unsigned (*kernel_cli_sti)(const struct guestcpu *g);
+
 	/* Boot-time state: the virtual CPU (g's registers) and the entry registers in t
 	 * (RIP, arguments). The guest starts in kernel mode. */
 	int (*boot)(struct trap *t, const struct personality_boot *b);

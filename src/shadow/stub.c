@@ -141,6 +141,11 @@ void stub_set_guest_mode(const struct stub *stub, bool user)
 	}
 }
 
+void stub_set_kernel_cli_sti(const struct stub *stub, unsigned what)
+{
+	stub_area(stub)->kernel_cli_sti = (uint8_t)what;
+}
+
 struct stub_zap_log *stub_zap_log(const struct stub *stub)
 {
 	return stub_ptr(stub, STUB_ZAP_LOG, sizeof(struct stub_zap_log));

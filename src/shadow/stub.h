@@ -36,6 +36,8 @@ void stub_install(struct stub *stub, struct guest_mem *mem, uint64_t mon_off, bo
 /* Tells the stub's fast paths whether the guest is in user mode (they act only for its
  * kernel), and makes the aliases present in kernel mode only. */
 void stub_set_guest_mode(const struct stub *stub, bool user);
+/* What a guest-kernel cli/sti does in the #GP fast path (STUB_CLI_STI_*). */
+void stub_set_kernel_cli_sti(const struct stub *stub, unsigned what);
 
 /* The per-vCPU stub<->VMM area (stub_abi.h), in monitor memory. */
 struct stub_area *stub_area(const struct stub *stub);

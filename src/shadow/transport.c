@@ -284,6 +284,8 @@ int transport_resume(struct trap *t)
 	t->sregs.cr3 = root;
 	stub_load_tables(&g->stub, &t->sregs);
 	stub_set_guest_mode(&g->stub, g->user);
+	if (g->pers->kernel_cli_sti)
+		stub_set_kernel_cli_sti(&g->stub, g->pers->kernel_cli_sti(g));
 	/* IOPL 0 so cli/sti/in/out trap; IF is the guest's in kernel mode, always on in user
 	 * mode (where the guest cannot clear it). */
 	t->regs.rflags = (t->regs.rflags & ~(RFLAGS_IF | RFLAGS_IOPL | RFLAGS_NT | RFLAGS_VM)) |

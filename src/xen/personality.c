@@ -721,10 +721,19 @@ void xen_pers_destroy(struct guestcpu *g)
 	g->pstate = NULL;
 }
 
+/* Under the virtual IOPL a kernel cli/sti completes and changes nothing (trapemu.c), which
+ * the stub's #GP fast path does itself: no exit (Linux's cmpxchg16b emulation runs a cli
+ * thousands of times before its alternatives are patched). */
+static unsigned kernel_cli_sti(const struct guestcpu *g)
+{
+	return g->pstate && xen_kernel_iopl_ok(g->pstate) ? STUB_CLI_STI_NOP : STUB_CLI_STI_LODGER;
+}
+
 const struct personality xen_personality = {
 	.name = "xen",
 	.kernel_if_is_real = false,
 	.kernel_on_aliases = true,
+	.kernel_cli_sti = kernel_cli_sti,
 	.boot = xen_pers_boot,
 	.syscall = xen_pers_syscall,
 	.exception = xen_pers_exception,

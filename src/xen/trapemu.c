@@ -430,13 +430,23 @@ static bool same_privilege_return(struct xen_pstate *p, struct trap *t,
  * Xen's virtual IOPL (pv/emul-priv-op.c, iopl_ok): the guest kernel counts as CPL 1, or
  * 0 with VMASST_TYPE_architectural_iopl; user mode as 3. The real IOPL stays 0.
  */
-static bool iopl_ok(const struct xen_pstate *p)
+static bool iopl_ok_in(const struct xen_pstate *p, bool kernel_mode)
 {
-	unsigned cpl = !p->v.kernel_mode					   ? 3
+	unsigned cpl = !kernel_mode						   ? 3
 		       : p->v.d->vm_assist & 1UL << VMASST_TYPE_architectural_iopl ? 0
 										   : 1;
 
 	return p->v.iopl >= cpl;
+}
+
+static bool iopl_ok(const struct xen_pstate *p)
+{
+	return iopl_ok_in(p, p->v.kernel_mode);
+}
+
+bool xen_kernel_iopl_ok(const struct xen_pstate *p)
+{
+	return iopl_ok_in(p, true);
 }
 
 /*

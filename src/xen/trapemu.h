@@ -33,6 +33,10 @@
  * result. */
 bool xen_trapemu(struct xen_pstate *p, struct trap *t, int *status);
 
+/* Whether the virtual IOPL lets the guest kernel run cli/sti and in/out (as no-ops and
+ * all-ones reads): the stub's #GP fast path completes its cli/sti then. */
+bool xen_kernel_iopl_ok(const struct xen_pstate *p);
+
 /* A #PF at cr2 with error code `error`: true when it was an M2P access (handled). */
 bool xen_m2p_fault(struct xen_pstate *p, struct trap *t, uint64_t cr2, uint32_t error, int *status);
 

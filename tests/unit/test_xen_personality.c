@@ -25,10 +25,11 @@
 
 #include "arch/x86.h"
 #include "fake_vcpu.h"
-#include "lodger/stub_abi.h"
 #include "front/exitcode.h"
 #include "lodger/stub_abi.h"
 #include "shadow/pagewalk.h"
+#include "shadow/stub.h"
+#include "shadow/transport.h"
 #include "xen/cpuid.h"
 #include "xen/families.h"
 #include "xen/personality.h"
@@ -914,6 +915,34 @@ Test(xenpers, cli_and_sti_complete_as_nothing_under_the_virtual_iopl)
 	fk.t.regs.rip = CODE;
 	cr_assert_eq(xen_pers_exception(&fk.t), 0);
 	cr_assert_eq(fk.t.regs.rip, CODE + 1);
+}
+
+/* The stub's #GP fast path completes a kernel cli/sti itself exactly where Xen would
+ * complete it as nothing; elsewhere lodger decides (the guest's #GP above). The area
+ * byte follows the virtual IOPL on every return to the guest. */
+Test(xenpers, the_stubs_fast_path_completes_kernel_cli_and_sti_only_under_the_iopl)
+{
+	const struct stub_area *area = stub_area(&fk.g->stub);
+
+	cr_assert_not_null(xen_personality.kernel_cli_sti);
+	cr_assert_eq(xen_personality.kernel_cli_sti(fk.g), STUB_CLI_STI_LODGER, "IOPL 0");
+	p->v.iopl = 1; /* Linux's PHYSDEVOP_set_iopl: the kernel counts as CPL 1 */
+	cr_assert_eq(xen_personality.kernel_cli_sti(fk.g), STUB_CLI_STI_NOP);
+	p->v.kernel_mode = false; /* asked for the kernel, whatever the mode now */
+	cr_assert_eq(xen_personality.kernel_cli_sti(fk.g), STUB_CLI_STI_NOP);
+	p->v.kernel_mode = true;
+	p->v.iopl = 0;
+	p->v.d->vm_assist |= 1UL << VMASST_TYPE_architectural_iopl; /* the kernel is CPL 0 */
+	cr_assert_eq(xen_personality.kernel_cli_sti(fk.g), STUB_CLI_STI_NOP);
+	p->v.d->vm_assist = 0;
+	fk.t.regs.rip = CODE;
+	fk.t.regs.rsp = KSTACK;
+	trap_set_mode(&fk.t, false);
+	cr_assert_eq(transport_resume(&fk.t), 0);
+	cr_assert_eq(area->kernel_cli_sti, STUB_CLI_STI_LODGER);
+	p->v.iopl = 1;
+	cr_assert_eq(transport_resume(&fk.t), 0);
+	cr_assert_eq(area->kernel_cli_sti, STUB_CLI_STI_NOP, "written on the way back");
 }
 
 /* A guest that never traps still gets its timer: KVM's local APIC timer is armed for the
