@@ -15,6 +15,8 @@
  *   gate-noncanonical  #UD through a gate whose offset is not canonical: #GP(EXT = 1)
  *   cli-top          a kernel cli as the last byte of the lower half: the next fetch is
  *                    non-canonical, #GP(0)
+ *   cli-rsp-noncanonical  a kernel cli with a non-canonical RSP (interrupts already off):
+ *                    completes, nothing faults (the stub's fast path returns with iretq)
  *   in-e5            in from port 0xe5 (nothing there): all ones, every width
  *   cr3-reserved     mov to CR3 with a bit at or above MAXPHYADDR (and bit 62 without LAM,
  *                    bit 63 without PCIDE): #GP(0), CR3 unchanged
@@ -382,6 +384,26 @@ static void cli_top(void)
 	recover.rsp = 0;
 	CHECK_TRAP(VEC_GP, 0);
 	CHECK_EQ(seen.f.rflags & RFLAGS_IF, 0); /* the cli ran */
+}
+
+static void cli_rsp_noncanonical(void)
+{
+	uint64_t flags;
+
+	STEP("a kernel cli with RSP non-canonical, IF already clear: it completes, no trap");
+	__asm__ volatile("cli\n\t"
+			 "movq %%rsp, %%rbx\n\t"
+			 "movabsq $0x8000000000001000, %%rsp\n\t"
+			 "cli\n\t"
+			 "movq %%rbx, %%rsp\n\t"
+			 "sti\n\t"
+			 "pushfq\n\t"
+			 "popq %0"
+			 : "=r"(flags)
+			 :
+			 : "rbx", "memory");
+	CHECK_EQ(flags & RFLAGS_IF, RFLAGS_IF);
+	CHECK_NO_TRAP();
 }
 
 static void in_e5(void)
@@ -912,6 +934,8 @@ void guest_main(void)
 		gate_noncanonical();
 	else if (rt_streq(name, "cli-top"))
 		cli_top();
+	else if (rt_streq(name, "cli-rsp-noncanonical"))
+		cli_rsp_noncanonical();
 	else if (rt_streq(name, "in-e5"))
 		in_e5();
 	else if (rt_streq(name, "cr3-reserved"))

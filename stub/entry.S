@@ -2,7 +2,8 @@
  * entry.S - the monitor stub's code: the first portion of the VMM.
  *
  * Where it runs: at CPL0, in the guest's linear space, at a base unknown at build time
- * and changed by relocation; so it holds no absolute address and uses no memory at all.
+ * and changed by relocation; so it holds no absolute address, and the memory it uses is
+ * its own pages, RIP-relative (its stack, the area, the zap log and its windows).
  * What it does: nothing but leave. Each entry is a single `out %al, $STUB_EXIT_PORT`,
  * a KVM_EXIT_IO that hands the trap to lodger; lodger tells which entry ran from RIP,
  * reads the hardware frame from the stub's stack through its own mapping, does the work,
@@ -79,6 +80,11 @@ stub_code_start:
 	cmpb $STUB_CLI_STI_LODGER, .Lstart + STUB_AREA + STUB_AREA_KERNEL_CLI_STI(%rip)
 	je 3f
 	testb $1, 33(%rsp)	/* the guest's TF: its #DB after the cli/sti is lodger's */
+	jnz 3f
+	mov 44(%rsp), %eax	/* the guest's RSP, bits 32-63: a CPU may refuse to iretq to */
+	sar $15, %eax		/* a non-canonical one (bits 47-63 not all equal), inside the */
+	inc %eax		/* stub: lodger resumes it instead */
+	shr $1, %eax
 	jnz 3f
 	mov 16(%rsp), %rax
 	inc %rax		/* RIP past the 1-byte cli/sti. At a page's last byte it may be */

@@ -65,14 +65,14 @@
 #define STUB_PIO_OUT32	    5
 #define STUB_PIO_ENTRIES    6
 #define STUB_GP_FAST	    0x250 /* #GP fast path: cli/sti of the guest kernel, in the VM */
-#define STUB_GP_FAST_EXIT   0x2f0 /* its way out to lodger (the `out`), for everything else */
-#define STUB_APIC_W32	    0x2f8 /* a guest write to the xAPIC page, done at CPL0 */
-#define STUB_TLB_FLUSH	    0x300 /* a TLB flush where KVM walks the tables in hardware */
-#define STUB_TLB_FLUSH_DONE 0x308 /* RIP once its exit has been completed */
-#define STUB_ZAP	    0x310 /* the zap log, then the TLB flush (KVM without TDP) */
-#define STUB_TLB_FLUSH_RET  0x360 /* the TLB flush, then iretq to the guest */
-#define STUB_ZAP_RET	    0x370 /* the zap log, then STUB_TLB_FLUSH_RET */
-#define STUB_CODE_END	    0x3d0
+#define STUB_GP_FAST_EXIT   0x300 /* its way out to lodger (the `out`), for everything else */
+#define STUB_APIC_W32	    0x308 /* a guest write to the xAPIC page, done at CPL0 */
+#define STUB_TLB_FLUSH	    0x310 /* a TLB flush where KVM walks the tables in hardware */
+#define STUB_TLB_FLUSH_DONE 0x318 /* RIP once its exit has been completed */
+#define STUB_ZAP	    0x320 /* the zap log, then the TLB flush (KVM without TDP) */
+#define STUB_TLB_FLUSH_RET  0x370 /* the TLB flush, then iretq to the guest */
+#define STUB_ZAP_RET	    0x380 /* the zap log, then STUB_TLB_FLUSH_RET */
+#define STUB_CODE_END	    0x3e0
 
 /*
  * The per-vCPU stub<->VMM area at STUB_AREA (struct stub_area below). Each field is written
@@ -85,9 +85,9 @@
 #define STUB_AREA_GUEST_USER	 0x04 /* u8: the guest is in user mode */
 #define STUB_AREA_KERNEL_CLI_STI 0x05 /* u8: what a guest-kernel cli/sti does, below */
 /* STUB_AREA_KERNEL_CLI_STI, for the #GP fast path: */
-#define STUB_CLI_STI_FLIP_IF 0 /* they clear or set the real IF, which is the guest's */
-#define STUB_CLI_STI_NOP     1 /* they complete and change nothing (Xen's virtual IOPL) */
-#define STUB_CLI_STI_LODGER  2 /* lodger decides */
+#define STUB_CLI_STI_LODGER  0 /* lodger decides (what a cleared area says) */
+#define STUB_CLI_STI_FLIP_IF 1 /* they clear or set the real IF, which is the guest's */
+#define STUB_CLI_STI_NOP     2 /* they complete and change nothing (Xen's virtual IOPL) */
 /* stub -> VMM */
 #define STUB_AREA_FAST_CLI 0x08 /* u64: guest cli handled in the stub */
 #define STUB_AREA_FAST_STI 0x10 /* u64: guest sti handled in the stub */
@@ -168,10 +168,15 @@ struct stub_zap_log {
  * uses, then the frame its iretq pops.
  */
 struct stub_ret_frame {
-	uint64_t rcx, rdx, rsi, rdi; /* the zap log's */
+	uint64_t rcx, rdx, rsi, rdi; /* the zap log's, popped in this order */
 	uint64_t rax;
 	uint64_t rip, cs, rflags, rsp, ss;
 };
+
+_Static_assert(offsetof(struct stub_ret_frame, rax) == 4 * 8 &&
+		       offsetof(struct stub_ret_frame, rip) == 5 * 8 &&
+		       sizeof(struct stub_ret_frame) == 10 * 8,
+	       "entry.S pops rcx, rdx, rsi, rdi, then rax, then iretq's five words");
 
 _Static_assert(offsetof(struct stub_zap_log, nr_writes) == STUB_ZAP_NR_WRITES, "zap log");
 _Static_assert(offsetof(struct stub_zap_log, nr_slots) == STUB_ZAP_NR_SLOTS, "zap log");

@@ -56,7 +56,8 @@ struct personality {
 
 	/* What a guest-kernel cli or sti does in the stub's #GP fast path
 	 * (STUB_CLI_STI_NOP or STUB_CLI_STI_LODGER, stub_abi.h), asked on every return to the
-	 * guest. NULL: they act on the real IF, which must then be the guest's. */
+	 * guest. NULL: they act on the real IF where that is the guest's (kernel_if_is_real),
+	 * else lodger decides. */
 	unsigned (*kernel_cli_sti)(const struct guestcpu *g);
 
 	/* Boot-time state: the virtual CPU (g's registers) and the entry registers in t

@@ -166,7 +166,9 @@ static bool stub_may_return(const struct trap *t)
 {
 	const struct kvm_sregs *s = &t->sregs;
 
-	return !t->g->user && !t->sti_shadow && t->g->stub.aliases &&
+	/* A non-canonical RSP may fault in the iretq itself, inside the stub, on some CPUs;
+	 * KVM_SET_REGS takes it and the guest meets its own #SS. */
+	return !t->g->user && !t->sti_shadow && t->g->stub.aliases && canonical(t->regs.rsp) &&
 	       s->cs.selector == STUB_ALIAS_KERNEL_CS && s->ss.selector == STUB_ALIAS_KERNEL_DS &&
 	       kept_by_iretq(&s->ds) && kept_by_iretq(&s->es) && kept_by_iretq(&s->fs) &&
 	       kept_by_iretq(&s->gs);
@@ -253,6 +255,14 @@ static int flush_then_resume(struct trap *t)
 	return transport_commit(t);
 }
 
+/* What a guest-kernel cli/sti does in the stub's #GP fast path (personality.h). */
+static unsigned kernel_cli_sti(const struct guestcpu *g)
+{
+	if (g->pers->kernel_cli_sti)
+		return g->pers->kernel_cli_sti(g);
+	return g->pers->kernel_if_is_real ? STUB_CLI_STI_FLIP_IF : STUB_CLI_STI_LODGER;
+}
+
 int transport_resume(struct trap *t)
 {
 	struct guestcpu *g = t->g;
@@ -284,8 +294,7 @@ int transport_resume(struct trap *t)
 	t->sregs.cr3 = root;
 	stub_load_tables(&g->stub, &t->sregs);
 	stub_set_guest_mode(&g->stub, g->user);
-	if (g->pers->kernel_cli_sti)
-		stub_set_kernel_cli_sti(&g->stub, g->pers->kernel_cli_sti(g));
+	stub_set_kernel_cli_sti(&g->stub, kernel_cli_sti(g));
 	/* IOPL 0 so cli/sti/in/out trap; IF is the guest's in kernel mode, always on in user
 	 * mode (where the guest cannot clear it). */
 	t->regs.rflags = (t->regs.rflags & ~(RFLAGS_IF | RFLAGS_IOPL | RFLAGS_NT | RFLAGS_VM)) |

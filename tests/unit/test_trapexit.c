@@ -522,14 +522,10 @@ static int flush_kvm_of_fake(void *ctx)
 	return guestcpu_flush_kvm(fk.vcpu);
 }
 
-/* Without TDP a removed shadow entry is written again by the stub (the zap log) on the
- * way back: one trampoline, no memslot; a window entry left over falls back to one. */
-Test(dispatch, without_hardware_paging_the_stub_writes_the_zap_log_before_the_guest_runs)
+/* The zap log on (a KVM without TDP), and one shadow entry removed since KVM saw it. */
+static void zap_mode_with_one_removal(void)
 {
-	struct kvm_run *run = fk.vcpu->run;
-	const struct stub_zap_log *log = stub_zap_log(&fk.g->stub);
 	struct shadow_guest_mode mode = {.wp = true, .nxe = true};
-	unsigned slots = fk.memslot_sets;
 	uint32_t pfec;
 
 	fk.g->pool_window = MON_PTR(&fk.vm.mem, MON_STUB_PT + STUB_POOL_WINDOW / 0x1000 * 8,
@@ -539,6 +535,17 @@ Test(dispatch, without_hardware_paging_the_stub_writes_the_zap_log_before_the_gu
 		     SHADOW_FILLED);
 	fake_unmap(FAKE_DATA);
 	shadow_invlpg(&fk.g->shadow, FAKE_PML4, FAKE_DATA);
+}
+
+/* Without TDP a removed shadow entry is written again by the stub (the zap log) on the
+ * way back: one trampoline, no memslot; a window entry left over falls back to one. */
+Test(dispatch, without_hardware_paging_the_stub_writes_the_zap_log_before_the_guest_runs)
+{
+	struct kvm_run *run = fk.vcpu->run;
+	const struct stub_zap_log *log = stub_zap_log(&fk.g->stub);
+	unsigned slots = fk.memslot_sets;
+
+	zap_mode_with_one_removal();
 	cr_assert(fk.g->shadow.kvm_stale);
 	fake_put(FAKE_CODE, (const uint8_t[]){0xfa}, 1);
 	stub_exit_of_vector(VEC_GP, 0, true);
@@ -569,6 +576,25 @@ Test(dispatch, without_hardware_paging_the_stub_writes_the_zap_log_before_the_gu
 	cr_assert(!fk.g->flush_pending);
 	cr_assert_eq(fk.memslot_sets, slots + 2, "removed and added again");
 	cr_assert_eq(fk.g->pool_window[7], 0, "the window cleared once KVM forgot it");
+}
+
+/* What a kernel cli/sti does in the #GP fast path is written on every way back: it flips
+ * the real IF only where that is the guest's; a cleared area leaves it to lodger. */
+Test(stubexit, the_fast_paths_cli_and_sti_act_on_the_real_if_only_where_it_is_the_guests)
+{
+	const struct stub_area *area = stub_area(&fk.g->stub);
+	struct personality virtual_if = *fk.g->pers;
+
+	cr_assert_eq(area->kernel_cli_sti, STUB_CLI_STI_LODGER, "before any resumption");
+	fake_put(FAKE_CODE, (const uint8_t[]){0xfa}, 1);
+	stub_exit_of_vector(VEC_GP, 0, true);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(area->kernel_cli_sti, STUB_CLI_STI_FLIP_IF, "native: the real IF");
+	virtual_if.kernel_if_is_real = false;
+	fk.g->pers = &virtual_if;
+	stub_exit_of_vector(VEC_GP, 0, true);
+	cr_assert_eq(mode_exit(), 0);
+	cr_assert_eq(area->kernel_cli_sti, STUB_CLI_STI_LODGER);
 }
 
 /* ---- the stub's flush returning to the guest itself ---- */
@@ -656,18 +682,10 @@ Test(dispatch, a_kernel_on_the_aliases_gets_the_zap_log_and_iretq_from_the_stub)
 {
 	struct kvm_run *run = fk.vcpu->run;
 	const struct stub_zap_log *log = stub_zap_log(&fk.g->stub);
-	struct shadow_guest_mode mode = {.wp = true, .nxe = true};
 	unsigned slots = fk.memslot_sets;
-	uint32_t pfec;
 
 	kernel_on_aliases();
-	fk.g->pool_window = MON_PTR(&fk.vm.mem, MON_STUB_PT + STUB_POOL_WINDOW / 0x1000 * 8,
-				    STUB_POOL_SLOTS * 8);
-	cr_assert_eq(shadow_zap_enable(&fk.g->shadow, flush_kvm_of_fake, NULL), 0);
-	cr_assert_eq(shadow_fill(&fk.g->shadow, FAKE_PML4, false, FAKE_DATA, 0, &mode, &pfec),
-		     SHADOW_FILLED);
-	fake_unmap(FAKE_DATA);
-	shadow_invlpg(&fk.g->shadow, FAKE_PML4, FAKE_DATA);
+	zap_mode_with_one_removal();
 	user_cli_with_registers();
 	cr_assert_eq(mode_exit(), 0);
 	cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + STUB_ZAP_RET));
@@ -1068,7 +1086,9 @@ Test(held, an_nmi_in_the_stubs_flush_steps_it_back_to_the_guest)
 	fk.g->user = false;
 	for (uint64_t off = STUB_TLB_FLUSH_RET; off < STUB_CODE_END; off += 0x20) {
 		exit_in_stub(VEC_NMI, off, RFLAGS_FIXED, frame_rsp);
+		run->s.regs.regs.rcx = 7; /* the zap log's counter */
 		cr_assert_eq(mode_exit(), 0, "at %#llx", (unsigned long long)off);
+		cr_assert_eq(run->s.regs.regs.rcx, 7, "the stub's registers kept");
 		cr_assert(fk.g->held.nmi);
 		cr_assert_eq(run->s.regs.regs.rip, stub_linear(&fk.g->stub, STUB_CODE + off));
 		cr_assert(run->s.regs.regs.rflags & RFLAGS_TF, "stepped: it ends in iretq");
