@@ -147,8 +147,13 @@ static void build_tables(void)
 
 void fake_setup(void)
 {
+	fake_setup_as(&native_personality);
+}
+
+void fake_setup_as(const struct personality *pers)
+{
 	struct guestcpu_options opt = {
-		.personality = &native_personality,
+		.personality = pers,
 		.stub_base = DEFAULT_STUB_BASE,
 		.relocate = true,
 		.fast_paths = true,

@@ -61,6 +61,8 @@ extern struct fake fk;
 
 /* Builds everything; the guest in kernel mode, RIP at FAKE_CODE. */
 void fake_setup(void);
+/* The same with another personality (its boot is the test's to run). */
+void fake_setup_as(const struct personality *pers);
 void fake_teardown(void);
 
 /* A present 64-bit gate in the guest's IDT. */

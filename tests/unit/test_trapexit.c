@@ -23,6 +23,7 @@
 #include "shadow/stub.h"
 #include "shadow/syscall.h"
 #include "shadow/transport.h"
+#include "xen/personality.h"
 
 #define SYNC_REGS (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)
 
@@ -595,6 +596,25 @@ Test(stubexit, the_fast_paths_cli_and_sti_act_on_the_real_if_only_where_it_is_th
 	stub_exit_of_vector(VEC_GP, 0, true);
 	cr_assert_eq(mode_exit(), 0);
 	cr_assert_eq(area->kernel_cli_sti, STUB_CLI_STI_LODGER);
+}
+
+/* A personality whose virtual IF is elsewhere gets the #GP fast path only where it says
+ * what a kernel cli/sti does there (Xen: kernel_cli_sti). */
+Test(stubexit, the_gp_fast_path_serves_a_virtual_if_only_with_the_personalitys_word)
+{
+	uint64_t gate13[2];
+	struct personality silent = xen_personality;
+
+	fake_teardown();
+	fake_setup_as(&xen_personality);
+	memcpy(gate13, fk.vm.mem.monitor + fk.g->stub.mon_off + STUB_IDT + 13 * 16, 16);
+	cr_assert(fk.g->stub.fast_paths, "Xen PV: its kernel's cli/sti complete in the stub");
+	cr_assert_eq((gate13[0] & 0xffff) | (gate13[0] >> 32 & 0xffff0000),
+		     (uint32_t)stub_linear(&fk.g->stub, STUB_CODE + STUB_GP_FAST));
+	silent.kernel_cli_sti = NULL;
+	fake_teardown();
+	fake_setup_as(&silent);
+	cr_assert(!fk.g->stub.fast_paths, "its IF is not the real one: no fast path");
 }
 
 /* ---- the stub's flush returning to the guest itself ---- */
