@@ -81,21 +81,24 @@ stub_code_start:
 	je 3f
 	testb $1, 33(%rsp)	/* the guest's TF: its #DB after the cli/sti is lodger's */
 	jnz 3f
-	mov 44(%rsp), %eax	/* the guest's RSP, bits 32-63: a CPU may refuse to iretq to */
-	sar $15, %eax		/* a non-canonical one (bits 47-63 not all equal), inside the */
-	inc %eax		/* stub: lodger resumes it instead */
-	shr $1, %eax
-	jnz 3f
 	mov 16(%rsp), %rax
 	inc %rax		/* RIP past the 1-byte cli/sti. At a page's last byte it may be */
 	test $0xfff, %eax	/* non-canonical (0x7fffffffffff + 1) or its page not mapped */
 	jz 3f			/* yet: lodger decides, and never resumes there */
 	cmpb $0xfa, -1(%rax)
-	je 1f
+	je 6f
 	cmpb $0xfb, -1(%rax)
 	jne 3f
 	cmpb $0xf4, (%rax)	/* sti: is hlt next? */
 	je 3f
+6:	mov 44(%rsp), %eax	/* the guest's RSP, bits 32-63: a CPU may refuse to iretq to */
+	sar $15, %eax		/* a non-canonical one (bits 47-63 not all equal), inside the */
+	inc %eax		/* stub: lodger resumes it instead. Checked only for a cli/sti, */
+	shr $1, %eax		/* so every other #GP leaves the sooner */
+	jnz 3f
+	mov 16(%rsp), %rax
+	cmpb $0xfa, (%rax)
+	je 1f
 	cmpb $STUB_CLI_STI_NOP, .Lstart + STUB_AREA + STUB_AREA_KERNEL_CLI_STI(%rip)
 	je 4f
 	orq $0x200, 32(%rsp)
