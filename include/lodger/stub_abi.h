@@ -15,9 +15,10 @@
 #define LODGER_STUB_ABI_H
 
 #define STUB_ABI_VERSION                                                                           \
-	6 /* 2: the area grouped by direction; 3: the xAPIC write trampoline;                      \
+	7 /* 2: the area grouped by direction; 3: the xAPIC write trampoline;                      \
 	   4: the TLB flush trampoline; 5: the zap log and the pool window;                        \
-	   6: the TLB flush and zap log returning to the guest; what kernel cli/sti do */
+	   6: the TLB flush and zap log returning to the guest; what kernel cli/sti do;            \
+	   7: room for the #GP fast path (an assembler may relax more of its jumps) */
 
 #define STUB_REGION_SIZE 0x200000 /* the stub owns a 2 MiB-aligned 2 MiB region */
 
@@ -65,14 +66,14 @@
 #define STUB_PIO_OUT32	    5
 #define STUB_PIO_ENTRIES    6
 #define STUB_GP_FAST	    0x250 /* #GP fast path: cli/sti of the guest kernel, in the VM */
-#define STUB_GP_FAST_EXIT   0x300 /* its way out to lodger (the `out`), for everything else */
-#define STUB_APIC_W32	    0x308 /* a guest write to the xAPIC page, done at CPL0 */
-#define STUB_TLB_FLUSH	    0x310 /* a TLB flush where KVM walks the tables in hardware */
-#define STUB_TLB_FLUSH_DONE 0x318 /* RIP once its exit has been completed */
-#define STUB_ZAP	    0x320 /* the zap log, then the TLB flush (KVM without TDP) */
-#define STUB_TLB_FLUSH_RET  0x370 /* the TLB flush, then iretq to the guest */
-#define STUB_ZAP_RET	    0x380 /* the zap log, then STUB_TLB_FLUSH_RET */
-#define STUB_CODE_END	    0x3e0
+#define STUB_GP_FAST_EXIT   0x320 /* its way out to lodger (the `out`), for everything else */
+#define STUB_APIC_W32	    0x328 /* a guest write to the xAPIC page, done at CPL0 */
+#define STUB_TLB_FLUSH	    0x330 /* a TLB flush where KVM walks the tables in hardware */
+#define STUB_TLB_FLUSH_DONE 0x338 /* RIP once its exit has been completed */
+#define STUB_ZAP	    0x340 /* the zap log, then the TLB flush (KVM without TDP) */
+#define STUB_TLB_FLUSH_RET  0x390 /* the TLB flush, then iretq to the guest */
+#define STUB_ZAP_RET	    0x3a0 /* the zap log, then STUB_TLB_FLUSH_RET */
+#define STUB_CODE_END	    0x400
 
 /*
  * The per-vCPU stub<->VMM area at STUB_AREA (struct stub_area below). Each field is written
