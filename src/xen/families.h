@@ -54,7 +54,7 @@ long xen_dr_write(struct xen_vcpu *v, unsigned reg, uint64_t value);
 bool xen_dr_read(const struct xen_vcpu *v, unsigned reg, uint64_t *value);
 
 /* mm.c: mmu_update's checks on a new L1 entry (ptwr.c applies them too); 0 or -errno. */
-long xen_l1e_check(struct xen_domain *d, uint64_t val);
+long xen_l1e_check(struct xen_vcpu *v, uint64_t val);
 /* backend.c: the guest sent an event on `port` (EVTCHNOP_send): lodger's backends. */
 void xen_backends_send(struct xen_vcpu *v, evtchn_port_t port);
 

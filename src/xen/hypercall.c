@@ -58,10 +58,35 @@ const char *xen_hypercall_name(uint64_t nr)
 	return nr < TABLE_SIZE ? table[nr].name : NULL;
 }
 
-static void view(const struct xen_vcpu *v, struct gview *g)
+bool xen_preempt(const struct xen_vcpu *v)
+{
+	return v->hcall_work >= XEN_HCALL_WORK_MAX;
+}
+
+void xen_continue(struct xen_vcpu *v, uint64_t nr, const uint64_t args[6])
+{
+	v->cont.pending = true;
+	v->cont.nr = nr;
+	memcpy(v->cont.args, args, sizeof(v->cont.args));
+	v->d->continuations++;
+}
+
+/* What lodger writes into guest RAM may be a page table (a hostile guest's output buffer
+ * can be one): the shadow must drop what it derived from it, as for a guest's store. */
+static void copied_out(void *ctx, uint64_t gpa, uint64_t len)
+{
+	struct xen_vcpu *v = ctx;
+
+	if (v->hooks && v->hooks->pte_written)
+		v->hooks->pte_written(v->opaque, gpa, len);
+}
+
+static void view(struct xen_vcpu *v, struct gview *g)
 {
 	/* Xen reads guest memory with the guest kernel's rights: supervisor, WP set. */
 	*g = (struct gview){
+		.written = copied_out,
+		.written_ctx = v,
 		.mem = v->d->mem,
 		.cr3 = v->kernel_mode || !v->user_cr3 ? v->kernel_cr3 : v->user_cr3,
 		.wp = true,
@@ -119,6 +144,14 @@ int xen_copy_to_guest(struct xen_vcpu *v, uint64_t va, const void *src, uint64_t
  * context it returned to, and the multicall returns what the iret did (the RAX it
  * restored).
  */
+static long multicall_from(struct xen_vcpu *v, uint64_t list, uint64_t i, uint64_t nr)
+{
+	const uint64_t args[6] = {list + i * sizeof(struct multicall_entry), nr - i};
+
+	xen_continue(v, __HYPERVISOR_multicall, args);
+	return 0;
+}
+
 static long multicall(struct xen_vcpu *v, const uint64_t a[6])
 {
 	uint64_t list = a[0], nr = (uint32_t)a[1];
@@ -128,6 +161,9 @@ static long multicall(struct xen_vcpu *v, const uint64_t a[6])
 		uint64_t args[6];
 		long r;
 
+		if (i && xen_preempt(v))
+			return multicall_from(v, list, i, nr);
+		v->hcall_work++;
 		if (xen_copy_from_guest(v, &e, list + i * sizeof(e), sizeof(e)))
 			return -XEN_EFAULT;
 		memcpy(args, e.args, sizeof(args));
@@ -145,10 +181,21 @@ static long multicall(struct xen_vcpu *v, const uint64_t a[6])
 				 v->kernel_mode ? "kernel" : "user");
 			return (long)e.result;
 		}
-		if (e.op == __HYPERVISOR_multicall)
+		if (e.op == __HYPERVISOR_multicall) {
 			r = -XEN_EINVAL;
-		else
+		} else {
+			v->in_multicall = true;
 			r = xen_hypercall(v, e.op, args);
+			v->in_multicall = false;
+		}
+		if (v->cont.pending) { /* the entry continues where its call stopped */
+			v->cont.pending = false;
+			e.op = v->cont.nr;
+			memcpy(e.args, v->cont.args, sizeof(e.args));
+			if (xen_copy_to_guest(v, list + i * sizeof(e), &e, sizeof(e)))
+				return -XEN_EFAULT;
+			return multicall_from(v, list, i, nr);
+		}
 		e.result = (xen_ulong_t)r;
 		if (xen_copy_to_guest(
 			    v, list + i * sizeof(e) + offsetof(struct multicall_entry, result),
@@ -181,6 +228,8 @@ long xen_hypercall(struct xen_vcpu *v, uint64_t nr, const uint64_t a[6])
 	uint64_t start = phase_now(), from = v->regs.rip, stack[3] = {0};
 	long r;
 
+	if (!v->in_multicall)
+		v->hcall_work = 0;
 	/* For -d xen: the top of the guest's stack, where its caller is when the call went
 	 * through a common function (Linux's xen_hypercall_pv pushes RCX and R11 first). */
 	if (log_enabled(LOG_XEN) && xen_copy_from_guest(v, stack, v->regs.rsp, sizeof(stack)))
@@ -210,5 +259,22 @@ void xen_hypercall_regs(struct xen_vcpu *v)
 	const uint64_t a[6] = {v->regs.rdi, v->regs.rsi, v->regs.rdx,
 			       v->regs.r10, v->regs.r8,	 v->regs.r9};
 
-	v->regs.rax = (uint64_t)xen_hypercall(v, v->regs.rax, a);
+	long r = xen_hypercall(v, v->regs.rax, a);
+
+	if (!v->cont.pending) {
+		v->regs.rax = (uint64_t)r;
+		return;
+	}
+	/* made again: the `syscall` (2 bytes, RIP is past it) with the new arguments */
+	v->cont.pending = false;
+	v->regs.rax = v->cont.nr;
+	v->regs.rdi = v->cont.args[0];
+	v->regs.rsi = v->cont.args[1];
+	v->regs.rdx = v->cont.args[2];
+	v->regs.r10 = v->cont.args[3];
+	v->regs.r8 = v->cont.args[4];
+	v->regs.r9 = v->cont.args[5];
+	v->regs.rip -= 2;
+	pr_debug(LOG_XEN, "hypercall %llu continues at %#llx", (unsigned long long)v->regs.rax,
+		 (unsigned long long)v->regs.rip);
 }

@@ -8,6 +8,7 @@
  * guest's memory only (shared_info may be mapped).
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "shadow/pagewalk.h"
@@ -24,49 +25,99 @@ static uint8_t level_of(const struct xen_domain *d, uint64_t mfn)
 	return xen_frame_ok(d, mfn) ? d->frame_type[mfn] & XEN_FRAME_LEVEL : 0;
 }
 
+/*
+ * One search for a frame in the guest's trees. A frame read as a level-3 or level-2 table
+ * once, without a find, is not read at that level again (seen[]): however many L4s a
+ * guest pins and however its tables share or point at themselves, a search reads at most
+ * 3 * nr_pages tables.
+ */
+struct tree_search {
+	const struct xen_domain *d;
+	uint64_t *seen[2]; /* bit per frame: read as a level-(2 + i) table already */
+	uint64_t tables;   /* tables read: the work it took */
+};
+
+static bool first_visit(struct tree_search *w, uint64_t table, unsigned tlevel)
+{
+	uint64_t *word = &w->seen[tlevel - 2][table / 64], bit = 1ULL << (table % 64);
+
+	if (*word & bit)
+		return false;
+	*word |= bit;
+	return true;
+}
+
 /* Whether the level-`tlevel` table `table` reaches frame `mfn` as a level-`level` table. */
-static bool reaches(const struct xen_domain *d, uint64_t table, unsigned tlevel, uint64_t mfn,
+static bool reaches(struct tree_search *w, uint64_t table, unsigned tlevel, uint64_t mfn,
 		    unsigned level)
 {
-	const uint64_t *t = gpa_ptr_guest(d->mem, table * XEN_PAGE_SIZE, XEN_PAGE_SIZE);
+	const uint64_t *t;
 
+	if (tlevel < 4 && !first_visit(w, table, tlevel))
+		return false; /* searched from here already: not found */
+	t = gpa_ptr_guest(w->d->mem, table * XEN_PAGE_SIZE, XEN_PAGE_SIZE);
 	if (!t)
 		return false;
+	w->tables++;
 	for (unsigned i = 0; i < 512; i++) {
 		uint64_t e = t[i], child = (e & PTE_ADDR_MASK) >> 12;
 
 		if (!(e & PTE_P) || (tlevel == 4 && i >= L4_HOLE_FIRST && i <= L4_HOLE_LAST))
 			continue;
 		if (tlevel - 1 == level ? child == mfn
-					: tlevel - 1 > level && xen_frame_ok(d, child) &&
-						  reaches(d, child, tlevel - 1, mfn, level))
+					: tlevel - 1 > level && xen_frame_ok(w->d, child) &&
+						  reaches(w, child, tlevel - 1, mfn, level))
 			return true;
 	}
 	return false;
 }
 
-/*
- * Whether page-table frame mfn (typed `level`, not pinned itself) is still part of a pinned
- * L4's tree. Xen keeps a type count and a table whose count drops to 0 becomes ordinary
- * memory again (Linux maps Xen's bootstrap L3 and L2 writable once it has left them);
- * lodger keeps no counts, so it looks when a writable mapping asks, and the frame's type
- * is dropped when nothing reaches it.
- */
-static bool table_in_use(struct xen_domain *d, uint64_t mfn, unsigned level)
+static bool is_root(const struct xen_vcpu *v, uint64_t f)
 {
-	if (d->frame_type[mfn] & XEN_FRAME_PINNED)
+	const struct xen_domain *d = v->d;
+
+	return d->frame_type[f] == (XEN_FRAME_L4 | XEN_FRAME_PINNED) ||
+	       ((d->frame_type[f] & XEN_FRAME_LEVEL) == 4 &&
+		(f == v->kernel_cr3 >> 12 || (v->user_cr3 && f == v->user_cr3 >> 12)));
+}
+
+/*
+ * Whether page-table frame mfn (typed `level`, not pinned itself) is still in use: a base
+ * pointer, or part of the tree of a pinned L4 or of one loaded as a base pointer (Xen's
+ * type references). Xen keeps a type count and a table whose count drops to 0 becomes
+ * ordinary memory again (Linux maps Xen's bootstrap L3 and L2 writable once it has left
+ * them); lodger keeps no counts, so it looks when a writable mapping asks, and the
+ * frame's type is dropped when nothing reaches it. The search is the hypercall's work
+ * (xen_preempt), bounded by the guest's size.
+ */
+static bool table_in_use(struct xen_vcpu *v, uint64_t mfn, unsigned level)
+{
+	struct xen_domain *d = v->d;
+	uint64_t words = (d->nr_pages + 63) / 64;
+	struct tree_search w = {.d = d};
+	bool found = false;
+
+	if ((d->frame_type[mfn] & XEN_FRAME_PINNED) || is_root(v, mfn))
 		return true;
-	for (uint64_t f = 0; f < d->nr_pages; f++)
-		if (d->frame_type[f] == (XEN_FRAME_L4 | XEN_FRAME_PINNED) &&
-		    (level == 4 ? f == mfn : reaches(d, f, 4, mfn, level)))
-			return true;
-	d->frame_type[mfn] = XEN_FRAME_NONE;
-	return false;
+	if (level < 4) {
+		w.seen[0] = calloc(2 * words, sizeof(uint64_t));
+		if (!w.seen[0])
+			return true; /* cannot look: refused, as a table in use would be */
+		w.seen[1] = w.seen[0] + words;
+		for (uint64_t f = 0; f < d->nr_pages && !found; f++)
+			found = is_root(v, f) && reaches(&w, f, 4, mfn, level);
+		free(w.seen[0]);
+	}
+	v->hcall_work += d->nr_pages / 512 + w.tables; /* the scan, the tables read */
+	if (!found)
+		d->frame_type[mfn] = XEN_FRAME_NONE;
+	return found;
 }
 
 /* Xen's checks on a new entry `val` for slot `slot` of a table of `level` (0: unknown). */
-static long check_entry(struct xen_domain *d, unsigned level, unsigned slot, uint64_t val)
+static long check_entry(struct xen_vcpu *v, unsigned level, unsigned slot, uint64_t val)
 {
+	struct xen_domain *d = v->d;
 	uint64_t mfn = (val & PTE_ADDR_MASK) >> 12;
 
 	if (level == 4 && slot >= L4_HOLE_FIRST && slot <= L4_HOLE_LAST)
@@ -77,7 +128,7 @@ static long check_entry(struct xen_domain *d, unsigned level, unsigned slot, uin
 		if (!xen_frame_ok(d, mfn) && mfn * XEN_PAGE_SIZE != d->shared_info_gpa &&
 		    !xen_gnttab_frame(d->gnttab, mfn))
 			return -XEN_EINVAL;
-		if ((val & PTE_W) && level_of(d, mfn) && table_in_use(d, mfn, level_of(d, mfn)))
+		if ((val & PTE_W) && level_of(d, mfn) && table_in_use(v, mfn, level_of(d, mfn)))
 			return -XEN_EINVAL; /* a writable mapping of a page-table frame */
 		return 0;
 	}
@@ -109,7 +160,7 @@ static long write_entry(struct xen_vcpu *v, uint64_t gpa, uint64_t val, bool pre
 		val = (val & ~(PTE_A | PTE_D)) | (*e & (PTE_A | PTE_D));
 	*e = val;
 	if (v->hooks && v->hooks->pte_written)
-		v->hooks->pte_written(v->opaque, gpa);
+		v->hooks->pte_written(v->opaque, gpa, 8);
 	return 0;
 }
 
@@ -125,7 +176,7 @@ static long one_update(struct xen_vcpu *v, const struct mmu_update *u)
 
 		if (!xen_frame_ok(v->d, mfn))
 			return -XEN_EINVAL;
-		r = check_entry(v->d, level_of(v->d, mfn), (gpa & 4095) / 8, u->val);
+		r = check_entry(v, level_of(v->d, mfn), (gpa & 4095) / 8, u->val);
 		return r ? r : write_entry(v, gpa, u->val, cmd == MMU_PT_UPDATE_PRESERVE_AD);
 	}
 	case MMU_MACHPHYS_UPDATE:
@@ -137,28 +188,64 @@ static long one_update(struct xen_vcpu *v, const struct mmu_update *u)
 	}
 }
 
-long xen_mmu_update(struct xen_vcpu *v, const uint64_t a[6])
+/*
+ * The loop of mmu_update and mmuext_op, as Xen's: entries of `size` bytes from list, each
+ * done by one(); *done_va (if any) gets the count done, added to what it held when the
+ * call is a continued one. Preempted (xen/hypercall.h), the call continues with the list
+ * and count moved past what is done.
+ */
+static long each_entry(struct xen_vcpu *v, uint64_t nr, const uint64_t a[6], size_t size,
+		       long (*one)(struct xen_vcpu *v, const void *entry))
 {
-	uint64_t list = a[0], count = (uint32_t)a[1] & 0x7fffffff, done_va = a[2];
-	uint64_t done = 0;
+	uint64_t list = a[0], count = (uint32_t)a[1] & ~XEN_MMU_UPDATE_PREEMPTED, done_va = a[2];
+	uint32_t done = 0;
+	uint64_t i = 0;
 	long r = 0;
 
 	if ((domid_t)a[3] != DOMID_SELF)
 		return -XEN_EPERM; /* foreign updates need privilege lodger never grants */
-	for (; done < count; done++) {
-		struct mmu_update u;
+	if (((uint32_t)a[1] & XEN_MMU_UPDATE_PREEMPTED) && done_va &&
+	    xen_copy_from_guest(v, &done, done_va, sizeof(done)))
+		done = 0; /* as Xen: the count restarts */
+	for (; i < count; i++) {
+		union {
+			struct mmu_update u;
+			struct mmuext_op op;
+		} entry;
 
-		r = xen_copy_from_guest(v, &u, list + done * sizeof(u), sizeof(u));
-		if (r || (r = one_update(v, &u)))
+		if (i && xen_preempt(v)) {
+			const uint64_t rest[6] = {list + i * size,
+						  (count - i) | XEN_MMU_UPDATE_PREEMPTED, done_va,
+						  a[3]};
+
+			xen_continue(v, nr, rest);
+			break;
+		}
+		v->hcall_work++;
+		r = xen_copy_from_guest(v, &entry, list + i * size, size);
+		if (r || (r = one(v, &entry)))
 			break;
 	}
-	if (done_va && xen_copy_to_guest(v, done_va, &(uint32_t){(uint32_t)done}, 4))
-		return -XEN_EFAULT;
+	if (done_va && xen_copy_to_guest(v, done_va, &(uint32_t){done + (uint32_t)i}, 4) &&
+	    !v->cont.pending)
+		return -XEN_EFAULT; /* continued, Xen ignores it: the next round writes again */
 	return r;
 }
 
-/* The guest-physical address of the L1 entry for va in the kernel's tables, or 0. */
-static uint64_t l1e_of(struct xen_vcpu *v, uint64_t va)
+static long one_update_entry(struct xen_vcpu *v, const void *entry)
+{
+	return one_update(v, entry);
+}
+
+long xen_mmu_update(struct xen_vcpu *v, const uint64_t a[6])
+{
+	return each_entry(v, __HYPERVISOR_mmu_update, a, sizeof(struct mmu_update),
+			  one_update_entry);
+}
+
+/* The guest-physical address of the L1 entry for va in the kernel's tables, in a frame
+ * of the guest's own; false where there is none. */
+static bool l1e_of(struct xen_vcpu *v, uint64_t va, uint64_t *l1e)
 {
 	uint64_t table = v->kernel_cr3 & PTE_ADDR_MASK;
 
@@ -167,10 +254,13 @@ static uint64_t l1e_of(struct xen_vcpu *v, uint64_t va)
 			gpa_ptr_guest(v->d->mem, table + ((va >> (3 + 9 * level)) & 511) * 8, 8);
 
 		if (!e || !(*e & PTE_P) || (*e & PTE_PS))
-			return 0;
+			return false;
 		table = *e & PTE_ADDR_MASK;
 	}
-	return table + ((va >> 12) & 511) * 8;
+	if (!xen_frame_ok(v->d, table >> 12))
+		return false; /* shared_info, the grant frames: not tables the guest has */
+	*l1e = table + ((va >> 12) & 511) * 8;
+	return true;
 }
 
 static bool canonical(uint64_t va)
@@ -200,10 +290,9 @@ long xen_update_va_mapping(struct xen_vcpu *v, const uint64_t a[6])
 
 	if (!canonical(va) || in_hole(va))
 		return -XEN_EINVAL;
-	pte = l1e_of(v, va);
-	if (!pte)
+	if (!l1e_of(v, va, &pte))
 		return -XEN_EINVAL; /* Xen: no L1 table for va */
-	r = check_entry(v->d, 1, 0, val);
+	r = check_entry(v, 1, 0, val);
 	if (r || (r = write_entry(v, pte, val, false)))
 		return r;
 	flush(v, flags & UVMF_FLUSHTYPE_MASK, va);
@@ -224,8 +313,8 @@ static long pin(struct xen_domain *d, uint64_t mfn, unsigned level)
 static void m2p_slot(struct xen_vcpu *v, uint64_t mfn)
 {
 	if (xen_m2p_install(v->d, mfn) && v->hooks && v->hooks->pte_written)
-		v->hooks->pte_written(v->opaque,
-				      mfn * XEN_PAGE_SIZE + ((XEN_M2P_REPORTED >> 39) & 511) * 8);
+		v->hooks->pte_written(
+			v->opaque, mfn * XEN_PAGE_SIZE + ((XEN_M2P_REPORTED >> 39) & 511) * 8, 8);
 }
 
 static long new_baseptr(struct xen_vcpu *v, uint64_t mfn, bool user)
@@ -305,27 +394,17 @@ static long one_ext(struct xen_vcpu *v, const struct mmuext_op *op)
 	}
 }
 
-long xen_mmuext_op(struct xen_vcpu *v, const uint64_t a[6])
+static long one_ext_entry(struct xen_vcpu *v, const void *entry)
 {
-	uint64_t list = a[0], count = (uint32_t)a[1] & 0x7fffffff, done_va = a[2];
-	uint64_t done = 0;
-	long r = 0;
-
-	if ((domid_t)a[3] != DOMID_SELF)
-		return -XEN_EPERM;
-	for (; done < count; done++) {
-		struct mmuext_op op;
-
-		r = xen_copy_from_guest(v, &op, list + done * sizeof(op), sizeof(op));
-		if (r || (r = one_ext(v, &op)))
-			break;
-	}
-	if (done_va && xen_copy_to_guest(v, done_va, &(uint32_t){(uint32_t)done}, 4))
-		return -XEN_EFAULT;
-	return r;
+	return one_ext(v, entry);
 }
 
-long xen_l1e_check(struct xen_domain *d, uint64_t val)
+long xen_mmuext_op(struct xen_vcpu *v, const uint64_t a[6])
 {
-	return check_entry(d, 1, 0, val);
+	return each_entry(v, __HYPERVISOR_mmuext_op, a, sizeof(struct mmuext_op), one_ext_entry);
+}
+
+long xen_l1e_check(struct xen_vcpu *v, uint64_t val)
+{
+	return check_entry(v, 1, 0, val);
 }

@@ -119,13 +119,13 @@ static int check_shutdown(struct xen_pstate *p, struct trap *t)
 
 /* ---- the hooks (state.h struct xen_hooks) ---- */
 
-static void hook_pte_written(void *opaque, uint64_t pte_gpa)
+static void hook_pte_written(void *opaque, uint64_t gpa, uint64_t len)
 {
 	struct xen_pstate *p = opaque;
 
 	/* The shadow knows which of its entries each guest table frame gave (its mirrors):
-	 * only those derived from this entry go. */
-	shadow_pte_written(&p->t->g->shadow, pte_gpa, 8);
+	 * only those derived from these entries go. */
+	shadow_pte_written(&p->t->g->shadow, gpa, len);
 }
 
 /* A TLB flush. Every write to a guest table reaches the shadow as it happens
@@ -697,6 +697,7 @@ static void write_stats(struct json *j, const struct guestcpu *g)
 	json_close(j);
 	json_u64(j, "emulated", p->emulated);
 	json_u64(j, "ptwr_emulated", d->ptwr_emulated);
+	json_u64(j, "continuations", d->continuations);
 	if (d->shut_down)
 		json_u64(j, "shutdown_reason", d->shutdown_reason);
 	json_close(j);

@@ -153,7 +153,7 @@ static enum xen_ptwr update(struct ptwr *p, uint64_t addr, uint64_t *old, uint64
 	} else if (old) {
 		want = *old;
 	}
-	if (xen_l1e_check(d, val))
+	if (xen_l1e_check(p->v, val))
 		return XEN_PTWR_NOT_MINE; /* "could not get_page_from_l1e()" */
 	if (old) {
 		uint64_t seen = want;
@@ -168,7 +168,7 @@ static enum xen_ptwr update(struct ptwr *p, uint64_t addr, uint64_t *old, uint64
 	}
 	d->ptwr_emulated++;
 	if (p->v->hooks && p->v->hooks->pte_written)
-		p->v->hooks->pte_written(p->v->opaque, entry_gpa);
+		p->v->hooks->pte_written(p->v->opaque, entry_gpa, 8);
 	return XEN_PTWR_DONE;
 }
 

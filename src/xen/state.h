@@ -44,9 +44,9 @@ struct xen_port {
 
 /* What only the core can do; any hook may be NULL (then nothing happens). */
 struct xen_hooks {
-	/* The guest changed the page-table entry at guest-physical pte_gpa: drop every shadow
-	 * entry derived from it. */
-	void (*pte_written)(void *opaque, uint64_t pte_gpa);
+	/* Guest RAM [gpa, gpa + len) changed where a page table may be (the guest's entries,
+	 * or a hypercall's output): drop every shadow entry derived from it. */
+	void (*pte_written)(void *opaque, uint64_t gpa, uint64_t len);
 	/* Flush every shadow translation (all = every root, else the current one). */
 	void (*flush_all)(void *opaque);
 	/* Flush the translations of one linear address. */
@@ -99,6 +99,7 @@ struct xen_domain {
 	 * completed one by one, trapemu.c). The frames lie above the reserved ones. */
 	uint64_t m2p_l4e;
 	uint64_t ptwr_emulated; /* page-table stores emulated (xen/ptwr.h, -stats) */
+	uint64_t continuations; /* hypercalls cut short to be made again (xen_continue) */
 
 	/* lodger as domain 0 (xen/backend.h), NULL when absent: grant_table_op is -ENOSYS
 	 * and EVTCHNOP_send reaches no backend. */
@@ -147,6 +148,15 @@ struct xen_vcpu {
 	bool fpu_ts;   /* fpu_taskswitch: virtual CR0.TS */
 	bool nxe;      /* guest EFER.NXE, for guest-linear accesses */
 	bool blocked;  /* SCHEDOP_block: the core waits for an event before resuming */
+
+	/* A hypercall cut short (Xen's continuation, xen/hypercall.h): the call the guest's
+	 * `syscall` makes again, with these arguments, when it resumes */
+	struct {
+		bool pending;
+		uint64_t nr, args[6];
+	} cont;
+	uint64_t hcall_work; /* work units the current hypercall has done (xen_preempt) */
+	bool in_multicall;
 
 	const struct xen_hooks *hooks;
 	void *opaque;

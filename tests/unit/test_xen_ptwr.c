@@ -29,9 +29,10 @@ static uint64_t l1; /* an L1 table's guest-physical (and virtual) address */
 static unsigned pte_writes;
 static uint64_t last_pte;
 
-static void pte_written(void *o, uint64_t gpa)
+static void pte_written(void *o, uint64_t gpa, uint64_t len)
 {
 	(void)o;
+	cr_expect_eq(len, 8, "one entry");
 	pte_writes++;
 	last_pte = gpa;
 }

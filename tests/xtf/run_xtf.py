@@ -3,24 +3,31 @@
 
     run_xtf.py --shared DIR --out DIR --build
     run_xtf.py --shared DIR --out DIR --lodger PATH --name TEST [--timeout S]
-               [--lodger-arg ARG]... [--expect-reloc]
+               [--lodger-arg ARG]... [--expect-reloc] [--expect-stat KEY=MIN]...
 
 The kernels are built by DIR/tools/xtf-build into the build tree (OUTDIR/pv64), once,
-under a lock, by whichever test gets there first. A run passes when the Xen console shows
+under a lock, by whichever test gets there first; lodger's own tests (tests/xtf/own/NAME,
+XTF test cases of the same form) are then built with XTF's framework beside them. A run
+passes when the Xen console shows
 "Test result: SUCCESS", skips (77) on "Test result: SKIP", and fails otherwise; the
 transcript is printed on failure. With --expect-reloc the run must also show, under
-`-d reloc`, that the stub moved (stub-base= placed it where the test's kernel lives).
+`-d reloc`, that the stub moved (stub-base= placed it where the test's kernel lives);
+with --expect-stat KEY=MIN, lodger's -stats value at KEY (dotted: xen.continuations)
+must be at least MIN: what the test's success must have taken.
 
 Skips with exit 77 and one line where /dev/kvm is not usable or where the shared folder
 (XTF's source and tools/xtf-build) is missing.
 """
 import argparse
 import fcntl
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 
 SKIP = 77
 
@@ -40,14 +47,34 @@ def build(shared, out):
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.isfile(os.path.join(out, "pv64", "test-pv64-example")):
-            return
-        r = subprocess.run([tool, out], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True)
-        print(r.stdout, end="")
+        if not os.path.isfile(os.path.join(out, "pv64", "test-pv64-example")):
+            r = subprocess.run([tool, out], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+            print(r.stdout, end="")
+            if r.returncode:
+                print(f"xtf-build failed with status {r.returncode}")
+                sys.exit(1)
+        build_own(out)
+
+
+def build_own(out):
+    """lodger's own XTF tests, in the XTF tree xtf-build copied into OUT/src."""
+    own = os.path.join(os.path.dirname(os.path.abspath(__file__)), "own")
+    for name in sorted(os.listdir(own)):
+        src = os.path.join(own, name)
+        kernel = os.path.join(out, "pv64", f"test-pv64-{name}")
+        newest = max(os.path.getmtime(os.path.join(src, f)) for f in os.listdir(src))
+        if os.path.isfile(kernel) and os.path.getmtime(kernel) >= newest:
+            continue
+        dst = os.path.abspath(os.path.join(out, "src", "tests", name))
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(src, dst)
+        r = subprocess.run(["make", "-C", os.path.join(out, "src"), f"TESTS={dst}"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if r.returncode:
-            print(f"xtf-build failed with status {r.returncode}")
+            print(f"{r.stdout}building {name} with XTF failed with status {r.returncode}")
             sys.exit(1)
+        shutil.copy(os.path.join(dst, f"test-pv64-{name}"), kernel)
 
 
 def variant_args(shared, name):
@@ -62,12 +89,13 @@ def variant_args(shared, name):
 
 def run(args):
     kernel = os.path.join(args.out, "pv64", f"test-pv64-{args.name.split('~')[0]}")
-    if not os.path.isfile(kernel):
-        build(args.shared, args.out)
+    build(args.shared, args.out)
     if not os.path.isfile(kernel):
         print(f"{kernel}: not built")
         return 1
+    stats = tempfile.NamedTemporaryFile(suffix=".json")
     cmd = ([args.lodger, "-m", "128", "-nographic"] + args.lodger_arg +
+           (["-stats", stats.name] if args.expect_stat else []) +
            variant_args(args.shared, args.name) + [kernel])
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
@@ -84,6 +112,18 @@ def run(args):
         print(f"{' '.join(cmd)}: no relocation of the stub under -d reloc\n"
               f"--- console ---\n{out}--- lodger ---\n{err}")
         return 1
+    for want in args.expect_stat:
+        key, least = want.split("=")
+        try:
+            value = json.load(open(stats.name))
+            for part in key.split("."):
+                value = value[part]
+        except (OSError, ValueError, KeyError, TypeError):
+            value = None
+        if not isinstance(value, int) or value < int(least):
+            print(f"{' '.join(cmd)}: -stats {key} is {value}, expected at least {least}\n"
+                  f"--- console ---\n{out}--- lodger ---\n{err}")
+            return 1
     if m and m.group(1) == "SUCCESS" and p.returncode == 0:
         print(m.group(0) + (f" (stub relocated: {moved.group(0)})" if moved else ""))
         return 0
@@ -106,6 +146,7 @@ def main():
     ap.add_argument("--timeout", type=int, default=30)
     ap.add_argument("--lodger-arg", action="append", default=[])
     ap.add_argument("--expect-reloc", action="store_true")
+    ap.add_argument("--expect-stat", action="append", default=[])
     args = ap.parse_args()
     if not os.access(os.path.join(args.shared, "tools", "xtf-build"), os.X_OK):
         skip(f"{args.shared}/tools/xtf-build not found (XTF lives in the shared folder)")
