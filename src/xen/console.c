@@ -21,9 +21,16 @@ long xen_console_io(struct xen_vcpu *v, const uint64_t a[6])
 
 	switch (cmd) {
 	case CONSOLEIO_write:
-		while (count) {
+		for (bool started = false; count; started = true) {
 			unsigned n = count > sizeof(chunk) ? sizeof(chunk) : (unsigned)count;
 
+			if (started && xen_preempt(v)) { /* as Xen's guest_console_write */
+				const uint64_t rest[6] = {CONSOLEIO_write, count, buf};
+
+				xen_continue(v, __HYPERVISOR_console_io, rest);
+				return 0;
+			}
+			v->hcall_work++;
 			if (xen_copy_from_guest(v, chunk, buf, n))
 				return -XEN_EFAULT;
 			/* Xen's own console, not the guest's: once the guest uses its console

@@ -24,8 +24,9 @@ long xen_hypercall(struct xen_vcpu *v, uint64_t nr, const uint64_t a[6]);
 void xen_hypercall_regs(struct xen_vcpu *v);
 
 /*
- * Preemption, as Xen's: a hypercall that takes a list (mmu_update, mmuext_op, multicall)
- * does at most XEN_HCALL_WORK_MAX units of work per trap (an entry, a page table read)
+ * Preemption, as Xen's: a hypercall that takes a list (mmu_update, mmuext_op, multicall,
+ * console_io's write) does at most XEN_HCALL_WORK_MAX units of work per trap (an entry, a
+ * page table read, 256 bytes of console output)
  * and then asks to be made again (xen_continue: Xen's hypercall_create_continuation). The
  * guest resumes at its `syscall` with the arguments moved past the work done, and lodger's
  * run loop delivers events, serves its devices and hears Ctrl-A x in between: a guest's
