@@ -68,7 +68,6 @@ void xen_continue(struct xen_vcpu *v, uint64_t nr, const uint64_t args[6])
 	v->cont.pending = true;
 	v->cont.nr = nr;
 	memcpy(v->cont.args, args, sizeof(v->cont.args));
-	v->d->continuations++;
 }
 
 /* What lodger writes into guest RAM may be a page table (a hostile guest's output buffer
@@ -185,6 +184,7 @@ static long multicall(struct xen_vcpu *v, const uint64_t a[6])
 			r = -XEN_EINVAL;
 		} else {
 			v->in_multicall = true;
+			v->cont.pending = false;
 			r = xen_hypercall(v, e.op, args);
 			v->in_multicall = false;
 		}
@@ -203,6 +203,8 @@ static long multicall(struct xen_vcpu *v, const uint64_t a[6])
 			return -XEN_EFAULT;
 		if (v->d->shut_down)
 			break; /* a shutdown in the batch ends it, as Xen's preemption would */
+		if (v->blocked && i + 1 < nr) /* the vCPU sleeps now; the rest when it wakes */
+			return multicall_from(v, list, i + 1, nr);
 	}
 	return 0;
 }
@@ -228,8 +230,10 @@ long xen_hypercall(struct xen_vcpu *v, uint64_t nr, const uint64_t a[6])
 	uint64_t start = phase_now(), from = v->regs.rip, stack[3] = {0};
 	long r;
 
-	if (!v->in_multicall)
+	if (!v->in_multicall) {
 		v->hcall_work = 0;
+		v->cont.pending = false;
+	}
 	/* For -d xen: the top of the guest's stack, where its caller is when the call went
 	 * through a common function (Linux's xen_hypercall_pv pushes RCX and R11 first). */
 	if (log_enabled(LOG_XEN) && xen_copy_from_guest(v, stack, v->regs.rsp, sizeof(stack)))
@@ -267,6 +271,7 @@ void xen_hypercall_regs(struct xen_vcpu *v)
 	}
 	/* made again: the `syscall` (2 bytes, RIP is past it) with the new arguments */
 	v->cont.pending = false;
+	v->d->continuations++;
 	v->regs.rax = v->cont.nr;
 	v->regs.rdi = v->cont.args[0];
 	v->regs.rsi = v->cont.args[1];

@@ -32,7 +32,8 @@ void xen_hypercall_regs(struct xen_vcpu *v);
  * run loop delivers events, serves its devices and hears Ctrl-A x in between: a guest's
  * list of 2^31 entries costs it time, never lodger's responsiveness. Inside a multicall
  * the continued call's new arguments go back into its entry, and the multicall continues
- * from that entry.
+ * from that entry. One entry's work is never split: the search behind a writable mapping
+ * of a page table (mm.c table_in_use) runs to its end, bounded by the guest's size.
  */
 #define XEN_HCALL_WORK_MAX 1024
 /* The top bit of mmu_update's and mmuext_op's count: a continued call, whose *pdone holds

@@ -243,8 +243,9 @@ long xen_mmu_update(struct xen_vcpu *v, const uint64_t a[6])
 			  one_update_entry);
 }
 
-/* The guest-physical address of the L1 entry for va in the kernel's tables, in a frame
- * of the guest's own; false where there is none. */
+/* The guest-physical address of the L1 entry for va in the kernel's tables, in a frame of
+ * the guest's own that is no higher-level table (Xen: the frame must be an L1); false
+ * where there is none. */
 static bool l1e_of(struct xen_vcpu *v, uint64_t va, uint64_t *l1e)
 {
 	uint64_t table = v->kernel_cr3 & PTE_ADDR_MASK;
@@ -257,8 +258,8 @@ static bool l1e_of(struct xen_vcpu *v, uint64_t va, uint64_t *l1e)
 			return false;
 		table = *e & PTE_ADDR_MASK;
 	}
-	if (!xen_frame_ok(v->d, table >> 12))
-		return false; /* shared_info, the grant frames: not tables the guest has */
+	if (!xen_frame_ok(v->d, table >> 12) || level_of(v->d, table >> 12) > 1)
+		return false; /* lodger's frames; an L2-L4 reached through a linear mapping */
 	*l1e = table + ((va >> 12) & 511) * 8;
 	return true;
 }

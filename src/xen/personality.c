@@ -394,7 +394,9 @@ int xen_pers_syscall(struct trap *t)
 	xen_regs_out(p, t);
 	if (v->blocked) {
 		v->blocked = false;
-		int w = xen_wait_for_event(p, t);
+		int w = v->d->shut_down
+				? 0
+				: xen_wait_for_event(p, t); /* a batch's block, then shutdown */
 
 		if (w)
 			return w;

@@ -32,6 +32,7 @@
 #include "shadow/transport.h"
 #include "xen/cpuid.h"
 #include "xen/families.h"
+#include "xen/hypercall.h"
 #include "xen/personality.h"
 #include "xen/trapemu.h"
 #include "xen_image.h"
@@ -309,6 +310,31 @@ Test(xenpers, block_waits_for_the_timer)
 	cr_assert_eq(hypercall(__HYPERVISOR_sched_op, SCHEDOP_block, 0), 0);
 	cr_assert(vinfo()->evtchn_upcall_pending, "woken by VIRQ_TIMER");
 	cr_assert_eq(p->v.timer_deadline_ns, 0);
+}
+
+/* A hypercall lodger cuts into rounds (xen/hypercall.h) resumes the guest on its own
+ * `syscall` (RCX - 2), arguments moved on; made again from there it completes. */
+Test(xenpers, a_preempted_hypercall_resumes_on_its_syscall)
+{
+	uint64_t list = SCRATCH + 0x10000;
+	struct mmuext_op *op = at(list);
+
+	for (unsigned i = 0; i < 1100; i++)
+		op[i] = (struct mmuext_op){.cmd = MMUEXT_INVLPG_LOCAL, .arg1.linear_addr = DATA};
+	fk.t.regs.rdx = 0;
+	fk.t.regs.r10 = DOMID_SELF;
+	cr_assert_eq(hypercall(__HYPERVISOR_mmuext_op, list, 1100), 0);
+	cr_expect_eq(fk.t.regs.rip, CODE, "back on the syscall");
+	cr_expect_eq(fk.t.regs.rax, __HYPERVISOR_mmuext_op);
+	cr_expect_eq(fk.t.regs.rdi, list + XEN_HCALL_WORK_MAX * sizeof(*op));
+	cr_expect_eq(fk.t.regs.rsi, (1100 - XEN_HCALL_WORK_MAX) | XEN_MMU_UPDATE_PREEMPTED);
+	cr_expect_eq(fk.t.regs.r10, DOMID_SELF);
+	fk.t.regs.rcx = CODE + 2; /* the syscall again */
+	fk.t.regs.rip = 0xfffffe0000000000ULL;
+	cr_assert_eq(xen_pers_syscall(&fk.t), 0);
+	cr_expect_eq(fk.t.regs.rip, CODE + 2);
+	cr_expect_eq(fk.t.regs.rax, 0);
+	cr_expect_eq(guest.d.continuations, 1);
 }
 
 Test(xenpers, block_with_nothing_to_wake_it_ends_the_run)

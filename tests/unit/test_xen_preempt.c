@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <xen/errno.h>
+#include <xen/sched.h>
 
 #include "shadow/pagewalk.h"
 #include "xen/domain.h"
@@ -186,6 +187,7 @@ Test(preempt, a_call_inside_a_multicall_continues_in_its_entry)
 	cr_expect_gt(mc(1)->args[0], list1, "entry 1's list moved on");
 	cr_expect(mc(1)->args[1] & XEN_MMU_UPDATE_PREEMPTED);
 	cr_expect_eq(until_done(), 2);
+	cr_expect_eq(d.continuations, 1, "one per round made again, the inner call's included");
 	cr_expect_eq(v.regs.rax, 0);
 	cr_expect_eq(mc(1)->result, 0);
 	cr_expect_eq(*done1, 800, "the rounds add up");
@@ -347,4 +349,55 @@ Test(preempt, hypercall_output_reaches_the_shadow)
 	for (unsigned i = 0; i < writes && i < 64; i++)
 		seen |= written_gpa[i] == out && written_len[i] == 4;
 	cr_expect(seen, "the 4-byte `done` was reported");
+}
+
+/* SCHEDOP_block in a multicall: the vCPU sleeps at once, the entries after it run when it
+ * wakes (the multicall continues from the next entry), as Xen's preemption does. */
+Test(preempt, block_in_a_multicall_ends_the_round)
+{
+	*mc(0) = (struct multicall_entry){.op = __HYPERVISOR_sched_op, .args = {SCHEDOP_block}};
+	*mc(1) = (struct multicall_entry){.op = __HYPERVISOR_stack_switch, .args = {0x2b, 0x77}};
+	guest_syscall(__HYPERVISOR_multicall, SCRATCH + 0xe000, 2, 0, 0);
+	cr_expect(v.blocked);
+	cr_expect_eq(v.regs.rip, SYSCALL_AT);
+	cr_expect_eq(v.regs.rdi, SCRATCH + 0xe000 + sizeof(struct multicall_entry));
+	cr_expect_eq(v.regs.rsi, 1);
+	cr_expect_neq(v.kernel_sp, 0x77, "not before the vCPU wakes");
+	v.blocked = false;
+	cr_expect_eq(until_done(), 2);
+	cr_expect_eq(v.kernel_sp, 0x77);
+}
+
+/* A continuation is the current hypercall's only: one left by a call made outside the
+ * guest's syscall path never leaks into the next. */
+Test(preempt, a_continuation_never_outlives_its_call)
+{
+	const uint64_t a[6] = {SCRATCH + 0x1000, 3000, 0, DOMID_SELF};
+
+	fill_updates(SCRATCH + 0x1000, 3000, ~0u);
+	cr_expect_eq(xen_hypercall(&v, __HYPERVISOR_mmu_update, a), 0);
+	cr_expect(v.cont.pending, "left for a caller that is not there");
+	*mc(0) = (struct multicall_entry){.op = __HYPERVISOR_stack_switch, .args = {0x2b, 0x55}};
+	guest_syscall(__HYPERVISOR_multicall, SCRATCH + 0xe000, 1, 0, 0);
+	cr_expect_eq(v.regs.rip, SYSCALL_AT + 2);
+	cr_expect_eq(v.regs.rax, 0);
+	cr_expect_eq(mc(0)->op, __HYPERVISOR_stack_switch, "the entry as the guest wrote it");
+	cr_expect_eq(v.kernel_sp, 0x55);
+}
+
+/* update_va_mapping through a linear mapping would find an L4 where the L1 should be:
+ * refused (Xen: the frame must be an L1), and the hole's slots stay lodger's. */
+Test(preempt, update_va_mapping_never_writes_into_a_higher_level_table)
+{
+	const uint64_t slot = 200, m2p = 257;
+	uint64_t linear = slot << 39 | slot << 30 | slot << 21,
+		 before = *(uint64_t *)at(l.cr3 + m2p * 8);
+
+	*(struct mmu_update *)at(SCRATCH + 0xf100) =
+		(struct mmu_update){.ptr = l.cr3 + slot * 8, .val = l.cr3 | PTE_P | PTE_A};
+	guest_syscall(__HYPERVISOR_mmu_update, SCRATCH + 0xf100, 1, 0, DOMID_SELF);
+	cr_assert_eq(v.regs.rax, 0, "a read-only linear L4 mapping is Xen's to allow");
+	guest_syscall(__HYPERVISOR_update_va_mapping, linear | m2p << 12, DATA_PAGE | 7, 0, 0);
+	cr_expect_eq((long)v.regs.rax, -XEN_EINVAL);
+	cr_expect_eq(*(uint64_t *)at(l.cr3 + m2p * 8), before, "lodger's M2P slot");
 }
