@@ -79,11 +79,8 @@ static const struct xen_hooks hooks = {
 
 static void setup(void)
 {
-	xen_fixture_build(&mem, RAM, &d, &l);
+	xen_fixture_vcpu(&mem, RAM, &d, &l, &v, &hooks);
 	cr_assert_gt(l.v_end, SCRATCH + 0x10000);
-	xen_evtchn_init(&d);
-	xen_vcpu_init(&v, &d, &l);
-	v.hooks = &hooks;
 	console_len = pte_writes = flushes = roots = 0;
 }
 

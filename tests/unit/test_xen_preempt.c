@@ -44,11 +44,8 @@ static const struct xen_hooks hooks = {.pte_written = pte_written};
 
 static void setup(void)
 {
-	xen_fixture_build(&mem, RAM, &d, &l);
+	xen_fixture_vcpu(&mem, RAM, &d, &l, &v, &hooks);
 	cr_assert_gt(l.v_end, SCRATCH + 0x10000);
-	xen_evtchn_init(&d);
-	xen_vcpu_init(&v, &d, &l);
-	v.hooks = &hooks;
 	writes = 0;
 }
 

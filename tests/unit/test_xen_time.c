@@ -44,10 +44,7 @@ static const struct xen_hooks hooks = {.guest_tsc = guest_tsc, .now_ns = now_ns}
 
 static void setup(void)
 {
-	xen_fixture_build(&mem, RAM, &d, &l);
-	xen_evtchn_init(&d);
-	xen_vcpu_init(&v, &d, &l);
-	v.hooks = &hooks;
+	xen_fixture_vcpu(&mem, RAM, &d, &l, &v, &hooks);
 	tsc_now = 5000000;
 	xen_clock_init(&clk, HZ, tsc_now, 1700000000ULL * 1000000000 + 250000000, true);
 	d.clock = &clk;

@@ -10,6 +10,7 @@
 
 #include "kvm/mem.h"
 #include "xen/domain.h"
+#include "xen/families.h"
 #include "xen/notes.h"
 #include "xen_image.h"
 
@@ -28,6 +29,18 @@ static inline void xen_fixture_build(struct guest_mem *mem, uint64_t ram, struct
 	xi_xtf_notes(&x, 0x101000);
 	cr_assert_eq(xen_notes_parse(x.buf, x.len, &n, err, sizeof(err)), 1, "%s", err);
 	cr_assert_eq(xen_domain_build(d, x.buf, x.len, &n, &p, l, err, sizeof(err)), 0, "%s", err);
+}
+
+/* The same, with event channels and vCPU 0 ready, its hooks `hooks`: a domain that takes
+ * hypercalls. */
+static inline void xen_fixture_vcpu(struct guest_mem *mem, uint64_t ram, struct xen_domain *d,
+				    struct xen_layout *l, struct xen_vcpu *v,
+				    const struct xen_hooks *hooks)
+{
+	xen_fixture_build(mem, ram, d, l);
+	xen_evtchn_init(d);
+	xen_vcpu_init(v, d, l);
+	v->hooks = hooks;
 }
 
 #endif
