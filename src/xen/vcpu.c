@@ -83,7 +83,8 @@ long xen_vcpu_op(struct xen_vcpu *v, const uint64_t a[6])
 
 		if (xen_copy_from_guest(v, &t, arg, sizeof(t)))
 			return -XEN_EFAULT;
-		if (t.period_ns < 1000000) /* Xen: at least 1 ms */
+		/* Xen: at least 1 ms, at most STIME_DELTA_MAX (now + period never wraps) */
+		if (t.period_ns < 1000000 || t.period_ns > INT64_MAX)
 			return -XEN_EINVAL;
 		v->periodic_ns = t.period_ns;
 		v->periodic_next_ns = now + t.period_ns;

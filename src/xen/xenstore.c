@@ -302,9 +302,28 @@ static struct txn *txn_find(struct xenstore *s, uint32_t id)
 	return NULL;
 }
 
-/* Records a change for the commit; false when out of memory (the transaction fails). */
+static bool txn_noted(const struct txn *t, const char *abs, bool removed)
+{
+	for (unsigned i = 0; i < t->nchanged; i++)
+		if (t->changed[i][0] == (removed ? '-' : '+') && !strcmp(t->changed[i] + 1, abs))
+			return true;
+	return false;
+}
+
+/* Whether the transaction may change abs: a path it changed already, or one more under
+ * xenstored's quota of nodes a transaction changes (beyond it: ENOSPC, before any change,
+ * so that neither host memory nor the commit's watch events grow without bound). */
+static bool txn_may_change(const struct txn *t, const char *abs, bool removed)
+{
+	return t->nchanged < XS_MAX_TXN_CHANGES || txn_noted(t, abs, removed);
+}
+
+/* Records a change for the commit, once per path; false when out of memory. */
 static bool txn_note(struct txn *t, const char *abs, bool removed)
 {
+	if (txn_noted(t, abs, removed))
+		return true;
+
 	char **c = realloc(t->changed, (t->nchanged + 1) * sizeof(*c));
 	char *p = malloc(strlen(abs) + 2);
 
@@ -583,6 +602,11 @@ static void handle(struct xenstore *s)
 			send_error(s, &h, EINVAL);
 			return;
 		}
+		if (txn && h.type != XS_READ && h.type != XS_DIRECTORY && h.type != XS_GET_PERMS &&
+		    !txn_may_change(txn, abs, h.type == XS_RM)) {
+			send_error(s, &h, ENOSPC);
+			return;
+		}
 		break;
 	default:
 		break;
@@ -608,7 +632,10 @@ static void handle(struct xenstore *s)
 		/* path NUL value: the value is everything after the first NUL */
 		uint32_t off = (uint32_t)strlen(str[0]) + 1;
 
-		r = xs_tree_write(t, abs, payload + off, h.len - off, s->domid);
+		/* xenstored's entry-size quota: what 11 copies of a full tree may weigh */
+		r = h.len - off > XS_MAX_VALUE
+			    ? -ENOSPC
+			    : xs_tree_write(t, abs, payload + off, h.len - off, s->domid);
 		goto changed;
 	}
 	case XS_MKDIR:

@@ -29,6 +29,8 @@
 
 #define XS_MAX_WATCHES	   128		/* the guest's; more is E2BIG (xenstored's quota) */
 #define XS_MAX_TXNS	   10		/* open transactions; more is ENOSPC */
+#define XS_MAX_TXN_CHANGES 1024		/* paths one transaction changes; more is ENOSPC */
+#define XS_MAX_VALUE	   2048		/* bytes of a value the guest writes; more is ENOSPC */
 #define XS_MAX_LOCAL_WATCH 16		/* lodger's own watches */
 #define XS_OUT_MAX	   (256u << 10) /* replies and events the guest has not read yet */
 

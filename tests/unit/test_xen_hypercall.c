@@ -770,6 +770,11 @@ Test(hc, vcpu_op)
 	pt->period_ns = 1000;
 	cr_expect_eq(call(__HYPERVISOR_vcpu_op, VCPUOP_set_periodic_timer, 0, SCRATCH + 0x100, 0),
 		     -XEN_EINVAL);
+	/* a period whose next deadline would wrap: always due, a timer storm */
+	pt->period_ns = ~0ULL - 1000;
+	cr_expect_eq(call(__HYPERVISOR_vcpu_op, VCPUOP_set_periodic_timer, 0, SCRATCH + 0x100, 0),
+		     -XEN_EINVAL, "above STIME_DELTA_MAX");
+	cr_expect_eq(v.periodic_ns, 0);
 	cr_expect_eq(call(__HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, 0, UNMAPPED, 0),
 		     -XEN_EFAULT);
 	cr_expect_eq(

@@ -334,6 +334,19 @@ Test(xs, a_guest_that_never_reads)
 	cr_expect_eq(xenstore_error(g.s), XENSTORE_ERROR_COMM, "bounded, then cut off");
 }
 
+/* xenstored's entry-size quota: a value of 2,048 bytes is written, one byte more is not. */
+Test(xs, value_quota)
+{
+	static char big[XS_MAX_VALUE + 2];
+
+	memset(big, 'v', sizeof(big) - 1);
+	big[XS_MAX_VALUE] = 0;
+	cr_expect_eq(xsg_write(&g, 0, "data/big", big), XS_WRITE);
+	big[XS_MAX_VALUE] = 'v';
+	cr_expect_eq(xsg_write(&g, 0, "data/big", big), XS_ERROR);
+	expect_error("ENOSPC");
+}
+
 Test(xs, node_quota)
 {
 	char p[64];
@@ -345,4 +358,37 @@ Test(xs, node_quota)
 	}
 	cr_expect_eq(t, XS_ERROR);
 	expect_error("ENOSPC");
+}
+
+/* Hostile: a transaction that changes the same node forever, or ever more nodes. The same
+ * path is noted once (its commit fires one event, not one per change); past xenstored's
+ * quota of nodes a transaction changes, ENOSPC before anything is changed, so neither
+ * lodger's memory nor the commit's work grows without bound. */
+Test(xs, transaction_change_quota)
+{
+	unsigned heard = 0;
+	uint32_t tx, t = XS_MKDIR;
+	char p[64];
+
+	cr_assert_eq(xenstore_watch(g.s, "/local/domain/1/data", local_cb, &heard), 0);
+	cr_assert_eq(xsg_req(&g, XS_TRANSACTION_START, 0, "", 1), XS_TRANSACTION_START);
+	tx = (uint32_t)strtoul(g.body, NULL, 10);
+	for (unsigned i = 0; i < 5000; i++)
+		cr_assert_eq(xsg_req(&g, XS_MKDIR, tx, "data/same", 10), XS_MKDIR);
+	/* 16 nodes made and removed in turn, many times over */
+	for (unsigned i = 0; i < 2 * XS_MAX_TXN_CHANGES && t != XS_ERROR; i++) {
+		snprintf(p, sizeof(p), "data/m%u", i / 2 % 16);
+		t = xsg_req(&g, i % 2 ? XS_RM : XS_MKDIR, tx, p, (uint32_t)strlen(p) + 1);
+	}
+	cr_expect_neq(t, XS_ERROR, "33 paths noted: under the quota");
+	for (unsigned i = 0; t != XS_ERROR && i < XS_MAX_TXN_CHANGES + 10; i++) {
+		snprintf(p, sizeof(p), "data/x/%u", i);
+		t = xsg_req(&g, XS_MKDIR, tx, p, (uint32_t)strlen(p) + 1);
+	}
+	cr_expect_eq(t, XS_ERROR);
+	expect_error("ENOSPC");
+	cr_expect_eq(xsg_req(&g, XS_MKDIR, tx, "data/same", 10), XS_MKDIR, "a path noted before");
+	cr_expect_eq(xsg_req(&g, XS_TRANSACTION_END, tx, "T", 2), XS_TRANSACTION_END);
+	cr_expect_leq(heard, XS_MAX_TXN_CHANGES, "one event per path changed, %u", heard);
+	cr_expect_eq(xsg_read(&g, 0, "data/same"), XS_READ, "committed");
 }

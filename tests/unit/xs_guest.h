@@ -79,14 +79,26 @@ static inline unsigned xsg_drain(struct xs_guest *g)
 }
 
 /* One request (payload of len bytes) in transaction tx; kicks, reads the reply. Returns
- * the reply's type (XS_ERROR with the name in body). */
+ * the reply's type (XS_ERROR with the name in body). A payload larger than the ring's
+ * room goes in pieces, a kick after each, as xenbus sends it. */
 static inline uint32_t xsg_req(struct xs_guest *g, uint32_t type, uint32_t tx, const void *payload,
 			       uint32_t len)
 {
 	struct xsd_sockmsg h = {.type = type, .req_id = ++g->req_id, .tx_id = tx, .len = len};
+	const char *p = payload;
 
-	if (!xsg_put(g, &h, sizeof(h)) || !xsg_put(g, payload, len))
+	if (!xsg_put(g, &h, sizeof(h)))
 		return XS_INVALID;
+	while (len) {
+		uint32_t room = XENSTORE_RING_SIZE - (g->r->req_prod - g->r->req_cons);
+		uint32_t n = len < room ? len : room;
+
+		if (!n || !xsg_put(g, p, n))
+			return XS_INVALID;
+		p += n, len -= n;
+		if (len)
+			xenstore_kick(g->s);
+	}
 	xenstore_kick(g->s);
 	if (!xsg_drain(g) || g->h.req_id != h.req_id)
 		return XS_INVALID;
