@@ -206,11 +206,20 @@ bool shadow_is_protected(const struct shadow *s, uint64_t gpa)
 	return mirror_first(s, gpa & PTE_ADDR_MASK, true) != 0;
 }
 
-/* Writable leaves, by the frame they map. */
+/* Writable leaves, by the frame they map: one list per frame of guest RAM, so that a
+ * frame's protection walks only its own leaves however a guest maps its other frames (a
+ * guest that knew the hash could otherwise pile millions of leaves onto one list). */
+
+static uint32_t *wl_head(struct shadow *s, uint64_t frame)
+{
+	uint64_t pfn = frame >> 12;
+
+	return &s->whead[pfn < s->ram_frames ? pfn : s->ram_frames + whash(s, frame)];
+}
 
 static void wl_link(struct shadow *s, uint32_t slot, uint64_t frame)
 {
-	uint32_t *head = &s->whead[whash(s, frame)];
+	uint32_t *head = wl_head(s, frame);
 
 	s->wprev[slot] = 0;
 	s->wnext[slot] = *head;
@@ -226,7 +235,7 @@ static void wl_unlink(struct shadow *s, uint32_t slot, uint64_t frame)
 	if (prev)
 		s->wnext[prev - 1] = next;
 	else
-		s->whead[whash(s, frame)] = next;
+		*wl_head(s, frame) = next;
 	if (next)
 		s->wprev[next - 1] = prev;
 	s->wnext[slot] = s->wprev[slot] = 0;
@@ -320,7 +329,7 @@ static void leaf_set_at(struct shadow *s, uint64_t *pte, uint64_t e, const char 
 /* Guest frame `frame` became a page table: no shadow leaf may let the guest write it. */
 static void protect_frame(struct shadow *s, uint64_t frame)
 {
-	uint32_t m = s->whead[whash(s, frame)];
+	uint32_t m = *wl_head(s, frame);
 
 	/* A writable translation the guest took away may still be in KVM, unlisted */
 	shadow_flush_point(s);
@@ -745,8 +754,12 @@ static void unsync_flush(struct shadow *s)
 			continue;
 		resync_page(s, p);
 		if (reprotect && s->pg_level[p] && is_unsync(s, p)) {
+			/* a frame with a protecting mirror has no writable leaf: once a frame */
+			bool protected_already = mirror_first(s, s->pg_gsrc[p], true);
+
 			unsync_remove(s, p);
-			protect_frame(s, s->pg_gsrc[p]);
+			if (!protected_already)
+				protect_frame(s, s->pg_gsrc[p]);
 		}
 	}
 }
@@ -823,7 +836,8 @@ int shadow_init(struct shadow *s, struct guest_mem *mem, uint64_t pool_off, uint
 	s->mhead = calloc((uint64_t)s->mhash_mask + 1, sizeof(*s->mhead));
 	s->wnext = calloc(slots, sizeof(*s->wnext));
 	s->wprev = calloc(slots, sizeof(*s->wprev));
-	s->whead = calloc((uint64_t)s->whash_mask + 1, sizeof(*s->whead));
+	s->ram_frames = mem->ram_size / PAGE_SIZE;
+	s->whead = calloc(s->ram_frames + s->whash_mask + 1, sizeof(*s->whead));
 	if (!s->free_pages || !s->held_pages || !s->page_busy || !s->pg_level || !s->unsync_list ||
 	    !s->unsync_at || !s->unsync_scratch || !s->pg_la || !s->pg_gsrc || !s->pg_parent ||
 	    !s->pg_mnext || !s->pg_mprev || !s->mhead || !s->wnext || !s->wprev || !s->whead ||

@@ -95,8 +95,11 @@ struct shadow {
 	uint64_t *pg_la, *pg_gsrc;
 	uint32_t *pg_parent, *pg_mnext, *pg_mprev, *mhead, mhash_mask;
 	/* Writable shadow leaves by the guest frame they map (slot + 1, chained), so a frame
-	 * that becomes a page table can be write-protected wherever it is mapped. */
+	 * that becomes a page table can be write-protected wherever it is mapped: whead[pfn]
+	 * for each frame of guest RAM, then hashed lists for the frames beyond it
+	 * (whead[ram_frames + whash]). */
 	uint32_t *wnext, *wprev, *whead, whash_mask;
+	uint64_t ram_frames;
 	uint64_t *pool_host; /* lodger's view of the pool */
 	/* Per slot: the guest entry a shadow entry was derived from (0: none, the stub's
 	 * path), so that a table the guest writes freely (unsync) is checked at its flush
