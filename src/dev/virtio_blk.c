@@ -18,14 +18,21 @@
 #include <stdio.h>
 #include <string.h>
 
-#define HDR_SIZE	 16
-#define SEG_MAX		 (VQ_MAX_SIZE - 2) /* data descriptors beside the header and status */
+#define HDR_SIZE 16
+#define SEG_MAX	 (VQ_MAX_SIZE - 2) /* data descriptors beside the header and status */
+/* The largest data descriptor (VIRTIO_BLK_F_SIZE_MAX): with SEG_MAX, a request moves at
+ * most 8 MiB, so no guest (descriptors may alias the same RAM) makes one notify move
+ * gigabytes on the vCPU's thread (the synchronous fallback) or bounce buffers that size
+ * (cache=none). A descriptor may carry the header or the status byte besides. */
+#define SIZE_MAX_BYTES	 (64u << 10)
+#define DESC_MAX_BYTES	 (SIZE_MAX_BYTES + HDR_SIZE + 1)
 #define DISCARD_SEG_SIZE 16
 
 static struct virtio_blk_config config_of(const struct virtio_blk *b)
 {
 	struct virtio_blk_config c = {
 		.capacity = blk_size(b->engine) / BLK_SECTOR_SIZE,
+		.size_max = SIZE_MAX_BYTES,
 		.seg_max = SEG_MAX,
 		.blk_size = BLK_SECTOR_SIZE,
 		.num_queues = 1,
@@ -143,7 +150,8 @@ static bool start_request(struct virtio_blk *b, const struct vq_chain *c, struct
 	for (unsigned i = 0; i < c->n; i++) {
 		struct span *sp = c->buf[i].writable ? wr : rd;
 
-		if (!c->buf[i].writable && wr->n) /* readable after writable */
+		if ((!c->buf[i].writable && wr->n) /* readable after writable */ ||
+		    c->buf[i].len > DESC_MAX_BYTES)
 			goto ioerr;
 		sp->iov[sp->n++] = (struct iovec){c->buf[i].host, c->buf[i].len};
 		sp->total += c->buf[i].len;
@@ -327,8 +335,8 @@ void virtio_blk_init(struct virtio_blk *b, struct blk_engine *e, const struct gu
 	b->engine = e;
 	b->ops = (struct virtio_mmio_device){
 		.device_id = VIRTIO_ID_BLOCK,
-		.features = 1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_BLK_SIZE |
-			    1ULL << VIRTIO_BLK_F_FLUSH,
+		.features = 1ULL << VIRTIO_BLK_F_SIZE_MAX | 1ULL << VIRTIO_BLK_F_SEG_MAX |
+			    1ULL << VIRTIO_BLK_F_BLK_SIZE | 1ULL << VIRTIO_BLK_F_FLUSH,
 		.config_read = config_read,
 		.notify = notify,
 		.reset = reset,
