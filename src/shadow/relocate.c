@@ -23,6 +23,9 @@
 
 #define REGION_SHIFT 21
 #define MEMO_SLOTS   1024
+/* Tables one search reads at most: a guest whose tables alias each other past what the
+ * memo holds gets a random region (displaced content) instead of a long search. */
+#define SEARCH_TABLES 4096
 
 void reloc_init(struct reloc *r, bool enabled, uint64_t seed)
 {
@@ -61,9 +64,10 @@ bool reloc_recently_conflicted(const struct reloc *r, uint64_t base)
 
 /* Search state: the guest's tables are untrusted, aliased, possibly huge. */
 struct search {
-	const struct reloc *r;
+	struct reloc *r;
 	const struct guest_mem *mem;
 	uint64_t current;
+	unsigned tables; /* read so far, up to SEARCH_TABLES */
 	/* Tables (by guest-physical address and level) known to have no usable region. */
 	uint64_t full[MEMO_SLOTS];
 };
@@ -96,6 +100,10 @@ static bool search_table(struct search *s, uint64_t table, int level, uint64_t l
 		return false;
 	if (*memo == ((table & PTE_ADDR_MASK) | (uint64_t)level))
 		return false; /* an alias of a table already searched in full */
+	if (s->tables == SEARCH_TABLES)
+		return false; /* searched enough (and never memoized as full from here) */
+	s->tables++;
+	s->r->stats.search_tables++;
 	for (unsigned n = 0; n < 512; n++) {
 		unsigned i = (start + n) % 512;
 		uint64_t la = x86_canonicalize(la_base | ((uint64_t)i << shift));
@@ -120,8 +128,9 @@ static bool search_table(struct search *s, uint64_t table, int level, uint64_t l
 		if (search_table(s, e, level - 1, la, 0, found))
 			return true;
 	}
-	/* Only a table with no free region at all is the same for every alias of it. */
-	if (!passed_over)
+	/* Only a table with no free region at all is the same for every alias of it (one
+	 * the budget cut short is not known to be full). */
+	if (!passed_over && s->tables < SEARCH_TABLES)
 		*memo = (table & PTE_ADDR_MASK) | (uint64_t)level;
 	return false;
 }

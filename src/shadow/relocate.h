@@ -17,13 +17,14 @@
 #define RELOC_RECENT 16 /* regions remembered as conflicted, so the stub does not return */
 
 struct reloc_stats {
-	uint64_t conflicts; /* guest accesses to the stub's region */
-	uint64_t to_unused; /* moves to a region the guest does not map (claim 9) */
-	uint64_t to_random; /* moves to a random region the guest maps (claims 10, 12) */
-	uint64_t hot_moves; /* moves away from a hot region (claim 12) */
-	uint64_t displaced; /* guest accesses to displaced content served (claim 11) */
-	uint64_t refused;   /* conflicts with relocation off */
-	uint64_t ns;	    /* time spent choosing, moving and serving */
+	uint64_t conflicts;	/* guest accesses to the stub's region */
+	uint64_t to_unused;	/* moves to a region the guest does not map (claim 9) */
+	uint64_t to_random;	/* moves to a random region the guest maps (claims 10, 12) */
+	uint64_t hot_moves;	/* moves away from a hot region (claim 12) */
+	uint64_t displaced;	/* guest accesses to displaced content served (claim 11) */
+	uint64_t refused;	/* conflicts with relocation off */
+	uint64_t ns;		/* time spent choosing, moving and serving */
+	uint64_t search_tables; /* guest tables read looking for unused regions */
 };
 
 /* The policy's parameters (-machine reloc-hot=, reloc-window-ms=). */

@@ -79,6 +79,7 @@ static void write_relocation(struct json *j, const struct reloc *r, uint64_t stu
 	json_u64(j, "to_unused_region", r->stats.to_unused);
 	json_u64(j, "to_random_region", r->stats.to_random);
 	json_u64(j, "hot_moves", r->stats.hot_moves);
+	json_u64(j, "search_tables", r->stats.search_tables);
 	json_u64(j, "displaced_accesses_served", r->stats.displaced);
 	json_u64(j, "refused", r->stats.refused);
 	json_u64(j, "time_ns", r->stats.ns);

@@ -276,6 +276,52 @@ Test(reloc_find_unused, a_fully_aliased_fullspace_layout_gives_false_quickly)
 		     "expected the aliased tables searched once (well under 1 s), took %.3f s", s);
 }
 
+/* The memo's slot of a table (relocate.c memo_slot): what a guest that knows the layout
+ * aims at to defeat it. */
+static unsigned memo_slot_of(uint64_t table, int level)
+{
+	uint64_t key = (table & PTE_ADDR_MASK) | (uint64_t)level;
+
+	return (unsigned)((key >> 12 ^ key * 0x9e3779b1u) % 1024);
+}
+
+/*
+ * Hostile: a PML4 whose entries alternate between two PDPTs, whose entries alternate
+ * between two full PDs, all four in one slot of the search's memo, so that each evicts the
+ * other and nothing is ever remembered: 512^3 entries to read (0.1 s per conflict, and a
+ * guest can make one on every trap). The search stops after its budget of tables and
+ * the stub takes a random region instead.
+ */
+Test(reloc_find_unused, tables_that_defeat_the_memo_cost_a_bounded_search)
+{
+	const uint64_t size = 64ULL << 20; /* room to find four frames in one memo slot */
+	struct guest_mem big = {.ram = calloc(1, size), .ram_size = size};
+	uint64_t f[4] = {0x10000}, base;
+	unsigned want = memo_slot_of(f[0], 2), n = 1;
+	struct reloc r;
+
+	cr_assert_not_null(big.ram);
+	for (uint64_t a = f[0] + 0x1000; n < 2 && a < size; a += 0x1000)
+		if (memo_slot_of(a, 2) == want)
+			f[n++] = a;
+	for (uint64_t a = f[1] + 0x1000; n < 4 && a < size; a += 0x1000)
+		if (memo_slot_of(a, 3) == want)
+			f[n++] = a;
+	cr_assert_eq(n, 4, "four frames in one memo slot");
+	for (unsigned i = 0; i < 512; i++) {
+		((uint64_t *)(big.ram + PML4))[i] = f[2 + (i & 1)] | PERM;
+		for (unsigned k = 2; k < 4; k++)
+			((uint64_t *)(big.ram + f[k]))[i] = f[i & 1] | PERM;
+		for (unsigned k = 0; k < 2; k++)
+			((uint64_t *)(big.ram + f[k]))[i] = 0x200000 | PERM;
+	}
+	reloc_init(&r, true, 1);
+	cr_expect_not(reloc_find_unused(&r, &big, PML4, 0x40000000, &base));
+	cr_expect_leq(r.stats.search_tables, 4096, "tables read: %llu",
+		      (unsigned long long)r.stats.search_tables);
+	free(big.ram);
+}
+
 Test(reloc_find_unused, a_fullspace_layout_with_one_absent_pde_finds_an_alias_of_it)
 {
 	unsigned hole_pd = 333;

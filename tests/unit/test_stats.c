@@ -394,6 +394,7 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 						    .to_unused = 1,
 						    .to_random = 2,
 						    .hot_moves = 1,
+						    .search_tables = 77,
 						    .displaced = 20,
 						    .refused = 1,
 						    .ns = 5000};
@@ -494,6 +495,7 @@ Test(stats, shadow_mode_adds_traps_and_shadow_counters)
 				"    \"to_unused_region\": 1,\n"
 				"    \"to_random_region\": 2,\n"
 				"    \"hot_moves\": 1,\n"
+				"    \"search_tables\": 77,\n"
 				"    \"displaced_accesses_served\": 20,\n"
 				"    \"refused\": 1,\n"
 				"    \"time_ns\": 5000\n"
