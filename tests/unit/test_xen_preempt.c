@@ -398,3 +398,24 @@ Test(preempt, update_va_mapping_never_writes_into_a_higher_level_table)
 	cr_expect_eq((long)v.regs.rax, -XEN_EINVAL);
 	cr_expect_eq(*(uint64_t *)at(l.cr3 + m2p * 8), before, "lodger's M2P slot");
 }
+
+/* Hostile: the guest sets the continuation flag itself. It only makes lodger add to the
+ * count at *pdone (its own memory, wrapping as Xen's unsigned int does); with pdone
+ * unmapped the count restarts at 0 and the call ends in -EFAULT, as Xen's does. */
+Test(preempt, a_continuation_flag_from_the_guest_only_adds_to_its_own_count)
+{
+	uint64_t list = SCRATCH + 0x1000;
+	uint32_t *done = at(SCRATCH);
+
+	fill_updates(list, 4, ~0u);
+	*done = 0xfffffffe;
+	guest_syscall(__HYPERVISOR_mmu_update, list, 4 | XEN_MMU_UPDATE_PREEMPTED, SCRATCH,
+		      DOMID_SELF);
+	cr_expect_eq(v.regs.rax, 0);
+	cr_expect_eq(*done, 2, "0xfffffffe + 4, as an unsigned int");
+	cr_expect_eq(v.regs.rip, SYSCALL_AT + 2, "one round");
+	guest_syscall(__HYPERVISOR_mmu_update, list, 4 | XEN_MMU_UPDATE_PREEMPTED,
+		      0x7fff00000000ULL, DOMID_SELF);
+	cr_expect_eq((long)v.regs.rax, -XEN_EFAULT, "the updates done, the count unwritable");
+	cr_expect_eq(((uint64_t *)at(DATA_PAGE))[3], 3);
+}
